@@ -1,0 +1,33 @@
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// out[r] = x[r] / rms(x[r]) * w, for rows of n floats.
+void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t ldo, int rows, int n, float eps);
+/// LayerNorm with optional bias (b may be NULL).
+void sw_layernorm(const float *x, size_t ldx, const float *w, const float *b, float *out, size_t ldo, int rows, int n, float eps);
+/// Rotary embedding in place on rows of n_heads * head_dim floats (stride ld), rotating the first
+/// rot_dim dims of each head. inv_freq holds rot_dim/2 frequencies. halves = 0 rotates adjacent pairs
+/// (GGUF LLaMA layout), 1 rotates (i, i + rot_dim/2) pairs (Hugging Face layout).
+void sw_rope(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
+             const int32_t *positions, const float *inv_freq, int halves);
+/// out[r][i] = silu(gu[r][i]) * gu[r][n + i]: gate and up projections stored side by side.
+void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows, int n);
+/// x[i] = gelu_tanh(x[i]) / relu in place.
+void sw_gelu_tanh(float *x, size_t n);
+void sw_relu(float *x, size_t n);
+/// y[r] += x[r].
+void sw_add_rows(float *y, size_t ldy, const float *x, size_t ldx, int rows, int n);
+/// y[r] += b (bias broadcast over rows).
+void sw_add_bias(float *y, size_t ldy, const float *b, int rows, int n);
+/// Round-to-nearest-even float -> bf16 and back.
+void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n);
+void sw_bf16_to_f32_row(const uint16_t *x, float *y, size_t n);
+
+#ifdef __cplusplus
+}
+#endif

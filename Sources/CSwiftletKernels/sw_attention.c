@@ -1,0 +1,314 @@
+// Paged KV cache kernels: block write, paged attention (decode and chunked prefill), block copy.
+#include "sw_attention.h"
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40); // keep NaN a NaN
+    u += 0x7fff + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_stride,
+                 const int32_t *slot_mapping, int num_tokens,
+                 void *k_cache, void *v_cache, int dtype,
+                 int num_kv_heads, int head_dim, int block_size) {
+    for (int i = 0; i < num_tokens; i++) {
+        int32_t slot = slot_mapping[i];
+        if (slot < 0) continue;
+        size_t block = (size_t)(slot / block_size), off = (size_t)(slot % block_size);
+        const float *ki = k + (size_t)i * k_stride, *vi = v + (size_t)i * v_stride;
+        for (int h = 0; h < num_kv_heads; h++) {
+            size_t base = (block * num_kv_heads + h) * (size_t)head_dim * block_size;
+            if (dtype == SW_KV_BF16) {
+                uint16_t *kc = (uint16_t *)k_cache + base, *vc = (uint16_t *)v_cache + base + off * head_dim;
+                for (int d = 0; d < head_dim; d++) {
+                    kc[(size_t)d * block_size + off] = f32_to_bf16(ki[h * head_dim + d]);
+                    vc[d] = f32_to_bf16(vi[h * head_dim + d]);
+                }
+            } else {
+                float *kc = (float *)k_cache + base, *vc = (float *)v_cache + base + off * head_dim;
+                for (int d = 0; d < head_dim; d++) {
+                    kc[(size_t)d * block_size + off] = ki[h * head_dim + d];
+                    vc[d] = vi[h * head_dim + d];
+                }
+            }
+        }
+    }
+}
+
+void sw_copy_blocks(void *k_cache, void *v_cache, size_t block_bytes,
+                    const int32_t *src, const int32_t *dst, int n) {
+    for (int i = 0; i < n; i++) {
+        memcpy((char *)k_cache + (size_t)dst[i] * block_bytes, (char *)k_cache + (size_t)src[i] * block_bytes, block_bytes);
+        memcpy((char *)v_cache + (size_t)dst[i] * block_bytes, (char *)v_cache + (size_t)src[i] * block_bytes, block_bytes);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paged attention. Work is split into tasks of (sequence, kv head, tile of query tokens); a tile's
+// rows are every query head of the group for each of its tokens, so each K/V block is converted
+// once and reused by all of them. Softmax is computed online (running max and sum per row).
+
+enum { SW_Q_TILE = 16, SW_MAX_ROWS = 128, SW_MAX_HEAD_DIM = 256, SW_CHUNK = 16 };
+
+typedef struct {
+    const float *q; size_t q_stride; float *out; size_t out_stride;
+    const void *k_cache, *v_cache; int dtype;
+    int num_heads, num_kv_heads, head_dim, block_size;
+    const sw_attn_batch *batch; float scale; int window;
+    int q_tile;
+    int num_tasks;
+    const int32_t *task_seq, *task_tile; // task -> (sequence, first query token of tile); kv head = task % num_kv_heads
+    _Atomic int next;
+} attn_ctx;
+
+// Positions [lo, hi] of keys some row of the tile may need.
+static inline void tile_range(const attn_ctx *c, int s, int t0, int t1, int *lo, int *hi) {
+    const sw_attn_batch *b = c->batch;
+    int qlen = b->query_start[s + 1] - b->query_start[s];
+    int first_pos = b->context_len[s] - qlen + t0;
+    *hi = b->context_len[s] - qlen + t1 - 1;
+    *lo = c->window > 0 ? (first_pos - c->window + 1 > 0 ? first_pos - c->window + 1 : 0) : 0;
+}
+
+// Portable path: any head_dim and block size.
+static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1) {
+    const sw_attn_batch *b = c->batch;
+    const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads;
+    const int qlen = b->query_start[s + 1] - b->query_start[s];
+    const int rows = (t1 - t0) * G;
+    float m[SW_MAX_ROWS], l[SW_MAX_ROWS];
+    float *acc = calloc((size_t)rows * hd, sizeof(float));
+    int pos[SW_MAX_ROWS];
+    for (int r = 0; r < rows; r++) { m[r] = -INFINITY; l[r] = 0; pos[r] = b->context_len[s] - qlen + t0 + r / G; }
+    int lo, hi;
+    tile_range(c, s, t0, t1, &lo, &hi);
+    const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+    size_t head_elems = (size_t)hd * bs;
+    for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
+        size_t base = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        for (int o = 0; o < bs; o++) {
+            int key = kp + o;
+            if (key < lo || key > hi) continue;
+            for (int r = 0; r < rows; r++) {
+                if (key > pos[r] || (c->window > 0 && key <= pos[r] - c->window)) continue;
+                int tok = t0 + r / G, head = kvh * G + r % G;
+                const float *qr = c->q + (size_t)(b->query_start[s] + tok) * c->q_stride + (size_t)head * hd;
+                float dot = 0;
+                for (int d = 0; d < hd; d++) {
+                    size_t ki = base + (size_t)d * bs + o;
+                    float kv = c->dtype == SW_KV_BF16 ? bf16_to_f32(((const uint16_t *)c->k_cache)[ki]) : ((const float *)c->k_cache)[ki];
+                    dot += qr[d] * kv;
+                }
+                float sc = dot * c->scale;
+                float mn = sc > m[r] ? sc : m[r];
+                float corr = expf(m[r] - mn), p = expf(sc - mn);
+                l[r] = l[r] * corr + p;
+                m[r] = mn;
+                float *ar = acc + (size_t)r * hd;
+                for (int d = 0; d < hd; d++) {
+                    size_t vi = base + (size_t)o * hd + d;
+                    float vv = c->dtype == SW_KV_BF16 ? bf16_to_f32(((const uint16_t *)c->v_cache)[vi]) : ((const float *)c->v_cache)[vi];
+                    ar[d] = ar[d] * corr + p * vv;
+                }
+            }
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        int tok = t0 + r / G, head = kvh * G + r % G;
+        float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd;
+        float inv = l[r] > 0 ? 1.0f / l[r] : 0;
+        for (int d = 0; d < hd; d++) orow[d] = acc[(size_t)r * hd + d] * inv;
+    }
+    free(acc);
+}
+
+#if defined(__x86_64__)
+#define SW_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+
+// exp for a vector, rel. error ~2e-7 over the range softmax uses (inputs <= 0).
+SW_AVX512 static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+SW_AVX512 static inline __m512 load16(const void *base, size_t idx, int dtype, __mmask16 mask) {
+    if (dtype == SW_KV_BF16) {
+        __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)base + idx);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    return _mm512_maskz_loadu_ps(mask, (const float *)base + idx);
+}
+
+// Fast path: head_dim a multiple of 16 (at most 256). Keys are handled 16 at a time; scores of a
+// chunk come from broadcasting q[d] against the transposed K rows, so no horizontal sums are needed.
+SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0, int t1) {
+    const sw_attn_batch *b = c->batch;
+    const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads;
+    const int qlen = b->query_start[s + 1] - b->query_start[s];
+    const int rows = (t1 - t0) * G, nv = hd / 16;
+    float m[SW_MAX_ROWS], l[SW_MAX_ROWS];
+    int pos[SW_MAX_ROWS];
+    float acc[SW_MAX_ROWS * 64] __attribute__((aligned(64)));
+    float *accp = hd <= 64 ? acc : aligned_alloc(64, (size_t)rows * hd * sizeof(float));
+    float kt[SW_MAX_HEAD_DIM * SW_CHUNK] __attribute__((aligned(64)));
+    float vt[SW_CHUNK * SW_MAX_HEAD_DIM] __attribute__((aligned(64)));
+    const float *qrow[SW_MAX_ROWS];
+    for (int r = 0; r < rows; r++) {
+        m[r] = -INFINITY; l[r] = 0;
+        pos[r] = b->context_len[s] - qlen + t0 + r / G;
+        qrow[r] = c->q + (size_t)(b->query_start[s] + t0 + r / G) * c->q_stride + (size_t)(kvh * G + r % G) * hd;
+        memset(accp + (size_t)r * hd, 0, (size_t)hd * sizeof(float));
+    }
+    int lo, hi;
+    tile_range(c, s, t0, t1, &lo, &hi);
+    const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+    const size_t head_elems = (size_t)hd * bs;
+    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
+        const size_t base = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        for (int o = 0; o < bs; o += SW_CHUNK) {
+            const int first = kp + o;
+            if (first > hi) break;
+            if (first + SW_CHUNK <= lo) continue;
+            const int n = bs - o < SW_CHUNK ? bs - o : SW_CHUNK;
+            const __mmask16 mask = (__mmask16)((1u << n) - 1);
+            for (int d = 0; d < hd; d++)
+                _mm512_store_ps(kt + d * 16, load16(c->k_cache, base + (size_t)d * bs + o, c->dtype, mask));
+            for (int t = 0; t < n; t++)
+                for (int v = 0; v < nv; v++)
+                    _mm512_store_ps(vt + t * hd + v * 16, load16(c->v_cache, base + (size_t)(o + t) * hd + v * 16, c->dtype, 0xffff));
+            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
+            for (int r = 0; r < rows; r++) {
+                const float *qr = qrow[r];
+                __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+                int d = 0;
+                for (; d + 1 < hd; d += 2) {
+                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d]), _mm512_load_ps(kt + d * 16), s0);
+                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), s1);
+                }
+                __m512 sc = _mm512_mul_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(c->scale));
+                // valid: key < n in chunk, key <= pos, inside the window
+                __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
+                if (c->window > 0)
+                    ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+                if (!ok) continue;
+                sc = _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), sc);
+                float cmax = _mm512_reduce_max_ps(sc);
+                float mn = cmax > m[r] ? cmax : m[r];
+                float corr = expf(m[r] - mn);
+                __m512 p = _mm512_maskz_mov_ps(ok, exp512(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
+                l[r] = l[r] * corr + _mm512_reduce_add_ps(p);
+                m[r] = mn;
+                float pv[16] __attribute__((aligned(64)));
+                _mm512_store_ps(pv, p);
+                float *ar = accp + (size_t)r * hd;
+                for (int v = 0; v < nv; v++) {
+                    __m512 a = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), _mm512_set1_ps(corr));
+                    for (int t = 0; t < n; t++)
+                        a = _mm512_fmadd_ps(_mm512_set1_ps(pv[t]), _mm512_load_ps(vt + t * hd + v * 16), a);
+                    _mm512_storeu_ps(ar + v * 16, a);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        int tok = t0 + r / G, head = kvh * G + r % G;
+        float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd;
+        __m512 inv = _mm512_set1_ps(l[r] > 0 ? 1.0f / l[r] : 0);
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(orow + v * 16, _mm512_mul_ps(_mm512_loadu_ps(accp + (size_t)r * hd + v * 16), inv));
+    }
+    if (accp != acc) free(accp);
+}
+#endif
+
+static int use_avx512(int head_dim, int rows) {
+#if defined(__x86_64__)
+    static int has = -1;
+    if (has < 0) has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    return has && head_dim % 16 == 0 && head_dim <= SW_MAX_HEAD_DIM && (head_dim <= 64 || rows > 0);
+#else
+    (void)head_dim; (void)rows;
+    return 0;
+#endif
+}
+
+static void attn_worker(void *ctx, int ith, int nth) {
+    (void)ith; (void)nth;
+    attn_ctx *c = ctx;
+    const int G = c->num_heads / c->num_kv_heads;
+    for (;;) {
+        int t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
+        if (t >= c->num_tasks) break;
+        int s = c->task_seq[t], t0 = c->task_tile[t], kvh = t % c->num_kv_heads;
+        int qlen = c->batch->query_start[s + 1] - c->batch->query_start[s];
+        int t1 = t0 + c->q_tile < qlen ? t0 + c->q_tile : qlen;
+#if defined(__x86_64__)
+        if (use_avx512(c->head_dim, (t1 - t0) * G)) { attn_task_avx512(c, s, kvh, t0, t1); continue; }
+#endif
+        attn_task_generic(c, s, kvh, t0, t1);
+    }
+}
+
+void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *out, size_t out_stride,
+                        const void *k_cache, const void *v_cache, int dtype,
+                        int num_heads, int num_kv_heads, int head_dim, int block_size,
+                        const sw_attn_batch *batch, float scale, int sliding_window) {
+    const int G = num_heads / num_kv_heads;
+    int q_tile = SW_MAX_ROWS / G;
+    if (q_tile > SW_Q_TILE) q_tile = SW_Q_TILE;
+    if (q_tile < 1) q_tile = 1;
+    int n = 0;
+    for (int s = 0; s < batch->num_seqs; s++) {
+        int qlen = batch->query_start[s + 1] - batch->query_start[s];
+        n += (qlen + q_tile - 1) / q_tile * num_kv_heads;
+    }
+    if (n == 0) return;
+    int32_t stack_buf[2 * 1024];
+    int32_t *buf = n <= 1024 ? stack_buf : malloc(sizeof(int32_t) * 2 * (size_t)n);
+    int32_t *ts = buf, *tt = buf + n;
+    // Longest tiles first (later query tokens see more keys), so the two threads finish together.
+    int k = 0;
+    for (int s = 0; s < batch->num_seqs; s++) {
+        int qlen = batch->query_start[s + 1] - batch->query_start[s];
+        for (int t0 = ((qlen - 1) / q_tile) * q_tile; t0 >= 0 && qlen > 0; t0 -= q_tile)
+            for (int h = 0; h < num_kv_heads; h++) { ts[k] = s; tt[k] = t0; k++; }
+    }
+    attn_ctx c = {
+        .q = q, .q_stride = q_stride, .out = out, .out_stride = out_stride,
+        .k_cache = k_cache, .v_cache = v_cache, .dtype = dtype,
+        .num_heads = num_heads, .num_kv_heads = num_kv_heads, .head_dim = head_dim, .block_size = block_size,
+        .batch = batch, .scale = scale, .window = sliding_window, .q_tile = q_tile,
+        .num_tasks = n, .task_seq = ts, .task_tile = tt,
+    };
+    atomic_init(&c.next, 0);
+    if (pool && n > 1) sw_pool_run(pool, attn_worker, &c);
+    else attn_worker(&c, 0, 1);
+    if (buf != stack_buf) free(buf);
+}

@@ -1,0 +1,505 @@
+// AVX-512 (VNNI + BF16) kernels behind sw_quant.c. Compiled for every target but each
+// function carries its own target attribute, so the rest of the library stays portable and
+// these are only entered after sw_cpu_use_avx512() said yes.
+#include "sw_quant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define SWT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512bf16,f16c,fma")))
+#define SWTI SWT static inline __attribute__((always_inline))
+
+// Quantized kernel geometry.
+//
+// Weights are consumed "vertically": a zmm lane holds one weight row, and one vpdpbusd
+// multiplies 4 consecutive k of 16 rows by the same 4 activation bytes (a dword broadcast).
+// The int32 accumulator of a 32-element block then needs a single int->float conversion and
+// scale per 16 rows, instead of one per row as in a horizontal dot product. GGUF stores rows
+// contiguously, so each 32-row block column is transposed on the fly into `PB` bytes:
+//   [8 groups][32 rows] dwords of unsigned bytes | 32 float row scales d | 32 float mins m
+#define NR 32          // weight rows per tile (two zmm of lanes)
+#define MR 6           // activation rows per register tile
+#define KCB 32         // K blocks per packed chunk (keeps the packed chunk at 40 KB, ~L1)
+#define PB 1280        // packed bytes per block of NR rows
+// Prefetch stride: every other line, since the L2 adjacent-line prefetcher fetches the pairs.
+#define PF_STEP 128
+
+static inline int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing: 16 rows of one block into lanes of dst (dst = group 0 of this half).
+// ---------------------------------------------------------------------------------------------
+
+// Q8_0: rows are signed; vpdpbusd wants the weight side unsigned, so store w ^ 0x80 = w + 128
+// and let the accumulator start at -128 * sum(x) to cancel the offset exactly.
+SWTI void pack16_q8_0(const uint8_t *w, size_t rb, uint8_t *dst) {
+    __m512i z[8];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 8; r++) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(w + (size_t)r * rb));
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(w + (size_t)(r + 8) * rb));
+        z[r] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+    // 8x8 dword transpose inside each 256-bit half (rows r and r+8 travel together).
+    __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    __m512i t4 = _mm512_unpacklo_epi32(z[4], z[5]), t5 = _mm512_unpackhi_epi32(z[4], z[5]);
+    __m512i t6 = _mm512_unpacklo_epi32(z[6], z[7]), t7 = _mm512_unpackhi_epi32(z[6], z[7]);
+    __m512i u0 = _mm512_unpacklo_epi64(t0, t2), u1 = _mm512_unpackhi_epi64(t0, t2);
+    __m512i u2 = _mm512_unpacklo_epi64(t1, t3), u3 = _mm512_unpackhi_epi64(t1, t3);
+    __m512i u4 = _mm512_unpacklo_epi64(t4, t6), u5 = _mm512_unpackhi_epi64(t4, t6);
+    __m512i u6 = _mm512_unpacklo_epi64(t5, t7), u7 = _mm512_unpackhi_epi64(t5, t7);
+    // u_j 128-bit lanes: [rows 0-3 dword j, rows 0-3 dword j+4, rows 8-11 dword j, rows 8-11
+    // dword j+4]; u_{j+4} likewise for rows 4-7 / 12-15. Interleave them into row order.
+    const __m512i ilo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i ihi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    const __m512i x80 = _mm512_set1_epi8((char)0x80);
+    __m512i g[8];
+    g[0] = _mm512_permutex2var_epi64(u0, ilo, u4);
+    g[4] = _mm512_permutex2var_epi64(u0, ihi, u4);
+    g[1] = _mm512_permutex2var_epi64(u1, ilo, u5);
+    g[5] = _mm512_permutex2var_epi64(u1, ihi, u5);
+    g[2] = _mm512_permutex2var_epi64(u2, ilo, u6);
+    g[6] = _mm512_permutex2var_epi64(u2, ihi, u6);
+    g[3] = _mm512_permutex2var_epi64(u3, ilo, u7);
+    g[7] = _mm512_permutex2var_epi64(u3, ihi, u7);
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(dst + j * 128), _mm512_xor_si512(g[j], x80));
+}
+
+// Q4_0 / Q4_1: byte j of qs holds element j (low nibble) and element j+16 (high nibble), so
+// dword g of the raw qs gives group g (low nibbles) and group g+4 (high nibbles) directly.
+SWTI void pack16_q4(const uint8_t *w, size_t rb, uint8_t *dst) {
+    __m512i z[4];
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + (size_t)j * rb)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(w + (size_t)(j + 4) * rb)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(w + (size_t)(j + 8) * rb)), 2);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(w + (size_t)(j + 12) * rb)), 3);
+        z[j] = v;
+    }
+    __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+    __m512i o[4];
+    o[0] = _mm512_unpacklo_epi64(t0, t2);
+    o[1] = _mm512_unpackhi_epi64(t0, t2);
+    o[2] = _mm512_unpacklo_epi64(t1, t3);
+    o[3] = _mm512_unpackhi_epi64(t1, t3);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        _mm512_store_si512((__m512i *)(dst + j * 128), _mm512_and_si512(o[j], m4));
+        _mm512_store_si512((__m512i *)(dst + (j + 4) * 128),
+                           _mm512_and_si512(_mm512_srli_epi16(o[j], 4), m4));
+    }
+}
+
+// Row scales (and Q4_1 mins, which directly follow d) of 32 rows: one dword gather per 16.
+SWTI void pack_scales(const uint8_t *w, size_t rb, __m512i gidx, int has_m, uint8_t *dst) {
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        __m512i v = _mm512_i32gather_epi32(gidx, (const void *)(w + (size_t)h * 16 * rb), 1);
+        _mm512_store_ps((float *)(dst + 1024 + h * 64), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
+        if (has_m) {
+            _mm512_store_ps((float *)(dst + 1152 + h * 64),
+                            _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
+        }
+    }
+}
+
+SWTI void pack_block(const sw_qtype fmt, const uint8_t *w, size_t rb, __m512i gidx, uint8_t *dst) {
+    if (fmt == SW_QTYPE_Q8_0) {
+        pack16_q8_0(w + 2, rb, dst);
+        pack16_q8_0(w + 2 + 16 * rb, rb, dst + 64);
+    } else {
+        const size_t off = fmt == SW_QTYPE_Q4_0 ? 2 : 4;
+        pack16_q4(w + off, rb, dst);
+        pack16_q4(w + off + 16 * rb, rb, dst + 64);
+    }
+    pack_scales(w, rb, gidx, fmt == SW_QTYPE_Q4_1, dst);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Register tile: NR weight rows x mr activation rows over blocks [kb0, kb0 + kcb).
+// ---------------------------------------------------------------------------------------------
+
+SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *W, size_t rb, __m512i gidx,
+                  int kb0, int kcb, int nb, const uint8_t *X, size_t xrb, int pack,
+                  uint8_t *scratch, float *Y, size_t ldy, __mmask16 mk0, __mmask16 mk1,
+                  int accumulate, const uint8_t *pf, const uint8_t *pf_end, int pf_lines) {
+    const size_t bb = fmt == SW_QTYPE_Q8_0 ? 34 : fmt == SW_QTYPE_Q4_0 ? 18 : 20;
+    // The offset folded into the unsigned weights (see pack16_q8_0 / Q4_0's "-8").
+    const int32_t off = fmt == SW_QTYPE_Q8_0 ? -128 : fmt == SW_QTYPE_Q4_0 ? -8 : 0;
+    __m512 f[MR][2];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < mr; i++) f[i][0] = f[i][1] = _mm512_setzero_ps();
+    const size_t sum_off = (size_t)nb * sizeof(sw_block_q8a);
+
+    for (int bi = 0; bi < kcb; bi++) {
+        const int b = kb0 + bi;
+        uint8_t *pk = scratch + (size_t)bi * PB;
+        // Pull the next tile's weights into L2 a few lines at a time (see swi_qtile_avx512).
+        for (int j = 0; j < pf_lines; j++, pf += PF_STEP)
+            if (pf < pf_end) _mm_prefetch((const char *)pf, _MM_HINT_T1);
+        if (pack) pack_block(fmt, W + (size_t)b * bb, rb, gidx, pk);
+        __m512i a[MR][2];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < mr; i++) {
+            if (off != 0) {
+                const int32_t s = load_i32(X + (size_t)i * xrb + sum_off + (size_t)b * 4);
+                a[i][0] = a[i][1] = _mm512_set1_epi32(off * s);
+            } else {
+                a[i][0] = a[i][1] = _mm512_setzero_si512();
+            }
+        }
+#pragma clang loop unroll(full)
+        for (int g = 0; g < 8; g++) {
+            const __m512i w0 = _mm512_load_si512((const __m512i *)(pk + g * 128));
+            const __m512i w1 = _mm512_load_si512((const __m512i *)(pk + g * 128 + 64));
+#pragma clang loop unroll(full)
+            for (int i = 0; i < mr; i++) {
+                const uint8_t *xb = X + (size_t)i * xrb + (size_t)b * sizeof(sw_block_q8a);
+                const __m512i xv = _mm512_set1_epi32(load_i32(xb + 8 + 4 * g));
+                a[i][0] = _mm512_dpbusd_epi32(a[i][0], w0, xv);
+                a[i][1] = _mm512_dpbusd_epi32(a[i][1], w1, xv);
+            }
+        }
+        const __m512 d0 = _mm512_load_ps((const float *)(pk + 1024));
+        const __m512 d1 = _mm512_load_ps((const float *)(pk + 1024 + 64));
+#pragma clang loop unroll(full)
+        for (int i = 0; i < mr; i++) {
+            const sw_block_q8a *xb =
+                (const sw_block_q8a *)(X + (size_t)i * xrb + (size_t)b * sizeof(sw_block_q8a));
+            const __m512 dx = _mm512_set1_ps(xb->d);
+            f[i][0] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a[i][0]), dx), d0, f[i][0]);
+            f[i][1] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a[i][1]), dx), d1, f[i][1]);
+        }
+        if (fmt == SW_QTYPE_Q4_1) {
+            const __m512 m0 = _mm512_load_ps((const float *)(pk + 1152));
+            const __m512 m1 = _mm512_load_ps((const float *)(pk + 1152 + 64));
+#pragma clang loop unroll(full)
+            for (int i = 0; i < mr; i++) {
+                const sw_block_q8a *xb =
+                    (const sw_block_q8a *)(X + (size_t)i * xrb + (size_t)b * sizeof(sw_block_q8a));
+                const __m512 s = _mm512_set1_ps(xb->s);
+                f[i][0] = _mm512_fmadd_ps(m0, s, f[i][0]);
+                f[i][1] = _mm512_fmadd_ps(m1, s, f[i][1]);
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < mr; i++) {
+        float *y = Y + (size_t)i * ldy;
+        __m512 r0 = f[i][0], r1 = f[i][1];
+        if (accumulate) {
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(mk0, y));
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(mk1, y + 16));
+        }
+        _mm512_mask_storeu_ps(y, mk0, r0);
+        _mm512_mask_storeu_ps(y + 16, mk1, r1);
+    }
+}
+
+typedef void (*qkernel_fn)(const uint8_t *W, size_t rb, __m512i gidx, int kb0, int kcb, int nb,
+                           const uint8_t *X, size_t xrb, int pack, uint8_t *scratch, float *Y,
+                           size_t ldy, __mmask16 mk0, __mmask16 mk1, int accumulate,
+                           const uint8_t *pf, const uint8_t *pf_end, int pf_lines);
+
+#define QK_DEF(FMT, NAME, R)                                                                     \
+    SWT static void qk_##NAME##_##R(const uint8_t *W, size_t rb, __m512i gidx, int kb0, int kcb, \
+                                    int nb, const uint8_t *X, size_t xrb, int pack,             \
+                                    uint8_t *scratch, float *Y, size_t ldy, __mmask16 mk0,      \
+                                    __mmask16 mk1, int accumulate, const uint8_t *pf,           \
+                                    const uint8_t *pf_end, int pf_lines) {                      \
+        qkernel(FMT, R, W, rb, gidx, kb0, kcb, nb, X, xrb, pack, scratch, Y, ldy, mk0, mk1,     \
+                accumulate, pf, pf_end, pf_lines);                                              \
+    }
+#define QK_DEF_ALL(FMT, NAME) \
+    QK_DEF(FMT, NAME, 1) QK_DEF(FMT, NAME, 2) QK_DEF(FMT, NAME, 3) QK_DEF(FMT, NAME, 4) \
+    QK_DEF(FMT, NAME, 5) QK_DEF(FMT, NAME, 6)
+QK_DEF_ALL(SW_QTYPE_Q8_0, q8_0)
+QK_DEF_ALL(SW_QTYPE_Q4_0, q4_0)
+QK_DEF_ALL(SW_QTYPE_Q4_1, q4_1)
+
+static const qkernel_fn qk_table[3][MR + 1] = {
+    {NULL, qk_q8_0_1, qk_q8_0_2, qk_q8_0_3, qk_q8_0_4, qk_q8_0_5, qk_q8_0_6},
+    {NULL, qk_q4_0_1, qk_q4_0_2, qk_q4_0_3, qk_q4_0_4, qk_q4_0_5, qk_q4_0_6},
+    {NULL, qk_q4_1_1, qk_q4_1_2, qk_q4_1_3, qk_q4_1_4, qk_q4_1_5, qk_q4_1_6},
+};
+
+// One tile of up to NR weight rows starting at W (rows rb bytes apart); Y points at the tile's
+// first output column. [pf, pf + pf_bytes) is the weight memory of the tile this thread will
+// probably do next (rows are contiguous, so it is one range).
+SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, int K,
+                          const uint8_t *Xq, int m, float *Y, size_t ldy, const uint8_t *pf,
+                          size_t pf_bytes) {
+    _Alignas(64) uint8_t scratch[KCB * PB];
+    uint8_t *padded = NULL;
+    if (nrows < NR) {
+        // The kernel always reads NR rows; give the tail tile zero rows (scale 0) to read.
+        padded = (uint8_t *)calloc(NR, rb);
+        if (!padded) abort();
+        memcpy(padded, W, (size_t)nrows * rb);
+        W = padded;
+    }
+    const int nb = K / 32;
+    const size_t xrb = sw_q8a_row_bytes(K);
+    const __m512i gidx = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32((int)rb));
+    const __mmask16 mk0 = nrows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nrows) - 1);
+    const __mmask16 mk1 = nrows >= 32 ? (__mmask16)0xFFFF
+                          : nrows <= 16 ? (__mmask16)0
+                                        : (__mmask16)((1u << (nrows - 16)) - 1);
+    const qkernel_fn *fns = qk_table[t];
+    // Balanced row tiles (32 rows -> 6,6,5,5,5,5 rather than 6,6,6,6,6,2): a thin last tile
+    // would pay the full weight-load cost for little work.
+    const int ntile = (m + MR - 1) / MR, base = m / ntile, extra = m % ntile;
+    // Rows are read block-column by block-column, i.e. as 32 interleaved streams, which the
+    // hardware prefetchers follow poorly once weights come from L3 or DRAM. Spreading explicit
+    // prefetches of the next tile over every block iteration of this one hides that latency.
+    const uint8_t *pf_end = pf ? pf + pf_bytes : NULL;
+    const long iters = (long)ntile * nb;
+    const int pf_lines = pf ? (int)(((long)((pf_bytes + PF_STEP - 1) / PF_STEP) + iters - 1) / iters) : 0;
+    for (int kb0 = 0; kb0 < nb; kb0 += KCB) {
+        const int kcb = nb - kb0 < KCB ? nb - kb0 : KCB;
+        for (int ti = 0, i0 = 0; ti < ntile; ti++) {
+            const int mr = base + (ti < extra);
+            fns[mr](W, rb, gidx, kb0, kcb, nb, Xq + (size_t)i0 * xrb, xrb, i0 == 0, scratch,
+                    Y + (size_t)i0 * ldy, ldy, mk0, mk1, kb0 > 0, pf, pf_end, pf_lines);
+            if (pf) pf += (size_t)pf_lines * PF_STEP * (size_t)kcb;
+            i0 += mr;
+        }
+    }
+    free(padded);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization (bit-identical to the scalar code in sw_quant.c).
+// ---------------------------------------------------------------------------------------------
+
+SWT void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out) {
+    const int nb = k / 32;
+    const size_t rbytes = sw_q8a_row_bytes(k);
+    for (int i = 0; i < m; i++) {
+        uint8_t *row = (uint8_t *)out + (size_t)i * rbytes;
+        sw_block_q8a *blk = (sw_block_q8a *)row;
+        int32_t *sums = (int32_t *)(row + (size_t)nb * sizeof(sw_block_q8a));
+        const float *xr = x + (size_t)i * ldx;
+        for (int b = 0; b < nb; b++) {
+            const __m512 v0 = _mm512_loadu_ps(xr + 32 * b);
+            const __m512 v1 = _mm512_loadu_ps(xr + 32 * b + 16);
+            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+            const float d = amax / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            const __m512 vid = _mm512_set1_ps(id);
+            const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+            const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+            _mm_storeu_si128((__m128i *)blk[b].qs, _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128((__m128i *)(blk[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+            const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            blk[b].d = d;
+            blk[b].s = d * (float)sum;
+            sums[b] = sum;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BF16 matmul. vdpbf16ps only retires one instruction every ~2 cycles on Sapphire Rapids, half
+// the f32 FMA rate, so weights are widened in registers instead: a dword holds bf16 k (low
+// half) and k+1 (high half), so `w << 16` is the even element as f32 and `w & 0xFFFF0000` the
+// odd one. Activations stay f32, pre-split per 32-chunk into [16 even | 16 odd] (see
+// sw_quant.c), and each zmm accumulates one (row, activation) pair, reduced at the end.
+// ---------------------------------------------------------------------------------------------
+
+#define BR 4   // weight rows per register tile (one 4-float store per activation row)
+#define BM 5   // activation rows per register tile: 20 accumulators + 5 activations + 2
+
+// Sums of 4 vectors, as lanes 0..3.
+SWTI __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+    __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(v0, v1, 0x44), _mm512_shuffle_f32x4(v0, v1, 0xEE));
+    __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(v2, v3, 0x44), _mm512_shuffle_f32x4(v2, v3, 0xEE));
+    // 128-bit lane j of s now holds 4 partial sums of v_j.
+    __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, 0x4E));
+    s = _mm512_add_ps(s, _mm512_permute_ps(s, 0xB1));
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), s));
+}
+
+// One 32-wide k chunk of a br x bm tile. Activations are the register-resident operand and
+// each weight row is widened on the fly (keeping the weights live instead makes the compiler
+// spill accumulators).
+SWTI void bchunk(const int br, const int bm, const uint16_t *W, int K, const float *Xs, int Kp,
+                 int k, __mmask32 mk, const int masked, int pf_rows, __m512 acc[BR][BM]) {
+    const __m512i hi_mask = _mm512_set1_epi32((int)0xFFFF0000u);
+    // Rows are short, interleaved streams inside one page, which the hardware prefetcher
+    // follows poorly: fetch the same chunk of the next row group (contiguous after this one).
+    for (int r = 0; r < pf_rows; r++) _mm_prefetch((const char *)(W + (size_t)(BR + r) * K + k), _MM_HINT_T0);
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        __m512 x[BM];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < bm; i++) x[i] = _mm512_load_ps(Xs + (size_t)i * Kp + k + 16 * h);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < br; r++) {
+            const void *wp = (const void *)(W + (size_t)r * K + k);
+            const __m512i wr = masked ? _mm512_maskz_loadu_epi16(mk, wp) : _mm512_loadu_si512(wp);
+            const __m512 wf = _mm512_castsi512_ps(h == 0 ? _mm512_slli_epi32(wr, 16)
+                                                        : _mm512_and_si512(wr, hi_mask));
+#pragma clang loop unroll(full)
+            for (int i = 0; i < bm; i++) acc[r][i] = _mm512_fmadd_ps(wf, x[i], acc[r][i]);
+        }
+    }
+}
+
+SWTI void bkernel(const int br, const int bm, const uint16_t *W, int K, const float *Xs, int Kp,
+                  float *Y, size_t ldy, int pf_rows) {
+    __m512 acc[BR][BM];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < br; r++)
+#pragma clang loop unroll(full)
+        for (int i = 0; i < bm; i++) acc[r][i] = _mm512_setzero_ps();
+    const int kfull = K & ~31;
+    for (int k = 0; k < kfull; k += 32) bchunk(br, bm, W, K, Xs, Kp, k, (__mmask32)~0u, 0, pf_rows, acc);
+    // The weights past K belong to the next row (or lie out of bounds): mask them off. Masked
+    // loads cost an extra ALU uop, so only the tail pays for them.
+    if (kfull < K) bchunk(br, bm, W, K, Xs, Kp, kfull, (__mmask32)((1ull << (K - kfull)) - 1), 1, pf_rows, acc);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < bm; i++) {
+        float *y = Y + (size_t)i * ldy;
+        if (br == 4) {
+            _mm_storeu_ps(y, reduce4(acc[0][i], acc[1][i], acc[2][i], acc[3][i]));
+        } else {
+#pragma clang loop unroll(full)
+            for (int r = 0; r < br; r++) y[r] = _mm512_reduce_add_ps(acc[r][i]);
+        }
+    }
+}
+
+typedef void (*bkernel_fn)(const uint16_t *W, int K, const float *Xs, int Kp, float *Y, size_t ldy,
+                           int pf_rows);
+#define BK_DEF(R, M)                                                                           \
+    SWT static void bk_##R##_##M(const uint16_t *W, int K, const float *Xs, int Kp, float *Y, \
+                                 size_t ldy, int pf_rows) {                                   \
+        bkernel(R, M, W, K, Xs, Kp, Y, ldy, pf_rows);                                          \
+    }
+#define BK_ROW(R) BK_DEF(R, 1) BK_DEF(R, 2) BK_DEF(R, 3) BK_DEF(R, 4) BK_DEF(R, 5)
+BK_ROW(1) BK_ROW(2) BK_ROW(3) BK_ROW(4)
+static const bkernel_fn bk_table[BR + 1][BM + 1] = {
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+    {NULL, bk_1_1, bk_1_2, bk_1_3, bk_1_4, bk_1_5},
+    {NULL, bk_2_1, bk_2_2, bk_2_3, bk_2_4, bk_2_5},
+    {NULL, bk_3_1, bk_3_2, bk_3_3, bk_3_4, bk_3_5},
+    {NULL, bk_4_1, bk_4_2, bk_4_3, bk_4_4, bk_4_5},
+};
+
+// `rows_after`: how many weight rows follow this tile in memory (prefetching stays inside W).
+SWT void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp,
+                              int m, float *Y, size_t ldy, int rows_after) {
+    const int ntile = (m + BM - 1) / BM, base = m / ntile, extra = m % ntile;
+    for (int ti = 0, i0 = 0; ti < ntile; ti++) {
+        const int bm = base + (ti < extra);
+        for (int r0 = 0; r0 < nrows; r0 += BR) {
+            const int br = nrows - r0 < BR ? nrows - r0 : BR;
+            // Later passes find the rows in cache already; only the first one prefetches.
+            int pf_rows = 0;
+            if (ti == 0 && br == BR) {
+                pf_rows = nrows - (r0 + BR) + rows_after;
+                if (pf_rows > BR) pf_rows = BR;
+                if (pf_rows < 0) pf_rows = 0;
+            }
+            bk_table[br][bm](W + (size_t)r0 * K, K, Xs + (size_t)i0 * Kp, Kp,
+                             Y + (size_t)i0 * ldy + r0, ldy, pf_rows);
+        }
+        i0 += bm;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Converters
+// ---------------------------------------------------------------------------------------------
+
+SWTI __m256i f32_to_bf16_16(__m512 v) {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb), 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                                  _mm512_set1_epi32(0x7f800000));
+    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(r);
+}
+
+SWT void swi_f32_to_bf16_avx512(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(y + i), f32_to_bf16_16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        const __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(y + i, mk, f32_to_bf16_16(_mm512_maskz_loadu_ps(mk, x + i)));
+    }
+}
+
+SWT void swi_bf16_to_f32_avx512(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(x + i)));
+        _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+    }
+    if (i < n) {
+        const __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
+        __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mk, x + i));
+        _mm512_mask_storeu_ps(y + i, mk, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+    }
+}
+
+SWT void swi_f16_to_f32_avx512(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+    if (i < n) {
+        const __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, x + i)));
+    }
+}
+
+SWT void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    if (i < n) {
+        const __mmask16 mk = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(y + i, mk,
+                                 _mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x + i),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+}
+
+#else  // not x86: never called (sw_cpu_use_avx512() is 0), but the symbols must exist.
+
+void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out) {
+    (void)x; (void)ldx; (void)m; (void)k; (void)out; abort();
+}
+void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, int K,
+                      const uint8_t *Xq, int m, float *Y, size_t ldy, const uint8_t *pf,
+                      size_t pf_bytes) {
+    (void)t; (void)W; (void)rb; (void)nrows; (void)K; (void)Xq; (void)m; (void)Y; (void)ldy;
+    (void)pf; (void)pf_bytes; abort();
+}
+void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
+                          float *Y, size_t ldy, int rows_after) {
+    (void)W; (void)K; (void)nrows; (void)Xs; (void)Kp; (void)m; (void)Y; (void)ldy; (void)rows_after;
+    abort();
+}
+void swi_f32_to_bf16_avx512(const float *x, uint16_t *y, size_t n) { (void)x; (void)y; (void)n; abort(); }
+void swi_bf16_to_f32_avx512(const uint16_t *x, float *y, size_t n) { (void)x; (void)y; (void)n; abort(); }
+void swi_f16_to_f32_avx512(const uint16_t *x, float *y, size_t n) { (void)x; (void)y; (void)n; abort(); }
+void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n) { (void)x; (void)y; (void)n; abort(); }
+
+#endif

@@ -1,0 +1,76 @@
+/// What the model needs to know about the sequences of one flat batch of tokens.
+///
+/// Tokens of all sequences are laid end to end without padding. Sequence `s` owns tokens
+/// `queryStart[s]..<queryStart[s + 1]`; they are the last tokens of its context of
+/// `contextLengths[s]` tokens (so cached tokens come before them). Its KV blocks are
+/// `blockTables[s * maxBlocksPerSequence ..< (s + 1) * maxBlocksPerSequence]`.
+public struct AttentionMetadata: Sendable, Equatable {
+    /// Position of every token in its sequence.
+    public var positions: [Int32]
+    /// Cache slot (block * blockSize + offset) where every token's K and V are written.
+    public var slotMapping: [Int32]
+    public var queryStart: [Int32]
+    public var contextLengths: [Int32]
+    public var blockTables: [Int32]
+    public var maxBlocksPerSequence: Int
+    /// Indices into the flat batch of the tokens whose logits are wanted (usually each sequence's last).
+    public var logitsIndices: [Int32]
+
+    public init(positions: [Int32], slotMapping: [Int32], queryStart: [Int32], contextLengths: [Int32],
+                blockTables: [Int32], maxBlocksPerSequence: Int, logitsIndices: [Int32]) {
+        self.positions = positions
+        self.slotMapping = slotMapping
+        self.queryStart = queryStart
+        self.contextLengths = contextLengths
+        self.blockTables = blockTables
+        self.maxBlocksPerSequence = maxBlocksPerSequence
+        self.logitsIndices = logitsIndices
+    }
+
+    public var numTokens: Int { positions.count }
+    public var numSequences: Int { contextLengths.count }
+
+    /// Metadata for sequences given as (new tokens, tokens already cached, block table),
+    /// requesting logits for each sequence's last new token.
+    public static func build(sequences: [(newTokens: Int, cachedTokens: Int, blockTable: [Int32])], blockSize: Int,
+                             allLogits: Bool = false) -> AttentionMetadata {
+        let maxBlocks = max(1, sequences.map(\.blockTable.count).max() ?? 1)
+        var m = AttentionMetadata(positions: [], slotMapping: [], queryStart: [0], contextLengths: [], blockTables: [],
+                                  maxBlocksPerSequence: maxBlocks, logitsIndices: [])
+        for s in sequences {
+            let start = m.positions.count
+            for p in s.cachedTokens..<(s.cachedTokens + s.newTokens) {
+                m.positions.append(Int32(p))
+                m.slotMapping.append(s.blockTable[p / blockSize] * Int32(blockSize) + Int32(p % blockSize))
+            }
+            m.queryStart.append(Int32(m.positions.count))
+            m.contextLengths.append(Int32(s.cachedTokens + s.newTokens))
+            m.blockTables += s.blockTable + Array(repeating: 0, count: maxBlocks - s.blockTable.count)
+            if allLogits {
+                m.logitsIndices += (start..<m.positions.count).map(Int32.init)
+            } else if s.newTokens > 0 {
+                m.logitsIndices.append(Int32(m.positions.count - 1))
+            }
+        }
+        return m
+    }
+
+    /// Checks that every index is in range, so a bad batch fails loudly instead of reading out of bounds.
+    public func validate(numBlocks: Int, blockSize: Int) -> String? {
+        let n = numSequences
+        guard queryStart.count == n + 1, queryStart.first == 0, Int(queryStart[n]) == numTokens else { return "queryStart does not cover the batch" }
+        guard slotMapping.count == numTokens, blockTables.count == n * maxBlocksPerSequence else { return "array sizes disagree" }
+        for s in 0..<n {
+            let q = Int(queryStart[s + 1] - queryStart[s])
+            let ctx = Int(contextLengths[s])
+            guard q >= 0, ctx >= q, (ctx + blockSize - 1) / blockSize <= maxBlocksPerSequence else { return "sequence \(s): bad lengths" }
+            for b in 0..<((ctx + blockSize - 1) / blockSize) {
+                let blk = Int(blockTables[s * maxBlocksPerSequence + b])
+                guard blk >= 0 && blk < numBlocks else { return "sequence \(s): block \(blk) out of range" }
+            }
+        }
+        for slot in slotMapping where slot >= 0 && Int(slot) >= numBlocks * blockSize { return "slot \(slot) out of range" }
+        for i in logitsIndices where i < 0 || Int(i) >= numTokens { return "logits index \(i) out of range" }
+        return nil
+    }
+}

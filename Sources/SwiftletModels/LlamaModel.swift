@@ -1,0 +1,224 @@
+import CSwiftletKernels
+import Foundation
+import SwiftletKernels
+
+/// A decoder-only language model run over a flat batch of tokens with paged attention.
+public protocol CausalLanguageModel: AnyObject {
+    var config: ModelConfig { get }
+    /// Bytes of weights held in memory beyond the mapped model file.
+    var residentBytes: Int { get }
+    /// Runs the batch, writing every token's K and V into `cache`, and returns the logits of the
+    /// tokens in `metadata.logitsIndices`, `config.vocabSize` values each, in that order.
+    func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
+}
+
+/// The LLaMA architecture (also SmolLM2, Mistral, Qwen2): RMSNorm, RoPE, grouped-query
+/// attention, SwiGLU feed-forward, optionally tied embeddings and q/k/v biases.
+public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
+    public let config: ModelConfig
+    public let precision: ComputePrecision
+
+    struct Layer {
+        var attnNorm: [Float]
+        var qkv: Linear
+        var output: Linear
+        var ffnNorm: [Float]
+        var gateUp: Linear
+        var down: Linear
+    }
+
+    private let layers: [Layer]
+    private let finalNorm: [Float]
+    private let head: Linear
+    private let embedding: WeightSource
+    private let embeddingRowBytes: Int
+    private let invFreq: [Float]
+    private let file: AnyObject
+    private let workspace = Workspace()
+    private let buffers = ForwardBuffers()
+    public let residentBytes: Int
+
+    /// Loads the weights of a GGUF file. `progress` is called with (tensors done, total).
+    public init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
+                progress: ((Int, Int) -> Void)? = nil) throws {
+        self.config = config
+        self.precision = precision
+        file = gguf
+        let D = config.hiddenSize, hd = config.headDim
+        let qRows = config.numHeads * hd, kvRows = config.numKVHeads * hd
+
+        func source(_ name: String, rows: Int, columns: Int) throws -> WeightSource {
+            let (info, data) = try gguf.data(name)
+            guard info.shape.count <= 2, info.shape[0] == columns, (info.shape.count == 1 ? 1 : info.shape[1]) == rows else {
+                throw ModelLoadError.malformed(path: gguf.path, reason: "tensor '\(name)' has shape \(info.shape), expected [\(columns), \(rows)]")
+            }
+            return WeightSource(type: info.type, data: data.baseAddress!, rows: rows, columns: columns)
+        }
+        func vector(_ name: String, count: Int) throws -> [Float] {
+            let s = try source(name, rows: 1, columns: count)
+            var out = [Float](repeating: 0, count: count)
+            try out.withUnsafeMutableBufferPointer { try dequantize(s.type, s.data, count: count, into: $0.baseAddress!) }
+            return out
+        }
+        func optionalVector(_ name: String, count: Int) throws -> [Float]? {
+            gguf.tensorInfo(name) == nil ? nil : try vector(name, count: count)
+        }
+
+        let total = config.numLayers + 1
+        var built: [Layer] = []
+        var resident = 0
+        for i in 0..<config.numLayers {
+            let p = "blk.\(i)."
+            let q = try source(p + "attn_q.weight", rows: qRows, columns: D)
+            let k = try source(p + "attn_k.weight", rows: kvRows, columns: D)
+            let v = try source(p + "attn_v.weight", rows: kvRows, columns: D)
+            var qkvBias: [Float]? = nil
+            if let qb = try optionalVector(p + "attn_q.bias", count: qRows) {
+                qkvBias = qb + (try vector(p + "attn_k.bias", count: kvRows)) + (try vector(p + "attn_v.bias", count: kvRows))
+            }
+            let layer = Layer(
+                attnNorm: try vector(p + "attn_norm.weight", count: D),
+                qkv: try Linear([q, k, v], bias: qkvBias, precision: precision),
+                output: try Linear([try source(p + "attn_output.weight", rows: D, columns: qRows)], precision: precision),
+                ffnNorm: try vector(p + "ffn_norm.weight", count: D),
+                gateUp: try Linear([try source(p + "ffn_gate.weight", rows: config.intermediateSize, columns: D),
+                                    try source(p + "ffn_up.weight", rows: config.intermediateSize, columns: D)], precision: precision),
+                down: try Linear([try source(p + "ffn_down.weight", rows: D, columns: config.intermediateSize)], precision: precision))
+            resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.gateUp.residentBytes + layer.down.residentBytes
+            built.append(layer)
+            progress?(i + 1, total)
+        }
+        layers = built
+        finalNorm = try vector("output_norm.weight", count: D)
+        embedding = try source("token_embd.weight", rows: config.vocabSize, columns: D)
+        embeddingRowBytes = embedding.type.byteCount(elements: D)!
+        let headSource = gguf.tensorInfo("output.weight") != nil ? try source("output.weight", rows: config.vocabSize, columns: D) : embedding
+        head = try Linear([headSource], precision: precision)
+        resident += head.residentBytes
+        residentBytes = resident
+        invFreq = RotaryEmbedding.inverseFrequencies(config: config)
+        progress?(total, total)
+    }
+
+    /// Scratch activations, grown to the largest batch seen.
+    final class ForwardBuffers {
+        var capacity = 0
+        var hidden = UnsafeMutablePointer<Float>.allocate(capacity: 1), normed = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var qkv = UnsafeMutablePointer<Float>.allocate(capacity: 1), attn = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        var gateUp = UnsafeMutablePointer<Float>.allocate(capacity: 1), act = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+        func reserve(tokens: Int, config c: ModelConfig) {
+            guard tokens > capacity else { return }
+            capacity = max(tokens, capacity * 2)
+            let qkvWidth = (c.numHeads + 2 * c.numKVHeads) * c.headDim
+            func grow(_ p: inout UnsafeMutablePointer<Float>, _ n: Int) {
+                p.deallocate()
+                p = .allocate(capacity: n)
+                p.initialize(repeating: 0, count: n)
+            }
+            grow(&hidden, capacity * c.hiddenSize)
+            grow(&normed, capacity * max(c.hiddenSize, c.numHeads * c.headDim))
+            grow(&qkv, capacity * qkvWidth)
+            grow(&attn, capacity * c.numHeads * c.headDim)
+            grow(&gateUp, capacity * 2 * c.intermediateSize)
+            grow(&act, capacity * c.intermediateSize)
+        }
+
+        deinit { [hidden, normed, qkv, attn, gateUp, act].forEach { $0.deallocate() } }
+    }
+
+    public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
+        let T = tokens.count
+        precondition(T == metadata.numTokens, "tokens and metadata disagree")
+        if T == 0 { return [] }
+        let c = config
+        let D = c.hiddenSize, hd = c.headDim, F = c.intermediateSize
+        let qWidth = c.numHeads * hd, kvWidth = c.numKVHeads * hd, qkvWidth = qWidth + 2 * kvWidth
+        buffers.reserve(tokens: T, config: c)
+        let pool = ThreadPool.shared
+        let eps = Float(c.rmsNormEps)
+        let halves: Int32 = c.ropeStyle == .halves ? 1 : 0
+        let scale = 1 / Float(hd).squareRoot()
+        let window = Int32(c.slidingWindow ?? 0)
+        let rot = c.ropeDimensions > 0 ? c.ropeDimensions : hd
+
+        let h = buffers.hidden, xn = buffers.normed, qkv = buffers.qkv, att = buffers.attn
+        let gu = buffers.gateUp, act = buffers.act
+        // Embedding lookup: dequantize the rows of the batch's tokens.
+        for (i, t) in tokens.enumerated() {
+            let row = embedding.data + Int(t) * embeddingRowBytes
+            try! dequantize(embedding.type, row, count: D, into: h + i * D)
+        }
+        metadata.positions.withUnsafeBufferPointer { pos in
+        metadata.slotMapping.withUnsafeBufferPointer { slots in
+        metadata.queryStart.withUnsafeBufferPointer { qs in
+        metadata.contextLengths.withUnsafeBufferPointer { cl in
+        metadata.blockTables.withUnsafeBufferPointer { bt in
+        invFreq.withUnsafeBufferPointer { freq in
+            var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
+                                      context_len: cl.baseAddress, block_tables: bt.baseAddress,
+                                      max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
+            for (li, layer) in layers.enumerated() {
+                layer.attnNorm.withUnsafeBufferPointer { sw_rmsnorm(h, D, $0.baseAddress, xn, D, Int32(T), Int32(D), eps) }
+                layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
+                sw_rope(qkv, qkvWidth, Int32(T), Int32(c.numHeads), Int32(hd), Int32(rot), pos.baseAddress, freq.baseAddress, halves)
+                sw_rope(qkv + qWidth, qkvWidth, Int32(T), Int32(c.numKVHeads), Int32(hd), Int32(rot), pos.baseAddress, freq.baseAddress, halves)
+                sw_kv_write(qkv + qWidth, qkvWidth, qkv + qWidth + kvWidth, qkvWidth, slots.baseAddress, Int32(T),
+                            cache.keys[li], cache.values[li], cache.dtype.kernelCode,
+                            Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize))
+                sw_paged_attention(pool.raw, qkv, qkvWidth, att, qWidth, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
+                                   Int32(c.numHeads), Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize),
+                                   &batch, scale, window)
+                layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                layer.ffnNorm.withUnsafeBufferPointer { sw_rmsnorm(h, D, $0.baseAddress, xn, D, Int32(T), Int32(D), eps) }
+                layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
+                sw_silu_mul(gu, 2 * F, act, F, Int32(T), Int32(F))
+                layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+            }
+        }}}}}}
+        // Only the rows that need logits go through the final norm and the (large) output head.
+        let L = metadata.logitsIndices.count
+        var logits = [Float](repeating: 0, count: L * c.vocabSize)
+        var rows = [Float](repeating: 0, count: L * D)
+        do {
+            rows.withUnsafeMutableBufferPointer { r in
+                for (j, i) in metadata.logitsIndices.enumerated() {
+                    finalNorm.withUnsafeBufferPointer {
+                        sw_rmsnorm(h + Int(i) * D, D, $0.baseAddress, r.baseAddress! + j * D, D, 1, Int32(D), eps)
+                    }
+                }
+                logits.withUnsafeMutableBufferPointer { lg in
+                    head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
+                }
+            }
+        }
+        return logits
+    }
+}
+
+/// Rotary position embedding frequencies, with Llama 3 and linear scaling.
+public enum RotaryEmbedding {
+    public static func inverseFrequencies(config c: ModelConfig) -> [Float] {
+        let dim = c.headDim
+        var f = (0..<(dim / 2)).map { 1.0 / pow(c.ropeTheta, Double(2 * $0) / Double(dim)) }
+        if let s = c.ropeScaling {
+            switch s.kind {
+            case .linear:
+                f = f.map { $0 / s.factor }
+            case .llama3:
+                let lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor
+                let highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor
+                f = f.map { freq in
+                    let wavelen = 2 * Double.pi / freq
+                    if wavelen < highWavelen { return freq }
+                    if wavelen > lowWavelen { return freq / s.factor }
+                    let smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
+                    return (1 - smooth) * freq / s.factor + smooth * freq
+                }
+            }
+        }
+        return f.map { Float($0) }
+    }
+}

@@ -1,0 +1,76 @@
+import CSwiftletKernels
+import SwiftletKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Element type of the KV cache.
+public enum KVCacheDType: String, Sendable, CaseIterable {
+    case bf16, fp32
+
+    public var byteSize: Int { self == .bf16 ? 2 : 4 }
+    var kernelCode: Int32 { self == .bf16 ? Int32(SW_KV_BF16) : Int32(SW_KV_F32) }
+}
+
+/// The physical KV cache: for every layer, `numBlocks` blocks of `blockSize` token slots.
+///
+/// Which sequence owns which block is not known here; the engine's block manager decides that and
+/// passes block tables and slot mappings in `AttentionMetadata`.
+public final class PagedKVCache: @unchecked Sendable {
+    public let numBlocks: Int
+    public let blockSize: Int
+    public let numLayers: Int
+    public let numKVHeads: Int
+    public let headDim: Int
+    public let dtype: KVCacheDType
+    /// Bytes of one block of one layer's keys (values are the same size).
+    public let blockBytes: Int
+    let keys: [UnsafeMutableRawPointer]
+    let values: [UnsafeMutableRawPointer]
+    private let region: UnsafeMutableRawPointer
+    private let regionBytes: Int
+
+    /// Bytes of KV cache one token needs across all layers.
+    public static func bytesPerToken(numLayers: Int, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) -> Int {
+        2 * numLayers * numKVHeads * headDim * dtype.byteSize
+    }
+
+    public init(numBlocks: Int, blockSize: Int, numLayers: Int, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) throws {
+        precondition(numBlocks > 0 && blockSize > 0)
+        self.numBlocks = numBlocks
+        self.blockSize = blockSize
+        self.numLayers = numLayers
+        self.numKVHeads = numKVHeads
+        self.headDim = headDim
+        self.dtype = dtype
+        blockBytes = numKVHeads * headDim * blockSize * dtype.byteSize
+        let layerBytes = blockBytes * numBlocks
+        regionBytes = layerBytes * 2 * numLayers
+        // Anonymous mapping: pages are committed only when a block is first written.
+        guard let p = mmap(nil, regionBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+            throw KernelError.backend("cannot reserve \(regionBytes) bytes for the KV cache")
+        }
+        region = p
+        keys = (0..<numLayers).map { p + 2 * $0 * layerBytes }
+        values = (0..<numLayers).map { p + (2 * $0 + 1) * layerBytes }
+    }
+
+    deinit { munmap(region, regionBytes) }
+
+    /// Total bytes of the cache.
+    public var totalBytes: Int { regionBytes }
+
+    /// Copies blocks `pairs[i].source` to `pairs[i].destination` in every layer (copy-on-write).
+    public func copyBlocks(_ pairs: [(source: Int32, destination: Int32)]) {
+        guard !pairs.isEmpty else { return }
+        let src = pairs.map(\.source), dst = pairs.map(\.destination)
+        for l in 0..<numLayers {
+            sw_copy_blocks(keys[l], values[l], blockBytes, src, dst, Int32(pairs.count))
+        }
+    }
+
+    /// Raw storage of one block (keys and values of a layer), for swapping to another tier.
+    public func blockPointers(layer: Int, block: Int) -> (key: UnsafeMutableRawPointer, value: UnsafeMutableRawPointer) {
+        (keys[layer] + block * blockBytes, values[layer] + block * blockBytes)
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import SwiftletEngine
+import SwiftletKernels
+import SwiftletModels
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure speed (release builds only give meaningful figures).",
+        subcommands: [BenchKernelsCommand.self])
+}
+
+/// Forward-pass figures comparable to llama.cpp's llama-bench (pp, tg) and batched-bench.
+struct BenchKernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Prefill, single-stream decode and batched decode rates of the model forward pass.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: "Prompt tokens processed in one pass (like llama-bench -p).")
+    var prefill: Int = 512
+
+    @Option(help: "Tokens decoded one at a time from an empty context (like llama-bench -n).")
+    var decode: Int = 128
+
+    @Option(help: "Sequences in the batched decode step.")
+    var batch: Int = 32
+
+    @Option(help: "Context tokens of each sequence in the batched decode step.")
+    var context: Int = 256
+
+    @Option(help: "Repetitions; the median is reported.")
+    var repetitions: Int = 3
+
+    @Option(help: "Which measurements to run (comma-separated: prefill, decode, batch).")
+    var only: String = "prefill,decode,batch"
+
+    func run() throws {
+        let loaded = try options.load()
+        let c = loaded.config
+        let cache = try options.makeCache(for: c)
+        let model = loaded.model
+        let bs = cache.blockSize
+        let parts = Set(only.split(separator: ",").map(String.init))
+        var rng = SystemRandomNumberGenerator()
+        func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32.random(in: 100..<Int32(c.vocabSize), using: &rng) } }
+        func table(_ first: Int, _ tokens: Int) -> [Int32] { (0..<((tokens + bs - 1) / bs)).map { Int32(first + $0) } }
+        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        print("threads: \(ThreadPool.shared.size), precision: \(options.precision.rawValue), kv: \(options.kvCacheDtype.rawValue), block size: \(bs)")
+
+        if parts.contains("prefill") {
+            let t = table(0, prefill)
+            guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(prefill) tokens") }
+            let toks = randomTokens(prefill)
+            let meta = AttentionMetadata.build(sequences: [(prefill, 0, t)], blockSize: bs)
+            _ = model.forward(tokens: toks, metadata: meta, cache: cache) // warm-up: primitives, pages
+            var times: [Double] = []
+            for _ in 0..<repetitions {
+                let s = Date()
+                _ = model.forward(tokens: toks, metadata: meta, cache: cache)
+                times.append(Date().timeIntervalSince(s))
+            }
+            print(String(format: "pp%d: %.1f tok/s (median of %d, %.1f ms)", prefill, Double(prefill) / median(times), repetitions, median(times) * 1000))
+        }
+        if parts.contains("decode") {
+            let t = table(0, decode + 1)
+            guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(decode) tokens") }
+            var times: [Double] = []
+            for r in 0...repetitions {
+                var tok: Int32 = Int32(loaded.tokenizer.bosTokenID ?? 1)
+                let s = Date()
+                for p in 0..<decode {
+                    let meta = AttentionMetadata.build(sequences: [(1, p, t)], blockSize: bs)
+                    let logits = model.forward(tokens: [tok], metadata: meta, cache: cache)
+                    tok = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+                }
+                if r > 0 { times.append(Date().timeIntervalSince(s)) } // the first run warms up
+            }
+            print(String(format: "tg%d: %.1f tok/s (median of %d)", decode, Double(decode) / median(times), repetitions))
+        }
+        if parts.contains("batch") {
+            let per = (context + 1 + bs - 1) / bs
+            guard per * batch <= cache.numBlocks else { throw ValidationError("KV cache too small for \(batch) x \(context) tokens; raise --kv-cache-memory") }
+            let tables = (0..<batch).map { table($0 * per, context + 1) }
+            // Fill every sequence's context (not timed), in chunks that fit the prefill path.
+            for s in 0..<batch {
+                let meta = AttentionMetadata.build(sequences: [(context, 0, tables[s])], blockSize: bs)
+                _ = model.forward(tokens: randomTokens(context), metadata: meta, cache: cache)
+            }
+            let meta = AttentionMetadata.build(sequences: tables.map { (1, context, $0) }, blockSize: bs)
+            let toks = randomTokens(batch)
+            _ = model.forward(tokens: toks, metadata: meta, cache: cache)
+            var times: [Double] = []
+            for _ in 0..<max(repetitions, 5) {
+                let s = Date()
+                _ = model.forward(tokens: toks, metadata: meta, cache: cache)
+                times.append(Date().timeIntervalSince(s))
+            }
+            let m = median(times)
+            print(String(format: "batched decode step: %d sequences x %d context: %.1f ms, %.1f tok/s", batch, context, m * 1000, Double(batch) / m))
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import SwiftletKernels
+import SwiftletModels
+
+/// Options shared by every command that loads a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Path to a GGUF model file (default: the SmolLM2-135M-Instruct Q4_1 cache copy).")
+    var model: String?
+
+    @Option(name: .long, help: "Matmul precision: fast (quantized/bf16) or fp32.")
+    var precision: ComputePrecision = .fast
+
+    @Option(name: .long, help: "KV cache element type: bf16 or fp32.")
+    var kvCacheDtype: KVCacheDType = .bf16
+
+    @Option(name: .long, help: "Tokens per KV block.")
+    var blockSize: Int = 16
+
+    @Option(name: .long, help: "KV cache budget in bytes, or a fraction of RAM when below 1 (e.g. 0.1).")
+    var kvCacheMemory: Double = 256 * 1024 * 1024
+
+    var modelPath: String { model ?? DefaultModel.path }
+
+    func validate() throws {
+        guard blockSize > 0 && blockSize <= 256 else { throw ValidationError("--block-size must be in 1...256") }
+        guard kvCacheMemory > 0 else { throw ValidationError("--kv-cache-memory must be positive") }
+    }
+
+    /// Loads the model, reporting progress and its shape and memory on standard error.
+    func load(quiet: Bool = false) throws -> LoadedModel {
+        let start = Date()
+        var lastShown = -1
+        let loaded = try loadModel(path: modelPath, precision: precision) { done, total in
+            guard !quiet else { return }
+            let pct = done * 100 / max(total, 1)
+            if pct / 10 != lastShown / 10 || done == total {
+                lastShown = pct
+                let bar = String(repeating: "#", count: pct / 5) + String(repeating: ".", count: 20 - pct / 5)
+                FileHandle.standardError.write("\rloading [\(bar)] \(pct)%".data(using: .utf8)!)
+            }
+        }
+        if !quiet {
+            let c = loaded.config
+            let mib = { (b: Int) in String(format: "%.1f MiB", Double(b) / 1_048_576) }
+            let msg = """
+
+            model: \(c.architecture), \(c.numLayers) layers, hidden \(c.hiddenSize), ffn \(c.intermediateSize), \
+            heads \(c.numHeads) (kv \(c.numKVHeads), dim \(c.headDim)), vocab \(c.vocabSize), context \(c.maxPositionEmbeddings)
+            memory: file \(mib(loaded.fileBytes)) mapped, \(mib(loaded.model.residentBytes)) prepared weights (\(precision.rawValue)); \
+            loaded in \(String(format: "%.2f", Date().timeIntervalSince(start))) s
+
+            """
+            FileHandle.standardError.write(msg.data(using: .utf8)!)
+        }
+        return loaded
+    }
+
+    /// A KV cache sized from the budget.
+    func makeCache(for c: ModelConfig, quiet: Bool = false) throws -> PagedKVCache {
+        let budget = kvCacheMemory < 1 ? kvCacheMemory * Double(ProcessInfo.processInfo.physicalMemory) : kvCacheMemory
+        let perToken = PagedKVCache.bytesPerToken(numLayers: c.numLayers, numKVHeads: c.numKVHeads, headDim: c.headDim, dtype: kvCacheDtype)
+        let blocks = Int(budget) / (perToken * blockSize)
+        guard blocks > 0 else { throw ValidationError("--kv-cache-memory \(Int(budget)) bytes holds no block of \(perToken * blockSize) bytes") }
+        if !quiet {
+            FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(blocks * blockSize) tokens, \(String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)) MiB, \(kvCacheDtype.rawValue))\n".data(using: .utf8)!)
+        }
+        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                headDim: c.headDim, dtype: kvCacheDtype)
+    }
+}
+
+extension ComputePrecision: ExpressibleByArgument {}
+extension KVCacheDType: ExpressibleByArgument {}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct SwiftletCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftlet",
+        abstract: "LLM inference and serving with a paged KV cache.",
+        subcommands: [GenerateCommand.self, BenchCommand.self])
+}

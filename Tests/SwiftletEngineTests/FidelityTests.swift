@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import SwiftletKernels
+import SwiftletModels
+@testable import SwiftletEngine
+
+/// Compares generation with Hugging Face transformers' greedy tokens and top-5 logprobs.
+@Suite(.serialized) struct FidelityTests {
+    struct Report: CustomStringConvertible {
+        var positions = 0, top1Agree = 0, maxLogprobError = 0.0, flips = 0
+        var description: String {
+            String(format: "top-1 agreement %d/%d (%.1f%%), max top-5 logprob error %.2e, accepted flips %d",
+                   top1Agree, positions, 100 * Double(top1Agree) / Double(max(positions, 1)), maxLogprobError, flips)
+        }
+    }
+
+    /// Free-running greedy generation: tokens must match until a position whose reference top-2
+    /// margin is under 0.05 (where rounding may legitimately flip the choice); logprobs of the
+    /// reference's top 5 must agree to `tolerance` up to there.
+    static func freeRunning(modelPath: String, fixture: String, tolerance: Double) throws -> Report {
+        let loaded = try loadModel(path: modelPath, precision: .fp32)
+        let c = loaded.config
+        let cache = try PagedKVCache(numBlocks: 256, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                     headDim: c.headDim, dtype: .fp32)
+        let decoder = GreedyDecoder(model: loaded.model, cache: cache, prefillChunk: 96)
+        var report = Report()
+        for (n, k) in try ReferenceFixture.load(fixture).cases.enumerated() {
+            #expect(loaded.tokenizer.encode(k.prompt, addSpecialTokens: true, parseSpecial: true) == k.prompt_ids, "case \(n): prompt ids differ")
+            let steps = try decoder.generate(prompt: k.prompt_ids, maxTokens: k.greedy_ids.count, topK: 8)
+            for (i, step) in steps.enumerated() {
+                let ref = k.top5[i]
+                let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
+                for pair in ref {
+                    if let lp = mine[Int(pair[0])] { report.maxLogprobError = max(report.maxLogprobError, abs(lp - pair[1])) }
+                    else if pair[1] > ref[0][1] - 3 { report.maxLogprobError = .infinity } // a close candidate missing
+                }
+                report.positions += 1
+                if step.token == k.greedy_ids[i] { report.top1Agree += 1; continue }
+                let margin = ref[0][1] - ref[1][1]
+                #expect(margin < 0.05, "case \(n) position \(i): token \(step.token) vs reference \(k.greedy_ids[i]) with margin \(margin)")
+                report.flips += 1
+                break
+            }
+        }
+        #expect(report.maxLogprobError < tolerance, "\(report)")
+        return report
+    }
+
+    /// Teacher-forced: the prompt in one pass (the many-token path), then the reference tokens one
+    /// at a time (the decode path); at every position the argmax is compared with the reference token.
+    static func teacherForced(modelPath: String, fixture: String, precision: ComputePrecision) throws -> Report {
+        let loaded = try loadModel(path: modelPath, precision: precision)
+        let c = loaded.config
+        let cache = try PagedKVCache(numBlocks: 128, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                     headDim: c.headDim, dtype: .bf16)
+        var report = Report()
+        for k in try ReferenceFixture.load(fixture).cases {
+            let total = k.prompt_ids.count + k.greedy_ids.count
+            let table = (0..<Int32((total + 15) / 16)).map { $0 }
+            var logits = loaded.model.forward(tokens: k.prompt_ids.map { Int32($0) },
+                                              metadata: .build(sequences: [(k.prompt_ids.count, 0, table)], blockSize: 16), cache: cache)
+            for i in 0..<k.greedy_ids.count {
+                let step = GreedyDecoder.pick(logits: logits, topK: 5)
+                report.positions += 1
+                if step.token == k.greedy_ids[i] { report.top1Agree += 1 }
+                let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
+                if let lp = mine[Int(k.top5[i][0][0])] { report.maxLogprobError = max(report.maxLogprobError, abs(lp - k.top5[i][0][1])) }
+                let meta = AttentionMetadata.build(sequences: [(1, k.prompt_ids.count + i, table)], blockSize: 16)
+                logits = loaded.model.forward(tokens: [Int32(k.greedy_ids[i])], metadata: meta, cache: cache)
+            }
+        }
+        return report
+    }
+
+    @Test func stories260KFp32MatchesTransformers() throws {
+        let r = try Self.freeRunning(modelPath: TestModels.stories260K, fixture: "stories260k.json", tolerance: 1e-3)
+        print("stories260K fp32: \(r)")
+    }
+
+    @Test func smolLM2Fp32MatchesTransformers() throws {
+        let r = try Self.freeRunning(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", tolerance: 1e-3)
+        print("SmolLM2 fp32: \(r)")
+    }
+
+    @Test func smolLM2FastPathAgreesOnTop1() throws {
+        let r = try Self.teacherForced(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast)
+        print("SmolLM2 fast path (teacher-forced): \(r)")
+        #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
+    }
+
+    @Test func stories260KFastPathAgreesOnTop1() throws {
+        let r = try Self.teacherForced(modelPath: TestModels.stories260K, fixture: "stories260k.json", precision: .fast)
+        print("stories260K fast path (teacher-forced): \(r)")
+        #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
+    }
+}

@@ -1,0 +1,198 @@
+import CSwiftletKernels
+import Foundation
+import Testing
+@testable import SwiftletKernels
+
+/// Deterministic generator so failures reproduce.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func float() -> Float { Float.random(in: -1...1, using: &self) }
+}
+
+func bf16Round(_ x: Float) -> Float {
+    var b: UInt16 = 0
+    var y: Float = 0
+    withUnsafePointer(to: x) { sw_f32_to_bf16_row($0, &b, 1) }
+    withUnsafePointer(to: b) { sw_bf16_to_f32_row($0, &y, 1) }
+    return y
+}
+
+/// One sequence of a paged-attention test case.
+struct SeqCase {
+    var context: Int      // tokens in the cache after this step (cached + new)
+    var newTokens: Int    // query tokens of this step
+    var keys: [Float]     // context x kvHeads x headDim
+    var values: [Float]
+    var queries: [Float]  // newTokens x heads x headDim
+    var table: [Int32] = []
+}
+
+struct AttentionCase {
+    var heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int32, window: Int
+    var seqs: [SeqCase]
+}
+
+/// Plain softmax attention over contiguous K/V, the reference.
+func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
+    let g = c.heads / c.kvHeads, hd = c.headDim
+    let scale = 1 / Float(hd).squareRoot()
+    var out = [Float](repeating: 0, count: s.newTokens * c.heads * hd)
+    let round: (Float) -> Float = c.dtype == Int32(SW_KV_BF16) ? bf16Round : { $0 }
+    for t in 0..<s.newTokens {
+        let pos = s.context - s.newTokens + t
+        let lo = c.window > 0 ? max(0, pos - c.window + 1) : 0
+        for h in 0..<c.heads {
+            let kvh = h / g
+            var scores = [Double]()
+            for p in lo...pos {
+                var dot: Double = 0
+                for d in 0..<hd {
+                    dot += Double(s.queries[(t * c.heads + h) * hd + d]) * Double(round(s.keys[(p * c.kvHeads + kvh) * hd + d]))
+                }
+                scores.append(dot * Double(scale))
+            }
+            let m = scores.max()!
+            let e = scores.map { exp($0 - m) }
+            let z = e.reduce(0, +)
+            for d in 0..<hd {
+                var acc: Double = 0
+                for (i, p) in (lo...pos).enumerated() { acc += e[i] / z * Double(round(s.values[(p * c.kvHeads + kvh) * hd + d])) }
+                out[(t * c.heads + h) * hd + d] = Float(acc)
+            }
+        }
+    }
+    return out
+}
+
+/// Writes the cached part of every sequence in a few chunks, then the new tokens, then runs the
+/// paged kernel; returns the largest absolute difference from the naive reference.
+func runPaged(_ c0: AttentionCase, pool: ThreadPool?, rng: inout SplitMix) -> Float {
+    var c = c0
+    let bs = c.blockSize
+    let blocksNeeded = c.seqs.map { ($0.context + bs - 1) / bs }
+    let total = blocksNeeded.reduce(0, +) + 3
+    // Shuffled physical blocks: tables are deliberately non-contiguous.
+    var free = Array(0..<Int32(total)).shuffled(using: &rng)
+    for i in c.seqs.indices { c.seqs[i].table = (0..<blocksNeeded[i]).map { _ in free.removeLast() } }
+    let elem = c.dtype == Int32(SW_KV_BF16) ? 2 : 4
+    let blockBytes = c.kvHeads * c.headDim * bs * elem
+    let kc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
+    let vc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
+    defer { kc.deallocate(); vc.deallocate() }
+    let kvw = c.kvHeads * c.headDim
+    func write(_ s: SeqCase, _ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let slots = range.map { s.table[$0 / bs] * Int32(bs) + Int32($0 % bs) }
+        let k = Array(s.keys[(range.lowerBound * kvw)..<(range.upperBound * kvw)])
+        let v = Array(s.values[(range.lowerBound * kvw)..<(range.upperBound * kvw)])
+        sw_kv_write(k, kvw, v, kvw, slots, Int32(range.count), kc, vc, c.dtype, Int32(c.kvHeads), Int32(c.headDim), Int32(bs))
+    }
+    for s in c.seqs {
+        let cached = s.context - s.newTokens
+        var p = 0
+        while p < cached { let n = min(cached - p, 1 + Int(rng.next() % 300)); write(s, p..<(p + n)); p += n }
+        write(s, cached..<s.context)
+    }
+    let maxBlocks = max(1, blocksNeeded.max()!)
+    var queryStart: [Int32] = [0]
+    var q: [Float] = []
+    for s in c.seqs { queryStart.append(queryStart.last! + Int32(s.newTokens)); q += s.queries }
+    let contexts = c.seqs.map { Int32($0.context) }
+    let tables = c.seqs.flatMap { $0.table + Array(repeating: -1, count: maxBlocks - $0.table.count) }
+    let qw = c.heads * c.headDim
+    var out = [Float](repeating: .nan, count: q.count)
+    queryStart.withUnsafeBufferPointer { qs in
+        contexts.withUnsafeBufferPointer { cl in
+            tables.withUnsafeBufferPointer { bt in
+                var batch = sw_attn_batch(num_seqs: Int32(c.seqs.count), query_start: qs.baseAddress, context_len: cl.baseAddress,
+                                          block_tables: bt.baseAddress, max_blocks_per_seq: Int32(maxBlocks))
+                sw_paged_attention(pool?.raw, q, qw, &out, qw, kc, vc, c.dtype, Int32(c.heads), Int32(c.kvHeads),
+                                   Int32(c.headDim), Int32(bs), &batch, 1 / Float(c.headDim).squareRoot(), Int32(c.window))
+            }
+        }
+    }
+    var worst: Float = 0
+    var offset = 0
+    for s in c.seqs {
+        let ref = naiveAttention(c, s)
+        for i in ref.indices { worst = max(worst, abs(ref[i] - out[offset + i])) }
+        offset += ref.count
+    }
+    return worst
+}
+
+func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int32, window: Int = 0,
+              shapes: [(context: Int, new: Int)], rng: inout SplitMix) -> AttentionCase {
+    let seqs = shapes.map { sh in
+        SeqCase(context: sh.context, newTokens: sh.new,
+                keys: (0..<(sh.context * kvHeads * headDim)).map { _ in rng.float() },
+                values: (0..<(sh.context * kvHeads * headDim)).map { _ in rng.float() },
+                queries: (0..<(sh.new * heads * headDim)).map { _ in rng.float() * 2 })
+    }
+    return AttentionCase(heads: heads, kvHeads: kvHeads, headDim: headDim, blockSize: blockSize, dtype: dtype, window: window, seqs: seqs)
+}
+
+@Suite struct PagedAttentionTests {
+    static let geometries: [(heads: Int, kvHeads: Int, headDim: Int)] = [(9, 3, 64), (8, 4, 8), (4, 4, 16), (6, 1, 32)]
+
+    @Test(arguments: [1, 8, 16, 32])
+    func decodeAndChunkedPrefillMatchNaive(blockSize: Int) {
+        var rng = SplitMix(state: UInt64(blockSize))
+        for g in Self.geometries {
+            for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16)] {
+                // Decode steps, a fresh prefill, and prefill chunks on top of cached context.
+                let shapes: [(context: Int, new: Int)] = [(1, 1), (37, 1), (300, 1), (65, 65), (200, 23), (129, 17)]
+                let c = makeCase(heads: g.heads, kvHeads: g.kvHeads, headDim: g.headDim, blockSize: blockSize, dtype: dtype,
+                                 shapes: shapes, rng: &rng)
+                for pool in [nil, ThreadPool.shared] {
+                    let err = runPaged(c, pool: pool, rng: &rng)
+                    #expect(err < 2e-5, "block \(blockSize) geometry \(g) dtype \(dtype) pool \(pool != nil): error \(err)")
+                }
+            }
+        }
+    }
+
+    @Test func longContexts() {
+        var rng = SplitMix(state: 7)
+        for len in [511, 1024, 2000] {
+            let c = makeCase(heads: 9, kvHeads: 3, headDim: 64, blockSize: 16, dtype: Int32(SW_KV_BF16),
+                             shapes: [(len, 1), (len, 5), (len, 40)], rng: &rng)
+            let err = runPaged(c, pool: .shared, rng: &rng)
+            #expect(err < 2e-5, "length \(len): error \(err)")
+        }
+    }
+
+    @Test(arguments: [8, 16])
+    func slidingWindow(blockSize: Int) {
+        var rng = SplitMix(state: 99)
+        for g in [(8, 2, 16), (4, 4, 8)] {
+            let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: Int32(SW_KV_F32), window: 20,
+                             shapes: [(90, 1), (70, 33), (15, 15)], rng: &rng)
+            let err = runPaged(c, pool: .shared, rng: &rng)
+            #expect(err < 2e-5, "window geometry \(g): error \(err)")
+        }
+    }
+
+    @Test func blockCopyDuplicatesWholeBlocks() {
+        let blockBytes = 3 * 64 * 16 * 2, n = 10
+        let k = UnsafeMutableRawPointer.allocate(byteCount: n * blockBytes, alignment: 64)
+        let v = UnsafeMutableRawPointer.allocate(byteCount: n * blockBytes, alignment: 64)
+        defer { k.deallocate(); v.deallocate() }
+        for i in 0..<(n * blockBytes) { k.storeBytes(of: UInt8(i % 251), toByteOffset: i, as: UInt8.self); v.storeBytes(of: UInt8(i % 241), toByteOffset: i, as: UInt8.self) }
+        let src: [Int32] = [0, 3, 5], dst: [Int32] = [7, 8, 9]
+        sw_copy_blocks(k, v, blockBytes, src, dst, 3)
+        for (s, d) in zip(src, dst) {
+            #expect(memcmp(k + Int(s) * blockBytes, k + Int(d) * blockBytes, blockBytes) == 0)
+            #expect(memcmp(v + Int(s) * blockBytes, v + Int(d) * blockBytes, blockBytes) == 0)
+        }
+        // Untouched blocks keep their bytes.
+        #expect(k.load(fromByteOffset: 1 * blockBytes, as: UInt8.self) == UInt8(blockBytes % 251))
+    }
+}
