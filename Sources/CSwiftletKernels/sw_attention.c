@@ -4,9 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "sw_simd.h"
 
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
@@ -139,24 +137,6 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
 }
 
 #if defined(__x86_64__)
-#define SW_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
-
-// exp for a vector, rel. error ~2e-7 over the range softmax uses (inputs <= 0).
-SW_AVX512 static inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 SW_AVX512 static inline __m512 load16(const void *base, size_t idx, int dtype, __mmask16 mask) {
     if (dtype == SW_KV_BF16) {
@@ -207,13 +187,22 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
                 const float *qr = qrow[r];
-                __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-                int d = 0;
-                for (; d + 1 < hd; d += 2) {
+                // Eight independent sums: one chain of dependent FMAs would leave the FMA units
+                // waiting on latency (head_dim is a multiple of 16, so of 8).
+                __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+                for (int d = 0; d < hd; d += 8) {
                     s0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d]), _mm512_load_ps(kt + d * 16), s0);
                     s1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), s1);
+                    s2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 2]), _mm512_load_ps(kt + (d + 2) * 16), s2);
+                    s3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 3]), _mm512_load_ps(kt + (d + 3) * 16), s3);
+                    s4 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 4]), _mm512_load_ps(kt + (d + 4) * 16), s4);
+                    s5 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 5]), _mm512_load_ps(kt + (d + 5) * 16), s5);
+                    s6 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 6]), _mm512_load_ps(kt + (d + 6) * 16), s6);
+                    s7 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 7]), _mm512_load_ps(kt + (d + 7) * 16), s7);
                 }
-                __m512 sc = _mm512_mul_ps(_mm512_add_ps(s0, s1), _mm512_set1_ps(c->scale));
+                __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
+                                           _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
+                __m512 sc = _mm512_mul_ps(sum, _mm512_set1_ps(c->scale));
                 // valid: key < n in chunk, key <= pos, inside the window
                 __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
                 if (c->window > 0)
@@ -223,14 +212,36 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
                 float cmax = _mm512_reduce_max_ps(sc);
                 float mn = cmax > m[r] ? cmax : m[r];
                 float corr = expf(m[r] - mn);
-                __m512 p = _mm512_maskz_mov_ps(ok, exp512(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
+                __m512 p = _mm512_maskz_mov_ps(ok, sw_exp512(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
                 l[r] = l[r] * corr + _mm512_reduce_add_ps(p);
                 m[r] = mn;
                 float pv[16] __attribute__((aligned(64)));
                 _mm512_store_ps(pv, p);
                 float *ar = accp + (size_t)r * hd;
-                for (int v = 0; v < nv; v++) {
-                    __m512 a = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), _mm512_set1_ps(corr));
+                const __m512 cv = _mm512_set1_ps(corr);
+                // Even and odd tokens accumulate separately, two chains per 16 dims.
+                for (int v = 0; v + 2 <= nv; v += 2) {
+                    __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv), a1 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16 + 16), cv);
+                    __m512 b0 = _mm512_setzero_ps(), b1 = b0;
+                    int t = 0;
+                    for (; t + 2 <= n; t += 2) {
+                        const __m512 p0 = _mm512_set1_ps(pv[t]), p1 = _mm512_set1_ps(pv[t + 1]);
+                        a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16), a0);
+                        a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16 + 16), a1);
+                        b0 = _mm512_fmadd_ps(p1, _mm512_load_ps(vt + (t + 1) * hd + v * 16), b0);
+                        b1 = _mm512_fmadd_ps(p1, _mm512_load_ps(vt + (t + 1) * hd + v * 16 + 16), b1);
+                    }
+                    if (t < n) {
+                        const __m512 p0 = _mm512_set1_ps(pv[t]);
+                        a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16), a0);
+                        a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16 + 16), a1);
+                    }
+                    _mm512_storeu_ps(ar + v * 16, _mm512_add_ps(a0, b0));
+                    _mm512_storeu_ps(ar + v * 16 + 16, _mm512_add_ps(a1, b1));
+                }
+                if (nv & 1) {
+                    const int v = nv - 1;
+                    __m512 a = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv);
                     for (int t = 0; t < n; t++)
                         a = _mm512_fmadd_ps(_mm512_set1_ps(pv[t]), _mm512_load_ps(vt + t * hd + v * 16), a);
                     _mm512_storeu_ps(ar + v * 16, a);

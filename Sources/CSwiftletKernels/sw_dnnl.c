@@ -40,11 +40,15 @@ static dnnl_engine_t g_engine;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_once(void) {
-    omp_set_num_threads(1);
     dnnl_engine_create(&g_engine, dnnl_cpu, 0);
 }
 
-void sw_dnnl_init(void) { pthread_once(&g_once, init_once); }
+// OpenMP's thread count is a per-thread setting, and oneDNN may be called from any thread (test
+// runners, the server), so every calling thread is made single-threaded before it calls in.
+void sw_dnnl_init(void) {
+    omp_set_num_threads(1);
+    pthread_once(&g_once, init_once);
+}
 
 static dnnl_data_type_t dt(int dtype) { return dtype == SW_DNNL_BF16 ? dnnl_bf16 : dnnl_f32; }
 
@@ -182,6 +186,7 @@ static cached_prim *prim_for(const sw_dnnl_linear *l, part_t *p, int m, size_t l
 
 static void fwd_task(void *ctx, int ith, int nth) {
     fwd_ctx *c = ctx;
+    omp_set_num_threads(1);
     sw_dnnl_linear *l = c->l;
     for (int i = ith; i < l->parts; i += nth) {
         part_t *p = &l->part[i];

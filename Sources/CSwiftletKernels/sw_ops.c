@@ -3,6 +3,7 @@
 #include "sw_ops.h"
 #include <math.h>
 #include <string.h>
+#include "sw_simd.h"
 
 void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t ldo, int rows, int n, float eps) {
     for (int r = 0; r < rows; r++) {
@@ -59,7 +60,31 @@ void sw_rope(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_d
     }
 }
 
+#if defined(__x86_64__)
+SW_AVX512 static void silu_mul_avx512(const float *gu, size_t ldgu, float *out, size_t ldo, int rows, int n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < rows; r++) {
+        const float *g = gu + (size_t)r * ldgu, *u = g + n;
+        float *o = out + (size_t)r * ldo;
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m512 x = _mm512_loadu_ps(g + i);
+            // silu(x) = x / (1 + e^-x); clamp keeps e^-x finite for very negative x.
+            __m512 e = sw_exp512(_mm512_min_ps(_mm512_sub_ps(_mm512_setzero_ps(), x), _mm512_set1_ps(80.0f)));
+            __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, e));
+            _mm512_storeu_ps(o + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+        }
+        for (; i < n; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+#endif
+
 void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows, int n) {
+#if defined(__x86_64__)
+    static int has = -1;
+    if (has < 0) has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    if (has) { silu_mul_avx512(gu, ldgu, out, ldo, rows, n); return; }
+#endif
     for (int r = 0; r < rows; r++) {
         const float *g = gu + (size_t)r * ldgu, *u = g + n;
         float *o = out + (size_t)r * ldo;
