@@ -37,6 +37,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private let workspace = Workspace()
     private let buffers = ForwardBuffers()
     public let residentBytes: Int
+    /// Per-operation timing, when `SWIFTLET_PROFILE` is set in the environment.
+    public let profiler: ForwardProfiler? = ProcessInfo.processInfo.environment["SWIFTLET_PROFILE"] != nil ? ForwardProfiler() : nil
 
     /// Loads the weights of a GGUF file. `progress` is called with (tensors done, total).
     public init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
@@ -142,6 +144,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         let window = Int32(c.slidingWindow ?? 0)
         let rot = c.ropeDimensions > 0 ? c.ropeDimensions : hd
 
+        profiler?.lap(.other)
         let h = buffers.hidden, xn = buffers.normed, qkv = buffers.qkv, att = buffers.attn
         let gu = buffers.gateUp, act = buffers.act
         // Embedding lookup: dequantize the rows of the batch's tokens.
@@ -158,23 +161,34 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
                                       context_len: cl.baseAddress, block_tables: bt.baseAddress,
                                       max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
+            let prof = profiler
             for (li, layer) in layers.enumerated() {
+                prof?.lap(.other)
                 layer.attnNorm.withUnsafeBufferPointer { sw_rmsnorm(h, D, $0.baseAddress, xn, D, Int32(T), Int32(D), eps) }
+                prof?.lap(.other)
                 layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
+                prof?.lap(.matmul)
                 sw_rope(qkv, qkvWidth, Int32(T), Int32(c.numHeads), Int32(hd), Int32(rot), pos.baseAddress, freq.baseAddress, halves)
                 sw_rope(qkv + qWidth, qkvWidth, Int32(T), Int32(c.numKVHeads), Int32(hd), Int32(rot), pos.baseAddress, freq.baseAddress, halves)
                 sw_kv_write(qkv + qWidth, qkvWidth, qkv + qWidth + kvWidth, qkvWidth, slots.baseAddress, Int32(T),
                             cache.keys[li], cache.values[li], cache.dtype.kernelCode,
                             Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize))
+                prof?.lap(.other)
                 sw_paged_attention(pool.raw, qkv, qkvWidth, att, qWidth, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
                                    Int32(c.numHeads), Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize),
                                    &batch, scale, window)
+                prof?.lap(.attention)
                 layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                prof?.lap(.matmul)
                 sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
                 layer.ffnNorm.withUnsafeBufferPointer { sw_rmsnorm(h, D, $0.baseAddress, xn, D, Int32(T), Int32(D), eps) }
+                prof?.lap(.other)
                 layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
+                prof?.lap(.matmul)
                 sw_silu_mul(gu, 2 * F, act, F, Int32(T), Int32(F))
+                prof?.lap(.other)
                 layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                prof?.lap(.matmul)
                 sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
             }
         }}}}}}
@@ -189,6 +203,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                         sw_rmsnorm(h + Int(i) * D, D, $0.baseAddress, r.baseAddress! + j * D, D, 1, Int32(D), eps)
                     }
                 }
+                profiler?.lap(.other)
+                defer { profiler?.lap(.head) }
                 logits.withUnsafeMutableBufferPointer { lg in
                     head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
                 }
@@ -220,5 +236,28 @@ public enum RotaryEmbedding {
             }
         }
         return f.map { Float($0) }
+    }
+}
+
+/// Accumulates wall time per kind of operation across forward passes (diagnostics only).
+public final class ForwardProfiler: @unchecked Sendable {
+    public enum Kind: Int, CaseIterable { case matmul, attention, head, other }
+    public private(set) var seconds = [Double](repeating: 0, count: Kind.allCases.count)
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    /// Charges the time since the previous lap to `kind`.
+    public func lap(_ kind: Kind) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        seconds[kind.rawValue] += Double(now - last) / 1e9
+        last = now
+    }
+
+    public func reset() {
+        seconds = seconds.map { _ in 0 }
+        last = DispatchTime.now().uptimeNanoseconds
+    }
+
+    public var summary: String {
+        Kind.allCases.map { String(format: "%@ %.1f ms", "\($0)", seconds[$0.rawValue] * 1000) }.joined(separator: ", ")
     }
 }

@@ -108,8 +108,29 @@ public struct BertNormalizer: Sendable, Equatable {
 
     @inline(__always) static func flags(_ v: UInt32) -> UInt8 {
         if v < 0x10000 { return table.flags[Int(v)] }
-        return Unicode.Scalar(v).map(computeFlags) ?? 0
+        return astralFlags.flags(v)
     }
+
+    /// Flags of scalars past the BMP (emoji, rare ideographs), computed once each: computing them
+    /// takes a canonical decomposition, far too slow to repeat per occurrence.
+    final class AstralFlags: @unchecked Sendable {
+        private let lock = NSLock()
+        private var known: [UInt32: UInt8] = [:]
+
+        func flags(_ v: UInt32) -> UInt8 {
+            lock.lock()
+            let cached = known[v]
+            lock.unlock()
+            if let cached { return cached }
+            let f = Unicode.Scalar(v).map(BertNormalizer.computeFlags) ?? 0
+            lock.lock()
+            known[v] = f
+            lock.unlock()
+            return f
+        }
+    }
+
+    static let astralFlags = AstralFlags()
 
     /// Normalizes `text` into scalar values.
     public func normalize(_ text: Substring) -> [UInt32] {
@@ -423,7 +444,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
             while start < n {
                 var end = n
                 var found: Int32?
-                let map = start == 0 ? vocab : continuations
+                let map = start == 0 || config.continuingSubwordPrefix.isEmpty ? vocab : continuations
                 while start < end {
                     if let id = map.single(base + offsets[start], offsets[end] - offsets[start]) {
                         found = id
