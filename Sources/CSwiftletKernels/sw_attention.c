@@ -63,6 +63,8 @@ void sw_copy_blocks(void *k_cache, void *v_cache, size_t block_bytes,
 // once and reused by all of them. Softmax is computed online (running max and sum per row).
 
 enum { SW_Q_TILE = 16, SW_MAX_ROWS = 128, SW_MAX_HEAD_DIM = 256, SW_CHUNK = 16 };
+// The two-pass kernel takes tiles of at most SW_TWO_PASS_ROWS rows and SW_SCORES scores per thread.
+enum { SW_TWO_PASS_ROWS = 16, SW_SCORES = 16 * 8192 };
 
 typedef struct {
     const float *q; size_t q_stride; float *out; size_t out_stride;
@@ -72,6 +74,8 @@ typedef struct {
     int q_tile;
     int num_tasks;
     const int32_t *task_seq, *task_tile; // task -> (sequence, first query token of tile); kv head = task % num_kv_heads
+    float *scores;            // per-thread score rows for the two-pass kernel (NULL: online kernel only)
+    size_t scores_per_thread;
     _Atomic int next;
 } attn_ctx;
 
@@ -138,6 +142,14 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
 
 #if defined(__x86_64__)
 
+// Blocks of a sequence sit anywhere in the cache, so hardware prefetchers cannot see the next one
+// coming; ask for it explicitly while the current one is being used.
+static inline void prefetch_block(const void *cache, size_t elem_index, int dtype, size_t elems) {
+    const char *p = (const char *)cache + elem_index * (dtype == SW_KV_BF16 ? 2 : 4);
+    const size_t bytes = elems * (dtype == SW_KV_BF16 ? 2 : 4);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 SW_AVX512 static inline __m512 load16(const void *base, size_t idx, int dtype, __mmask16 mask) {
     if (dtype == SW_KV_BF16) {
         __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)base + idx);
@@ -173,6 +185,11 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
     const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
         const size_t base = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        if (kp + bs <= hi) {
+            const size_t next = ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems;
+            prefetch_block(c->k_cache, next, c->dtype, head_elems);
+            prefetch_block(c->v_cache, next, c->dtype, head_elems);
+        }
         for (int o = 0; o < bs; o += SW_CHUNK) {
             const int first = kp + o;
             if (first > hi) break;
@@ -259,6 +276,162 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
 }
 #endif
 
+#if defined(__x86_64__)
+
+// Few query rows (decode): scores of the whole context first, then one softmax per row, then a
+// pass over V that keeps every row's output in registers. Unlike the online softmax, no step
+// waits on a per-chunk max/sum reduction, so the loads stream. Needs rows * keys <= SW_SCORES.
+SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int kvh, int t0, int t1, int lo, int hi) {
+    float *scores = c->scores + (size_t)ith * c->scores_per_thread;
+    const sw_attn_batch *b = c->batch;
+    const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads;
+    const int qlen = b->query_start[s + 1] - b->query_start[s];
+    const int rows = (t1 - t0) * G, nv = hd / 16;
+    // Scores of keys base_key..hi; rows are padded to whole vectors plus one spare vector, because
+    // chunks of small blocks store 16 lanes from any offset.
+    const int base_key = lo - lo % bs, valid = hi - base_key + 1, span = (valid + 15) / 16 * 16 + 16;
+    const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+    const size_t head_elems = (size_t)hd * bs;
+    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const float *qrow[SW_TWO_PASS_ROWS];
+    int pos[SW_TWO_PASS_ROWS];
+    for (int r = 0; r < rows; r++) {
+        pos[r] = b->context_len[s] - qlen + t0 + r / G;
+        qrow[r] = c->q + (size_t)(b->query_start[s] + t0 + r / G) * c->q_stride + (size_t)(kvh * G + r % G) * hd;
+    }
+    float kt[SW_MAX_HEAD_DIM * SW_CHUNK] __attribute__((aligned(64)));
+    // Pass 1: masked, scaled scores.
+    for (int kp = base_key; kp <= hi; kp += bs) {
+        const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        if (kp + bs <= hi) prefetch_block(c->k_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
+        else prefetch_block(c->v_cache, ((size_t)table[base_key / bs] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
+        for (int o = 0; o < bs; o += SW_CHUNK) {
+            const int first = kp + o;
+            if (first > hi) break;
+            const int n = bs - o < SW_CHUNK ? bs - o : SW_CHUNK;
+            const __mmask16 mask = (__mmask16)((1u << n) - 1);
+            for (int d = 0; d < hd; d++)
+                _mm512_store_ps(kt + d * 16, load16(c->k_cache, blk + (size_t)d * bs + o, c->dtype, mask));
+            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
+            for (int r = 0; r < rows; r++) {
+                const float *qr = qrow[r];
+                __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+                for (int d = 0; d < hd; d += 8) {
+                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d]), _mm512_load_ps(kt + d * 16), s0);
+                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), s1);
+                    s2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 2]), _mm512_load_ps(kt + (d + 2) * 16), s2);
+                    s3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 3]), _mm512_load_ps(kt + (d + 3) * 16), s3);
+                    s4 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 4]), _mm512_load_ps(kt + (d + 4) * 16), s4);
+                    s5 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 5]), _mm512_load_ps(kt + (d + 5) * 16), s5);
+                    s6 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 6]), _mm512_load_ps(kt + (d + 6) * 16), s6);
+                    s7 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 7]), _mm512_load_ps(kt + (d + 7) * 16), s7);
+                }
+                __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
+                                           _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
+                __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
+                if (c->window > 0)
+                    ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+                __m512 sc = _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), _mm512_mul_ps(sum, _mm512_set1_ps(c->scale)));
+                _mm512_storeu_ps(scores + (size_t)r * span + (first - base_key), sc);
+            }
+        }
+    }
+    // Softmax per row (unnormalised weights; the sum divides at the end).
+    float inv[SW_TWO_PASS_ROWS];
+    for (int r = 0; r < rows; r++) {
+        float *sr = scores + (size_t)r * span;
+        __m512 mx = _mm512_set1_ps(-INFINITY);
+        const __m512 ninf = _mm512_set1_ps(-INFINITY);
+        for (int i = 0; i < valid; i += 16) {
+            const __mmask16 in = valid - i >= 16 ? 0xffff : (__mmask16)((1u << (valid - i)) - 1);
+            mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(ninf, in, sr + i));
+        }
+        const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+        __m512 sum = _mm512_setzero_ps();
+        for (int i = 0; i < valid; i += 16) {
+            const __mmask16 in = valid - i >= 16 ? 0xffff : (__mmask16)((1u << (valid - i)) - 1);
+            __m512 x = _mm512_mask_loadu_ps(ninf, in, sr + i);
+            __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+            __m512 e = _mm512_maskz_mov_ps(live, sw_exp512(_mm512_sub_ps(x, m)));
+            _mm512_storeu_ps(sr + i, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        float z = _mm512_reduce_add_ps(sum);
+        inv[r] = z > 0 ? 1.0f / z : 0;
+    }
+    // Pass 2: weighted sum of V rows.
+    if (hd == 64 && rows <= 4) {
+        // Each V row is loaded once for all query rows; 16 accumulators stay in registers.
+        __m512 acc[4][4];
+        for (int r = 0; r < 4; r++) for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+        for (int kp = base_key; kp <= hi; kp += bs) {
+            const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+            if (kp + bs <= hi) prefetch_block(c->v_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
+            const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
+            const int off = kp - base_key;
+            for (int t = 0; t < n; t++) {
+                const size_t i0 = blk + (size_t)t * 64;
+                const __m512 v0 = load16(c->v_cache, i0, c->dtype, 0xffff), v1 = load16(c->v_cache, i0 + 16, c->dtype, 0xffff);
+                const __m512 v2 = load16(c->v_cache, i0 + 32, c->dtype, 0xffff), v3 = load16(c->v_cache, i0 + 48, c->dtype, 0xffff);
+                for (int r = 0; r < rows; r++) {
+                    const __m512 p = _mm512_set1_ps(scores[(size_t)r * span + off + t]);
+                    acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
+                    acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
+                    acc[r][2] = _mm512_fmadd_ps(p, v2, acc[r][2]);
+                    acc[r][3] = _mm512_fmadd_ps(p, v3, acc[r][3]);
+                }
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            const int tok = t0 + r / G, head = kvh * G + r % G;
+            float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd;
+            const __m512 iv = _mm512_set1_ps(inv[r]);
+            for (int v = 0; v < 4; v++) _mm512_storeu_ps(orow + v * 16, _mm512_mul_ps(acc[r][v], iv));
+        }
+        return;
+    }
+    for (int v0 = 0; v0 < nv; v0 += 4) {
+        const int nvv = nv - v0 < 4 ? nv - v0 : 4;
+        for (int r = 0; r < rows; r++) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            const float *pr = scores + (size_t)r * span;
+            for (int kp = base_key; kp <= hi; kp += bs) {
+                const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+                const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
+                const float *pk = pr + (kp - base_key);
+                const void *vb = c->v_cache;
+                int t = 0;
+                for (; t + 2 <= n; t += 2) {
+                    const size_t i0 = blk + (size_t)t * hd + v0 * 16, i1 = i0 + hd;
+                    const __m512 p0 = _mm512_set1_ps(pk[t]), p1 = _mm512_set1_ps(pk[t + 1]);
+                    a0 = _mm512_fmadd_ps(p0, load16(vb, i0, c->dtype, 0xffff), a0);
+                    b0 = _mm512_fmadd_ps(p1, load16(vb, i1, c->dtype, 0xffff), b0);
+                    if (nvv > 1) { a1 = _mm512_fmadd_ps(p0, load16(vb, i0 + 16, c->dtype, 0xffff), a1); b1 = _mm512_fmadd_ps(p1, load16(vb, i1 + 16, c->dtype, 0xffff), b1); }
+                    if (nvv > 2) { a2 = _mm512_fmadd_ps(p0, load16(vb, i0 + 32, c->dtype, 0xffff), a2); b2 = _mm512_fmadd_ps(p1, load16(vb, i1 + 32, c->dtype, 0xffff), b2); }
+                    if (nvv > 3) { a3 = _mm512_fmadd_ps(p0, load16(vb, i0 + 48, c->dtype, 0xffff), a3); b3 = _mm512_fmadd_ps(p1, load16(vb, i1 + 48, c->dtype, 0xffff), b3); }
+                }
+                for (; t < n; t++) {
+                    const size_t i0 = blk + (size_t)t * hd + v0 * 16;
+                    const __m512 p0 = _mm512_set1_ps(pk[t]);
+                    a0 = _mm512_fmadd_ps(p0, load16(vb, i0, c->dtype, 0xffff), a0);
+                    if (nvv > 1) a1 = _mm512_fmadd_ps(p0, load16(vb, i0 + 16, c->dtype, 0xffff), a1);
+                    if (nvv > 2) a2 = _mm512_fmadd_ps(p0, load16(vb, i0 + 32, c->dtype, 0xffff), a2);
+                    if (nvv > 3) a3 = _mm512_fmadd_ps(p0, load16(vb, i0 + 48, c->dtype, 0xffff), a3);
+                }
+            }
+            const int tok = t0 + r / G, head = kvh * G + r % G;
+            float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd + v0 * 16;
+            const __m512 iv = _mm512_set1_ps(inv[r]);
+            _mm512_storeu_ps(orow, _mm512_mul_ps(_mm512_add_ps(a0, b0), iv));
+            if (nvv > 1) _mm512_storeu_ps(orow + 16, _mm512_mul_ps(_mm512_add_ps(a1, b1), iv));
+            if (nvv > 2) _mm512_storeu_ps(orow + 32, _mm512_mul_ps(_mm512_add_ps(a2, b2), iv));
+            if (nvv > 3) _mm512_storeu_ps(orow + 48, _mm512_mul_ps(_mm512_add_ps(a3, b3), iv));
+        }
+    }
+}
+#endif
+
 static int use_avx512(int head_dim, int rows) {
 #if defined(__x86_64__)
     static int has = -1;
@@ -271,7 +444,7 @@ static int use_avx512(int head_dim, int rows) {
 }
 
 static void attn_worker(void *ctx, int ith, int nth) {
-    (void)ith; (void)nth;
+    (void)nth;
     attn_ctx *c = ctx;
     const int G = c->num_heads / c->num_kv_heads;
     for (;;) {
@@ -281,7 +454,15 @@ static void attn_worker(void *ctx, int ith, int nth) {
         int qlen = c->batch->query_start[s + 1] - c->batch->query_start[s];
         int t1 = t0 + c->q_tile < qlen ? t0 + c->q_tile : qlen;
 #if defined(__x86_64__)
-        if (use_avx512(c->head_dim, (t1 - t0) * G)) { attn_task_avx512(c, s, kvh, t0, t1); continue; }
+        if (use_avx512(c->head_dim, (t1 - t0) * G)) {
+            const int rows = (t1 - t0) * G;
+            int lo, hi;
+            tile_range(c, s, t0, t1, &lo, &hi);
+            const int span = (hi - (lo - lo % c->block_size) + 1 + 15) / 16 * 16 + 16;
+            if (c->scores && rows <= SW_TWO_PASS_ROWS && (size_t)rows * span <= c->scores_per_thread) attn_task_two_pass(c, ith, s, kvh, t0, t1, lo, hi);
+            else attn_task_avx512(c, s, kvh, t0, t1);
+            continue;
+        }
 #endif
         attn_task_generic(c, s, kvh, t0, t1);
     }
@@ -318,8 +499,16 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
         .batch = batch, .scale = scale, .window = sliding_window, .q_tile = q_tile,
         .num_tasks = n, .task_seq = ts, .task_tile = tt,
     };
+    // Score rows for the two-pass (few-row) kernel, sized for the longest context of the batch.
+    int longest = 0;
+    for (int s = 0; s < batch->num_seqs; s++) if (batch->context_len[s] > longest) longest = batch->context_len[s];
+    const size_t per_thread = (size_t)SW_TWO_PASS_ROWS * ((size_t)(longest + block_size + 15) / 16 * 16 + 16);
+    const int threads = pool && n > 1 ? sw_pool_size(pool) : 1;
+    c.scores = per_thread <= SW_SCORES ? aligned_alloc(64, per_thread * threads * sizeof(float)) : NULL;
+    c.scores_per_thread = per_thread;
     atomic_init(&c.next, 0);
     if (pool && n > 1) sw_pool_run(pool, attn_worker, &c);
     else attn_worker(&c, 0, 1);
+    free(c.scores);
     if (buf != stack_buf) free(buf);
 }
