@@ -41,14 +41,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     public let profiler: ForwardProfiler? = ProcessInfo.processInfo.environment["SWIFTLET_PROFILE"] != nil ? ForwardProfiler() : nil
 
     /// Loads the weights of a GGUF file. `progress` is called with (tensors done, total).
-    public init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
-                progress: ((Int, Int) -> Void)? = nil) throws {
-        self.config = config
-        self.precision = precision
-        file = gguf
-        let D = config.hiddenSize, hd = config.headDim
-        let qRows = config.numHeads * hd, kvRows = config.numKVHeads * hd
-
+    public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
+                            progress: ((Int, Int) -> Void)? = nil) throws {
         func source(_ name: String, rows: Int, columns: Int) throws -> WeightSource {
             let (info, data) = try gguf.data(name)
             guard info.shape.count <= 2, info.shape[0] == columns, (info.shape.count == 1 ? 1 : info.shape[1]) == rows else {
@@ -62,39 +56,93 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             try out.withUnsafeMutableBufferPointer { try dequantize(s.type, s.data, count: count, into: $0.baseAddress!) }
             return out
         }
-        func optionalVector(_ name: String, count: Int) throws -> [Float]? {
-            gguf.tensorInfo(name) == nil ? nil : try vector(name, count: count)
+        let reader = WeightReader(matrix: source, vector: vector, exists: { gguf.tensorInfo($0) != nil })
+        // GGUF files say whether the head is tied by leaving `output.weight` out.
+        try self.init(reader: reader, file: gguf, config: config, untiedHead: reader.exists("output.weight"),
+                      precision: precision, progress: progress)
+    }
+
+    /// Loads a Hugging Face checkpoint (`model.layers.N.self_attn.q_proj.weight`, ...).
+    /// `progress` is called with (tensors done, total).
+    public convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, precision: ComputePrecision = .fast,
+                            progress: ((Int, Int) -> Void)? = nil) throws {
+        let w = CheckpointWeights(checkpoint)
+        let name = Self.huggingFaceName
+        let reader = WeightReader(matrix: { try w.matrix(name($0), rows: $1, columns: $2) },
+                                  vector: { try w.vector(name($0), count: $1) },
+                                  exists: { w.has(name($0)) })
+        // transformers ignores a stored lm_head when the embeddings are tied.
+        let untied = !config.tieWordEmbeddings && reader.exists("output.weight")
+        try self.init(reader: reader, file: checkpoint, config: config, untiedHead: untied, precision: precision, progress: progress)
+    }
+
+    /// The Hugging Face name of a tensor given its GGUF name.
+    static func huggingFaceName(_ gguf: String) -> String {
+        let global = ["token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+                      "output.weight": "lm_head.weight"]
+        if let g = global[gguf] { return g }
+        let parts = gguf.split(separator: ".", maxSplits: 2)
+        guard parts.count == 3, parts[0] == "blk" else { return gguf }
+        let local = ["attn_norm.weight": "input_layernorm.weight", "ffn_norm.weight": "post_attention_layernorm.weight",
+                     "attn_q.weight": "self_attn.q_proj.weight", "attn_k.weight": "self_attn.k_proj.weight",
+                     "attn_v.weight": "self_attn.v_proj.weight", "attn_q.bias": "self_attn.q_proj.bias",
+                     "attn_k.bias": "self_attn.k_proj.bias", "attn_v.bias": "self_attn.v_proj.bias",
+                     "attn_output.weight": "self_attn.o_proj.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
+                     "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight"]
+        return "model.layers.\(parts[1]).\(local[String(parts[2])] ?? String(parts[2]))"
+    }
+
+    /// Tensor access common to the file formats, addressed by GGUF tensor names.
+    struct WeightReader {
+        /// Rows of a stored matrix, checked to be `rows` x `columns`.
+        let matrix: (String, Int, Int) throws -> WeightSource
+        /// A stored vector of `count` values, in fp32.
+        let vector: (String, Int) throws -> [Float]
+        let exists: (String) -> Bool
+
+        func optionalVector(_ name: String, _ count: Int) throws -> [Float]? {
+            exists(name) ? try vector(name, count) : nil
         }
+    }
+
+    private init(reader: WeightReader, file: AnyObject, config: ModelConfig, untiedHead: Bool,
+                 precision: ComputePrecision, progress: ((Int, Int) -> Void)?) throws {
+        self.config = config
+        self.precision = precision
+        self.file = file
+        let D = config.hiddenSize, hd = config.headDim
+        let qRows = config.numHeads * hd, kvRows = config.numKVHeads * hd
+        let source = reader.matrix, vector = reader.vector, optionalVector = reader.optionalVector
 
         let total = config.numLayers + 1
         var built: [Layer] = []
         var resident = 0
         for i in 0..<config.numLayers {
             let p = "blk.\(i)."
-            let q = try source(p + "attn_q.weight", rows: qRows, columns: D)
-            let k = try source(p + "attn_k.weight", rows: kvRows, columns: D)
-            let v = try source(p + "attn_v.weight", rows: kvRows, columns: D)
+            let q = try source(p + "attn_q.weight", qRows, D)
+            let k = try source(p + "attn_k.weight", kvRows, D)
+            let v = try source(p + "attn_v.weight", kvRows, D)
             var qkvBias: [Float]? = nil
-            if let qb = try optionalVector(p + "attn_q.bias", count: qRows) {
-                qkvBias = qb + (try vector(p + "attn_k.bias", count: kvRows)) + (try vector(p + "attn_v.bias", count: kvRows))
+            if let qb = try optionalVector(p + "attn_q.bias", qRows) {
+                qkvBias = qb + (try vector(p + "attn_k.bias", kvRows)) + (try vector(p + "attn_v.bias", kvRows))
             }
             let layer = Layer(
-                attnNorm: try vector(p + "attn_norm.weight", count: D),
+                attnNorm: try vector(p + "attn_norm.weight", D),
                 qkv: try Linear([q, k, v], bias: qkvBias, precision: precision),
-                output: try Linear([try source(p + "attn_output.weight", rows: D, columns: qRows)], precision: precision),
-                ffnNorm: try vector(p + "ffn_norm.weight", count: D),
-                gateUp: try Linear([try source(p + "ffn_gate.weight", rows: config.intermediateSize, columns: D),
-                                    try source(p + "ffn_up.weight", rows: config.intermediateSize, columns: D)], precision: precision),
-                down: try Linear([try source(p + "ffn_down.weight", rows: D, columns: config.intermediateSize)], precision: precision))
+                output: try Linear([try source(p + "attn_output.weight", D, qRows)], precision: precision),
+                ffnNorm: try vector(p + "ffn_norm.weight", D),
+                gateUp: try Linear([try source(p + "ffn_gate.weight", config.intermediateSize, D),
+                                    try source(p + "ffn_up.weight", config.intermediateSize, D)], precision: precision),
+                down: try Linear([try source(p + "ffn_down.weight", D, config.intermediateSize)], precision: precision))
             resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.gateUp.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
         layers = built
-        finalNorm = try vector("output_norm.weight", count: D)
-        embedding = try source("token_embd.weight", rows: config.vocabSize, columns: D)
+        finalNorm = try vector("output_norm.weight", D)
+        embedding = try source("token_embd.weight", config.vocabSize, D)
         embeddingRowBytes = embedding.type.byteCount(elements: D)!
-        let headSource = gguf.tensorInfo("output.weight") != nil ? try source("output.weight", rows: config.vocabSize, columns: D) : embedding
+        let headSource = untiedHead ? try source("output.weight", config.vocabSize, D) : embedding
         head = try Linear([headSource], precision: precision)
         resident += head.residentBytes
         residentBytes = resident

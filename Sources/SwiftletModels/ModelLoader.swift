@@ -12,15 +12,17 @@ public struct LoadedModel {
     public let gguf: GGUFFile?
 }
 
-/// Loads a model file. GGUF files are supported here; the architecture must be a LLaMA-family one.
+/// Loads a model: a GGUF file (LLaMA-family architectures), or a Hugging Face model directory
+/// (`config.json`, safetensors weights, `tokenizer.json`, optionally `generation_config.json`)
+/// of one of `HuggingFaceArchitectures.supported`.
 public func loadModel(path: String, precision: ComputePrecision = .fast,
                       progress: ((Int, Int) -> Void)? = nil) throws -> LoadedModel {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
         throw ModelLoadError.io(path: path, reason: "no such file")
     }
-    guard !isDir.boolValue else {
-        throw ModelLoadError.unsupported(path: path, reason: "model directories are not supported yet; pass a .gguf file")
+    if isDir.boolValue {
+        return try loadHuggingFaceModel(directory: URL(fileURLWithPath: path), precision: precision, progress: progress)
     }
     let gguf = try GGUFFile(path: path)
     let config = try ModelConfig(gguf: gguf)
@@ -32,6 +34,121 @@ public func loadModel(path: String, precision: ComputePrecision = .fast,
     let model = try LlamaModel(gguf: gguf, config: config, precision: precision, progress: progress)
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer, fileBytes: size ?? 0, gguf: gguf)
+}
+
+/// The Hugging Face model classes a model directory may name in `config.json`'s `architectures`.
+public enum HuggingFaceArchitectures {
+    /// Class name to `model_type`.
+    public static let supported: [(architecture: String, modelType: String)] = [
+        ("LlamaForCausalLM", "llama"), ("MistralForCausalLM", "mistral"), ("Qwen2ForCausalLM", "qwen2"),
+        ("GPT2LMHeadModel", "gpt2"), ("OPTForCausalLM", "opt"),
+    ]
+
+    /// The `model_type` to load a directory as. `architectures` decides when present, since it
+    /// names the class whose weights are stored (a `model_type` alone may describe a base model).
+    ///
+    /// - Throws: `ModelLoadError.unsupported` listing the supported classes.
+    static func modelType(configURL: URL) throws -> String {
+        let data: Data
+        do { data = try Data(contentsOf: configURL) } catch {
+            throw ModelLoadError.io(path: configURL.path, reason: "cannot read config.json: \(error.localizedDescription)")
+        }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelLoadError.malformed(path: configURL.path, reason: "config.json is not a JSON object")
+        }
+        let list = supported.map(\.architecture).joined(separator: ", ")
+        if let archs = root["architectures"] as? [String], !archs.isEmpty {
+            guard let type = archs.lazy.compactMap({ a in supported.first { $0.architecture == a }?.modelType }).first else {
+                throw ModelLoadError.unsupported(path: configURL.path,
+                                                 reason: "architectures \(archs.joined(separator: ", ")) (supported: \(list))")
+            }
+            return type
+        }
+        guard let type = root["model_type"] as? String, supported.contains(where: { $0.modelType == type }) else {
+            let named = (root["model_type"] as? String).map { "model_type '\($0)'" } ?? "no architectures or model_type"
+            throw ModelLoadError.unsupported(path: configURL.path, reason: "\(named) (supported: \(list))")
+        }
+        return type
+    }
+}
+
+/// Reads `rope_parameters`, where transformers 5 writes the rotary settings that older configs keep
+/// in top-level `rope_theta` and `rope_scaling` (which, when present, win).
+func applyRopeParameters(to config: inout ModelConfig, configURL: URL) throws {
+    guard let data = try? Data(contentsOf: configURL),
+          let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let rope = root["rope_parameters"] as? [String: Any] else { return }
+    func number(_ key: String) -> Double? {
+        guard let v = rope[key], !isJSONBoolean(v) else { return nil }
+        return (v as? NSNumber)?.doubleValue
+    }
+    if root["rope_theta"] == nil || root["rope_theta"] is NSNull, let theta = number("rope_theta") {
+        guard theta > 0, theta.isFinite else {
+            throw ModelLoadError.malformed(path: configURL.path, reason: "rope_parameters.rope_theta \(theta) is not positive")
+        }
+        config.ropeTheta = theta
+    }
+    let type = rope["rope_type"] as? String ?? "default"
+    guard type != "default", config.ropeScaling == nil else { return }
+    func required(_ key: String) throws -> Double {
+        guard let v = number(key) else {
+            throw ModelLoadError.malformed(path: configURL.path, reason: "config.json is missing required key 'rope_parameters.\(key)'")
+        }
+        return v
+    }
+    switch type {
+    case "linear":
+        config.ropeScaling = RopeScaling(kind: .linear, factor: try required("factor"))
+    case "llama3":
+        config.ropeScaling = RopeScaling(kind: .llama3, factor: try required("factor"),
+                                         lowFreqFactor: try required("low_freq_factor"),
+                                         highFreqFactor: try required("high_freq_factor"),
+                                         originalMaxPositionEmbeddings: try required("original_max_position_embeddings"))
+    default:
+        throw ModelLoadError.unsupported(path: configURL.path, reason: "rope_parameters.rope_type '\(type)' (supported: default, linear, llama3)")
+    }
+    try config.validate(path: configURL.path)
+}
+
+/// Loads a Hugging Face model directory.
+func loadHuggingFaceModel(directory: URL, precision: ComputePrecision,
+                          progress: ((Int, Int) -> Void)?) throws -> LoadedModel {
+    let modelType = try HuggingFaceArchitectures.modelType(configURL: directory.appendingPathComponent("config.json"))
+    var config: ModelConfig
+    var optOptions: OPTModel.Options?
+    if modelType == "opt" {
+        (config, optOptions) = try OPTModel.configuration(directory: directory)
+    } else {
+        config = try ModelConfig(directory: directory)
+        try applyRopeParameters(to: &config, configURL: directory.appendingPathComponent("config.json"))
+    }
+    // generation_config.json is what transformers' generate() stops on; it may list more EOS ids.
+    let generationURL = directory.appendingPathComponent("generation_config.json")
+    if let data = try? Data(contentsOf: generationURL),
+       let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any], let eos = root["eos_token_id"] {
+        let ids = (eos as? [Any] ?? [eos]).compactMap(jsonInteger)
+        if !ids.isEmpty { config.eosTokenIds = ids }
+    }
+
+    let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
+    guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
+        throw ModelLoadError.io(path: directory.path, reason: "no tokenizer.json in the model directory")
+    }
+    let tokenizer = try loadTokenizer(tokenizerJSON: tokenizerURL, config: directory.appendingPathComponent("tokenizer_config.json"))
+    let checkpoint = try SafetensorsCheckpoint(directory: directory)
+    let model: any CausalLanguageModel
+    switch modelType {
+    case "gpt2":
+        model = try GPT2Model(checkpoint: checkpoint, config: config, precision: precision, progress: progress)
+    case "opt":
+        model = try OPTModel(checkpoint: checkpoint, config: config, options: optOptions!, precision: precision, progress: progress)
+    default:
+        model = try LlamaModel(checkpoint: checkpoint, config: config, precision: precision, progress: progress)
+    }
+    let bytes = checkpoint.files.reduce(0) { total, file in
+        total + ((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0)
+    }
+    return LoadedModel(path: directory.path, model: model, config: config, tokenizer: tokenizer, fileBytes: bytes, gguf: nil)
 }
 
 /// Where the default model lives: `$SWIFTLET_MODEL_DIR` or `~/.cache/swiftlet/models`.

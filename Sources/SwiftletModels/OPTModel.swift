@@ -1,0 +1,235 @@
+import CSwiftletKernels
+import Foundation
+import SwiftletKernels
+
+/// Meta's OPT: learned positions offset by 2, LayerNorm blocks with biases, a ReLU feed-forward
+/// network, the head tied to the token embedding.
+///
+/// Two variants exist: LayerNorm before each sub-block with a final LayerNorm (OPT-125m and most
+/// sizes), and LayerNorm after each residual add with no final one (OPT-350m). OPT-350m also
+/// embeds words in fewer dimensions than the hidden size, mapped in and out by `project_in` and
+/// `project_out`.
+public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
+    public let config: ModelConfig
+    public let precision: ComputePrecision
+
+    /// OPT settings that `ModelConfig` does not describe.
+    public struct Options: Sendable, Equatable {
+        /// `do_layer_norm_before`: pre-LayerNorm (true) or post-LayerNorm (false) blocks.
+        public var layerNormBefore: Bool
+        /// `word_embed_proj_dim`: width of the token embedding (and of the head's input).
+        public var wordEmbeddingSize: Int
+        /// Whether the decoder ends with a LayerNorm (pre-LayerNorm models that do not set
+        /// `_remove_final_layer_norm`).
+        public var finalLayerNorm: Bool
+    }
+
+    /// HF's `OPTLearnedPositionalEmbedding` keeps two rows before position 0 (a fairseq relic of
+    /// padding); position p reads row p + 2.
+    static let positionOffset = 2
+
+    struct Layer {
+        var attentionNorm: (weight: [Float], bias: [Float])
+        var qkv: Linear
+        var output: Linear
+        var ffnNorm: (weight: [Float], bias: [Float])
+        var up: Linear
+        var down: Linear
+    }
+
+    public let options: Options
+    private let layers: [Layer]
+    private let finalNorm: (weight: [Float], bias: [Float])?
+    private let embedding: WeightSource
+    private let positions: [Float]
+    private let projectIn: Linear?
+    private let projectOut: Linear?
+    private let head: Linear
+    private let activation: FeedForwardActivation
+    private let checkpoint: SafetensorsCheckpoint
+    private let workspace = Workspace()
+    private let scratch = ScratchBuffers()
+    public let residentBytes: Int
+
+    /// Reads `config.json` of an OPT directory: the shared configuration and the OPT-only options.
+    public static func configuration(directory: URL) throws -> (ModelConfig, Options) {
+        let url = directory.appendingPathComponent("config.json")
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelLoadError.io(path: url.path, reason: "cannot read config.json: \(error.localizedDescription)")
+        }
+        guard var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelLoadError.malformed(path: url.path, reason: "config.json is not a JSON object")
+        }
+        let hidden = jsonInteger(root["hidden_size"] as Any)
+        let before = root["do_layer_norm_before"].map { isJSONBoolean($0) ? ($0 as? Bool) : nil } ?? true
+        guard let before else {
+            throw ModelLoadError.malformed(path: url.path, reason: "config.json key 'do_layer_norm_before' is not a boolean")
+        }
+        let projection = root["word_embed_proj_dim"].flatMap { jsonInteger($0) } ?? hidden
+        // The shared parser refuses these two settings because the generic model cannot run them;
+        // this model can, so it reads them here and hands the rest over in the plain form.
+        root["do_layer_norm_before"] = true
+        if let hidden { root["word_embed_proj_dim"] = hidden }
+        let config = try ModelConfig(configJSON: JSONSerialization.data(withJSONObject: root), path: url.path)
+        guard let projection, projection > 0, projection < 1 << 20 else {
+            throw ModelLoadError.malformed(path: url.path, reason: "word_embed_proj_dim is out of range")
+        }
+        let removeFinal = (root["_remove_final_layer_norm"] as? Bool) ?? false
+        return (config, Options(layerNormBefore: before, wordEmbeddingSize: projection, finalLayerNorm: before && !removeFinal))
+    }
+
+    /// Loads a Hugging Face `OPTForCausalLM` checkpoint. `progress` is called with (layers done, total).
+    public init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, options: Options,
+                precision: ComputePrecision = .fast, progress: ((Int, Int) -> Void)? = nil) throws {
+        self.config = config
+        self.options = options
+        self.precision = precision
+        self.checkpoint = checkpoint
+        let path = checkpoint.directory.path
+        let w = CheckpointWeights(checkpoint)
+        let D = config.hiddenSize, F = config.intermediateSize, P = options.wordEmbeddingSize
+        activation = try FeedForwardActivation(name: config.hiddenActivation, path: path)
+
+        let p = try w.prefix(among: ["model.decoder.", "decoder."], probe: "embed_tokens.weight")
+        // `layer_norm_elementwise_affine = false` leaves LayerNorms without parameters: unit scale, no shift.
+        func norm(_ name: String) throws -> (weight: [Float], bias: [Float]) {
+            (try w.optionalVector(name + ".weight", count: D) ?? [Float](repeating: 1, count: D),
+             try w.optionalVector(name + ".bias", count: D) ?? [Float](repeating: 0, count: D))
+        }
+        func linear(_ names: [String], rows: [Int], columns: Int) throws -> Linear {
+            let sources = try zip(names, rows).map { try w.matrix($0 + ".weight", rows: $1, columns: columns) }
+            let biases = try zip(names, rows).map { try w.optionalVector($0 + ".bias", count: $1) }
+            let bias: [Float]? = biases.allSatisfy({ $0 == nil }) ? nil
+                : zip(biases, rows).flatMap { $0 ?? [Float](repeating: 0, count: $1) }
+            return try Linear(sources, bias: bias, precision: precision)
+        }
+
+        let total = config.numLayers + 1
+        var built: [Layer] = []
+        var resident = 0
+        for i in 0..<config.numLayers {
+            let lp = p + "layers.\(i)."
+            let layer = Layer(
+                attentionNorm: try norm(lp + "self_attn_layer_norm"),
+                qkv: try linear([lp + "self_attn.q_proj", lp + "self_attn.k_proj", lp + "self_attn.v_proj"], rows: [D, D, D], columns: D),
+                output: try linear([lp + "self_attn.out_proj"], rows: [D], columns: D),
+                ffnNorm: try norm(lp + "final_layer_norm"),
+                up: try linear([lp + "fc1"], rows: [F], columns: D),
+                down: try linear([lp + "fc2"], rows: [D], columns: F))
+            resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+            built.append(layer)
+            progress?(i + 1, total)
+        }
+        layers = built
+        finalNorm = options.finalLayerNorm ? try norm(p + "final_layer_norm") : nil
+        embedding = try w.matrix(p + "embed_tokens.weight", rows: config.vocabSize, columns: P)
+        positions = try w.floats(p + "embed_positions.weight", rows: config.maxPositionEmbeddings + Self.positionOffset, columns: D)
+        if P != D {
+            projectIn = try linear([p + "project_in"], rows: [D], columns: P)
+            projectOut = try linear([p + "project_out"], rows: [P], columns: D)
+        } else {
+            projectIn = nil
+            projectOut = nil
+        }
+        let untied = !config.tieWordEmbeddings && w.has("lm_head.weight")
+        head = try Linear([untied ? try w.matrix("lm_head.weight", rows: config.vocabSize, columns: P) : embedding], precision: precision)
+        resident += head.residentBytes + (projectIn?.residentBytes ?? 0) + (projectOut?.residentBytes ?? 0)
+        residentBytes = resident + positions.count * MemoryLayout<Float>.size
+        progress?(total, total)
+    }
+
+    public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
+        let T = tokens.count
+        precondition(T == metadata.numTokens, "tokens and metadata disagree")
+        if T == 0 { return [] }
+        let c = config
+        let D = c.hiddenSize, hd = c.headDim, F = c.intermediateSize, H = c.numHeads, P = options.wordEmbeddingSize
+        let eps = Float(c.rmsNormEps)
+        let pool = ThreadPool.shared
+        let before = options.layerNormBefore
+        let bufs = scratch.reserve([T * D, T * max(D, P), T * 3 * D, T * D, T * F])
+        let h = bufs[0], xn = bufs[1], qkv = bufs[2], att = bufs[3], ff = bufs[4]
+        let scale = 1 / Float(hd).squareRoot()
+
+        // Token embeddings (P wide), mapped to the hidden size when the widths differ.
+        let rowBytes = embedding.type.byteCount(elements: P)!
+        let words = projectIn == nil ? h : xn
+        for (i, t) in tokens.enumerated() {
+            try! dequantize(embedding.type, embedding.data + Int(t) * rowBytes, count: P, into: words + i * P)
+        }
+        projectIn?.forward(xn, ldx: P, m: T, h, ldy: D, workspace: workspace, pool: pool)
+        for i in 0..<T {
+            let row = Int(metadata.positions[i]) + Self.positionOffset
+            precondition(row < positions.count / D, "position \(row - Self.positionOffset) is outside the learned table")
+            positions.withUnsafeBufferPointer { sw_add_rows(h + i * D, D, $0.baseAddress! + row * D, D, 1, Int32(D)) }
+        }
+
+        metadata.slotMapping.withUnsafeBufferPointer { slots in
+        metadata.queryStart.withUnsafeBufferPointer { qs in
+        metadata.contextLengths.withUnsafeBufferPointer { cl in
+        metadata.blockTables.withUnsafeBufferPointer { bt in
+            var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
+                                      context_len: cl.baseAddress, block_tables: bt.baseAddress,
+                                      max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
+            for (li, layer) in layers.enumerated() {
+                // Pre-norm blocks read the normalised copy; post-norm blocks read the residual stream itself.
+                if before { layerNorm(h, layer.attentionNorm, xn, rows: T, eps: eps) }
+                layer.qkv.forward(before ? xn : h, ldx: D, m: T, qkv, ldy: 3 * D, workspace: workspace, pool: pool)
+                sw_kv_write(qkv + D, 3 * D, qkv + 2 * D, 3 * D, slots.baseAddress, Int32(T),
+                            cache.keys[li], cache.values[li], cache.dtype.kernelCode, Int32(H), Int32(hd), Int32(cache.blockSize))
+                sw_paged_attention(pool.raw, qkv, 3 * D, att, D, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
+                                   Int32(H), Int32(H), Int32(hd), Int32(cache.blockSize), &batch, scale, 0)
+                layer.output.forward(att, ldx: D, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                if !before { layerNorm(h, layer.attentionNorm, h, rows: T, eps: eps) }
+
+                if before { layerNorm(h, layer.ffnNorm, xn, rows: T, eps: eps) }
+                layer.up.forward(before ? xn : h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
+                activation.apply(ff, count: T * F)
+                layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                if !before { layerNorm(h, layer.ffnNorm, h, rows: T, eps: eps) }
+            }
+        }}}}
+
+        // Only the rows that need logits go through the final norm, project_out and the head.
+        let L = metadata.logitsIndices.count
+        var logits = [Float](repeating: 0, count: L * c.vocabSize)
+        var rows = [Float](repeating: 0, count: L * D)
+        var projected = [Float](repeating: 0, count: L * P)
+        rows.withUnsafeMutableBufferPointer { r in
+            for (j, i) in metadata.logitsIndices.enumerated() {
+                let src = h + Int(i) * D, dst = r.baseAddress! + j * D
+                if let finalNorm {
+                    layerNorm(src, finalNorm, dst, rows: 1, eps: eps)
+                } else {
+                    dst.update(from: src, count: D)
+                }
+            }
+            projected.withUnsafeMutableBufferPointer { pr in
+                let input: UnsafePointer<Float>
+                if let projectOut {
+                    projectOut.forward(r.baseAddress!, ldx: D, m: L, pr.baseAddress!, ldy: P, workspace: workspace, pool: pool)
+                    input = UnsafePointer(pr.baseAddress!)
+                } else {
+                    input = UnsafePointer(r.baseAddress!)
+                }
+                logits.withUnsafeMutableBufferPointer { lg in
+                    head.forward(input, ldx: P, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
+                }
+            }
+        }
+        return logits
+    }
+
+    private func layerNorm(_ x: UnsafePointer<Float>, _ norm: (weight: [Float], bias: [Float]),
+                           _ out: UnsafeMutablePointer<Float>, rows: Int, eps: Float) {
+        let D = config.hiddenSize
+        norm.weight.withUnsafeBufferPointer { w in
+            norm.bias.withUnsafeBufferPointer { b in
+                sw_layernorm(x, D, w.baseAddress, b.baseAddress, out, D, Int32(rows), Int32(D), eps)
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import SwiftletKernels
+import SwiftletModels
+@testable import SwiftletEngine
+
+/// Tiny random-weight Hugging Face checkpoints of each supported family (made by
+/// scripts/make_family_fixtures.py) against transformers' greedy tokens and top-5 logprobs.
+@Suite(.serialized) struct FamilyFidelityTests {
+    static let families = ["gpt2", "opt-pre", "opt-post", "qwen2", "mistral"]
+
+    static func directory(_ family: String) -> String {
+        TestModels.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family)").path
+    }
+
+    static func reference(_ family: String) throws -> ReferenceFixture {
+        let url = URL(fileURLWithPath: directory(family)).appendingPathComponent("reference.json")
+        return try JSONDecoder().decode(ReferenceFixture.self, from: Data(contentsOf: url))
+    }
+
+    /// Free-running greedy decoding in fp32: every token must match and every reference top-5
+    /// logprob must agree to 1e-3. Run with whole-prompt prefill and with small prefill chunks,
+    /// which put chunk boundaries inside Mistral's sliding window.
+    @Test(arguments: families)
+    func greedyTokensAndLogprobsMatchTransformers(_ family: String) throws {
+        let loaded = try loadModel(path: Self.directory(family), precision: .fp32)
+        let c = loaded.config
+        var maxError = 0.0
+        for chunk in [512, 5] {
+            let cache = try PagedKVCache(numBlocks: 64, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                         headDim: c.headDim, dtype: .fp32)
+            let decoder = GreedyDecoder(model: loaded.model, cache: cache, prefillChunk: chunk)
+            for (n, k) in try Self.reference(family).cases.enumerated() {
+                #expect(loaded.tokenizer.encode(k.prompt, addSpecialTokens: true, parseSpecial: true) == k.prompt_ids,
+                        "\(family) case \(n): prompt ids differ")
+                let steps = try decoder.generate(prompt: k.prompt_ids, maxTokens: k.greedy_ids.count, topK: 8)
+                #expect(steps.map(\.token) == k.greedy_ids, "\(family) case \(n) (prefill chunk \(chunk)): greedy tokens differ")
+                for (i, step) in steps.enumerated() {
+                    let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
+                    for pair in k.top5[i] {
+                        maxError = max(maxError, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity)
+                    }
+                }
+            }
+        }
+        print("\(family) fp32: 32 greedy tokens per case compared, max top-5 logprob error \(String(format: "%.2e", maxError))")
+        #expect(maxError < 1e-3, "\(family): max logprob error \(maxError)")
+    }
+
+    /// The integer fast path on the same checkpoints, teacher-forced: the argmax should mostly
+    /// agree (the weights are requantized to 8 bits, so an exact match is not expected).
+    @Test(arguments: families)
+    func fastPathAgreesOnTop1(_ family: String) throws {
+        let loaded = try loadModel(path: Self.directory(family), precision: .fast)
+        let c = loaded.config
+        let cache = try PagedKVCache(numBlocks: 64, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                     headDim: c.headDim, dtype: .bf16)
+        var agree = 0, total = 0
+        for k in try Self.reference(family).cases {
+            let table = (0..<Int32((k.prompt_ids.count + k.greedy_ids.count + 15) / 16)).map { $0 }
+            var logits = loaded.model.forward(tokens: k.prompt_ids.map { Int32($0) },
+                                              metadata: .build(sequences: [(k.prompt_ids.count, 0, table)], blockSize: 16), cache: cache)
+            for (i, token) in k.greedy_ids.enumerated() {
+                total += 1
+                if GreedyDecoder.pick(logits: logits, topK: 0).token == token { agree += 1 }
+                let meta = AttentionMetadata.build(sequences: [(1, k.prompt_ids.count + i, table)], blockSize: 16)
+                logits = loaded.model.forward(tokens: [Int32(token)], metadata: meta, cache: cache)
+            }
+        }
+        print("\(family) fast path (teacher-forced): top-1 agreement \(agree)/\(total)")
+        #expect(Double(agree) >= 0.8 * Double(total), "\(family): \(agree)/\(total)")
+    }
+
+    @Test func mistralFixtureExercisesTheSlidingWindow() throws {
+        let loaded = try loadModel(path: Self.directory("mistral"), precision: .fp32)
+        let window = try #require(loaded.config.slidingWindow)
+        let longest = try Self.reference("mistral").cases.map(\.prompt_ids.count).max() ?? 0
+        #expect(window < longest)
+    }
+
+    @Test func optVariantsAreParsed() throws {
+        let pre = try OPTModel.configuration(directory: URL(fileURLWithPath: Self.directory("opt-pre"))).1
+        #expect(pre.layerNormBefore && pre.finalLayerNorm && pre.wordEmbeddingSize == 64)
+        let post = try OPTModel.configuration(directory: URL(fileURLWithPath: Self.directory("opt-post"))).1
+        #expect(!post.layerNormBefore && !post.finalLayerNorm && post.wordEmbeddingSize == 32)
+    }
+
+    @Test func generationConfigSuppliesStopTokens() throws {
+        let loaded = try loadModel(path: Self.directory("mistral"), precision: .fp32)
+        #expect(loaded.config.eosTokenIds == [1])
+        #expect(loaded.gguf == nil)
+    }
+
+    @Test func unsupportedArchitectureListsTheSupportedOnes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-unsupported-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(#"{"architectures": ["BertForMaskedLM"], "model_type": "bert"}"#.utf8)
+            .write(to: dir.appendingPathComponent("config.json"))
+        let error = #expect(throws: ModelLoadError.self) { try loadModel(path: dir.path) }
+        let message = error.map(String.init(describing:)) ?? ""
+        #expect(message.contains("BertForMaskedLM"), "\(message)")
+        for name in ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM"] {
+            #expect(message.contains(name), "\(message)")
+        }
+    }
+}
