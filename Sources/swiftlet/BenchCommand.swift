@@ -7,7 +7,7 @@ import SwiftletModels
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure speed (release builds only give meaningful figures).",
-        subcommands: [BenchKernelsCommand.self])
+        subcommands: [BenchKernelsCommand.self, BenchTokenizerCommand.self, BenchThroughputCommand.self, BenchMemoryCommand.self])
 }
 
 /// Forward-pass figures comparable to llama.cpp's llama-bench (pp, tg) and batched-bench.
@@ -92,6 +92,7 @@ struct BenchKernelsCommand: ParsableCommand {
             let toks = randomTokens(batch)
             _ = model.forward(tokens: toks, metadata: meta, cache: cache)
             var times: [Double] = []
+            (model as? LlamaModel)?.profiler?.reset()
             for _ in 0..<max(repetitions, 5) {
                 let s = Date()
                 _ = model.forward(tokens: toks, metadata: meta, cache: cache)
@@ -99,6 +100,7 @@ struct BenchKernelsCommand: ParsableCommand {
             }
             let m = median(times)
             print(String(format: "batched decode step: %d sequences x %d context: %.1f ms, %.1f tok/s", batch, context, m * 1000, Double(batch) / m))
+            if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) steps: \(p.summary)") }
         }
     }
 }

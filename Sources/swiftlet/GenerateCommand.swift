@@ -4,12 +4,30 @@ import SwiftletEngine
 import SwiftletModels
 
 struct GenerateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Continue a prompt (greedy).")
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Continue a prompt (greedy), or a file of prompts with the batching engine.",
+        discussion: """
+        With --input, every line of the JSONL file is a prompt: a JSON string, or an object with "prompt" \
+        (or "prompt_token_ids") and optionally "id", "max_tokens", "min_tokens", "temperature", "seed", "n", \
+        "stop", "stop_token_ids", "ignore_eos", "priority". Results go to --output (or standard output), one \
+        line per prompt in input order.
+        """)
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup(title: "Engine (with --input)") var engineOptions: EngineOptions
+
     @Option(name: .long, help: "The prompt text.")
-    var prompt: String
+    var prompt: String?
+
+    @Option(name: .long, help: "A JSONL file of prompts to run as one batch.")
+    var input: String?
+
+    @Option(name: .long, help: "Where to write the JSONL results of --input (default: standard output).")
+    var output: String?
+
+    @Option(name: .long, help: "Sampling temperature for --input prompts that give none (0 = greedy).")
+    var temperature: Double = 0
 
     @Option(name: .long, help: "Number of tokens to generate.")
     var maxTokens: Int = 64
@@ -25,9 +43,15 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive") }
+        guard (prompt == nil) != (input == nil) else { throw ValidationError("give either --prompt or --input") }
+        if output != nil && input == nil { throw ValidationError("--output goes with --input") }
     }
 
     func run() throws {
+        if let input {
+            return try BatchGeneration(command: self).run(inputPath: input)
+        }
+        let prompt = prompt!
         let loaded = try options.load()
         let cache = try options.makeCache(for: loaded.config)
         var text = prompt

@@ -1,0 +1,282 @@
+import Foundation
+import SwiftletModels
+
+/// Why a request was refused.
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    case duplicateRequest(String)
+    case emptyPrompt(String)
+    case tokenOutOfRange(request: String, token: Int)
+    case promptTooLong(request: String, tokens: Int, limit: Int)
+    case requestTooLarge(request: String, blocksNeeded: Int, blocksInCache: Int)
+    case invalidParameters(request: String, reason: String)
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .duplicateRequest(let id): return "request id '\(id)' is already in use"
+        case .emptyPrompt(let id): return "request '\(id)': the prompt is empty"
+        case .tokenOutOfRange(let id, let t): return "request '\(id)': token id \(t) is outside the vocabulary"
+        case .promptTooLong(let id, let n, let limit):
+            return "request '\(id)': the prompt has \(n) tokens, more than the maximum length of \(limit) (the model's context or what the KV cache holds)"
+        case .requestTooLarge(let id, let need, let have):
+            return "request '\(id)': its completions could need \(need) KV blocks at once and the cache has \(have); lower n or max_tokens, or give the KV cache more memory"
+        case .invalidParameters(let id, let why): return "request '\(id)': \(why)"
+        case .invalidConfiguration(let why): return "invalid engine configuration: \(why)"
+        }
+    }
+}
+
+/// The serving loop's core: requests in, one iteration per `step()`, incremental outputs out.
+///
+/// A step schedules (deciding the batch and any preemption), moves blocks (swap, copy-on-write),
+/// runs one forward pass over the whole batch, samples a token for every sequence that caught up,
+/// checks stop conditions and frees what finished. Not thread-safe: one thread owns the engine
+/// (an HTTP server runs it on its own thread and passes requests and aborts to that thread).
+public final class LLMEngine {
+    public let config: EngineConfig
+    public let modelConfig: ModelConfig
+    public let tokenizer: (any Tokenizer)?
+    public let scheduler: Scheduler
+    public let runner: ModelRunner
+    /// Picks tokens from logits; replaceable.
+    public var sampler: any Sampler = BasicSampler()
+    /// Receives the periodic status line (when `config.logStatsInterval` is set) and start-up notes.
+    public var logHandler: ((String) -> Void)?
+
+    private var groups: [String: SequenceGroup] = [:]
+    private var nextSequenceID = 0
+    private var nextArrival = 0
+    private var generator: SeededGenerator
+    private let eosTokenIDs: Set<Int>
+    private var totals = EngineStatistics()
+    private var statsLogger: StatisticsLogger?
+
+    /// - Parameters:
+    ///   - cache: the KV cache; its block count is the engine's budget.
+    ///   - tokenizer: needed for text output and stop strings; token-only use works without it.
+    public init(model: any CausalLanguageModel, cache: PagedKVCache, tokenizer: (any Tokenizer)?,
+                config: EngineConfig = EngineConfig()) throws {
+        if let p = config.scheduler.problem() { throw EngineError.invalidConfiguration(p) }
+        self.config = config
+        modelConfig = model.config
+        self.tokenizer = tokenizer
+        let swap = config.swapSpaceBytes > 0 ? try SwapSpace(bytes: config.swapSpaceBytes, cache: cache) : nil
+        let manager = KVCacheManager(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0,
+                                     enablePrefixCaching: config.scheduler.enablePrefixCaching)
+        let capacity = cache.numBlocks * cache.blockSize
+        let maxLen = min(config.scheduler.maxModelLen ?? model.config.maxPositionEmbeddings, capacity)
+        scheduler = Scheduler(config: config.scheduler, manager: manager, maxModelLen: maxLen)
+        runner = ModelRunner(model: model, cache: cache, swapSpace: swap)
+        generator = SeededGenerator(seed: config.seed)
+        eosTokenIDs = Set(model.config.eosTokenIds + (tokenizer?.eosTokenIDs ?? []))
+        if let interval = config.logStatsInterval { statsLogger = StatisticsLogger(interval: interval) }
+    }
+
+    public var maxModelLen: Int { scheduler.maxModelLen }
+    public var hasUnfinishedRequests: Bool { scheduler.hasUnfinished }
+    public var numUnfinishedRequests: Int { groups.count }
+
+    // MARK: Requests
+
+    /// Queues a request.
+    /// - Parameters:
+    ///   - priority: lower runs first when the scheduling policy is `priority`.
+    ///   - cacheSalt: requests with different salts never share prefix-cache blocks.
+    public func addRequest(id: String, promptTokenIDs prompt: [Int], params: SamplingParams, priority: Int = 0,
+                           cacheSalt: String? = nil, arrival: Date = Date()) throws {
+        guard groups[id] == nil else { throw EngineError.duplicateRequest(id) }
+        if let p = params.problem() { throw EngineError.invalidParameters(request: id, reason: p) }
+        guard !prompt.isEmpty else { throw EngineError.emptyPrompt(id) }
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= modelConfig.vocabSize }) { throw EngineError.tokenOutOfRange(request: id, token: bad) }
+        guard prompt.count <= maxModelLen else { throw EngineError.promptTooLong(request: id, tokens: prompt.count, limit: maxModelLen) }
+        if !params.stop.isEmpty, tokenizer == nil || !params.detokenize {
+            throw EngineError.invalidParameters(request: id, reason: "stop strings need detokenization (and a tokenizer)")
+        }
+        // Worst case: each completion's blocks held at once without sharing. A single sequence
+        // always fits, as maxModelLen is capped at the cache's capacity.
+        let bs = scheduler.blockSize
+        let longest = min(prompt.count + (params.maxTokens ?? maxModelLen), maxModelLen)
+        let worst = params.n * ((longest + bs - 1) / bs)
+        if params.n > 1, worst > scheduler.manager.numBlocks {
+            throw EngineError.requestTooLarge(request: id, blocksNeeded: worst, blocksInCache: scheduler.manager.numBlocks)
+        }
+        let seed = params.seed ?? generator.next()
+        let first = makeSequence(index: 0, prompt: prompt, params: params, seed: seed)
+        let g = SequenceGroup(requestID: id, arrivalIndex: nextArrival, priority: priority, params: params, prompt: prompt,
+                              cacheRoot: BlockHash.root(extraKeys: cacheSalt.map { ["salt:" + $0] } ?? []),
+                              first: first, arrival: arrival)
+        nextArrival += 1
+        groups[id] = g
+        scheduler.add(g)
+    }
+
+    /// Tokenizes `prompt` (with the model's special tokens) and queues it.
+    public func addRequest(id: String, prompt: String, params: SamplingParams, priority: Int = 0) throws {
+        guard let tokenizer else { throw EngineError.invalidParameters(request: id, reason: "text prompts need a tokenizer") }
+        try addRequest(id: id, promptTokenIDs: tokenizer.encode(prompt), params: params, priority: priority)
+    }
+
+    /// Ends a request at once, wherever it is, freeing its blocks. Returns its final output
+    /// (finish reason `abort`), or nil if the id is unknown or already finished.
+    @discardableResult
+    public func abort(_ id: String) -> RequestOutput? {
+        guard groups.removeValue(forKey: id) != nil, let g = scheduler.abort(id) else { return nil }
+        g.metrics.finished = Date()
+        totals.numFinished += 1
+        return report(g)
+    }
+
+    private func makeSequence(index: Int, prompt: [Int], params: SamplingParams, seed: UInt64) -> TokenSequence {
+        let detok = params.detokenize ? tokenizer.map {
+            IncrementalDetokenizer(tokenizer: $0, promptIDs: prompt, skipSpecialTokens: params.skipSpecialTokens,
+                                   stop: params.stop, includeStopString: params.includeStopStringInOutput)
+        } : nil
+        defer { nextSequenceID += 1 }
+        return TokenSequence(id: nextSequenceID, index: index, prompt: prompt,
+                             generator: SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15), detokenizer: detok)
+    }
+
+    // MARK: Stepping
+
+    /// Runs one iteration. Returns an output for every request that produced tokens or finished.
+    public func step() -> [RequestOutput] {
+        let now = Date()
+        let out = scheduler.schedule(now: now)
+        var results: [RequestOutput] = []
+        for g in out.ended {
+            groups[g.requestID] = nil
+            g.metrics.finished = now
+            totals.numFinished += 1
+            logHandler?(g.error ?? "request \(g.requestID) ended")
+            results.append(report(g))
+        }
+        let forwardStart = Date()
+        var logits = runner.execute(out, manager: scheduler.manager)
+        totals.forwardSeconds += Date().timeIntervalSince(forwardStart)
+        totals.steps += 1
+        defer { totals.stepSeconds += Date().timeIntervalSince(now) }
+
+        let V = modelConfig.vocabSize
+        var row = 0
+        var touched: [SequenceGroup] = []
+        var seen = Set<ObjectIdentifier>()
+        logits.withUnsafeMutableBufferPointer { all in
+            for e in out.scheduled {
+                let g = e.group
+                let k = e.seqIndex
+                let before = g.sequences[k].numComputedTokens
+                if before >= g.sequences[k].promptLength && e.numNewTokens == 1 {
+                    // A decode: its token is counted as generated when sampled.
+                } else {
+                    totals.promptTokens += e.numNewTokens
+                }
+                g.sequences[k].numComputedTokens = before + e.numNewTokens
+                if e.samples {
+                    let rowPointer = UnsafeMutableBufferPointer(rebasing: all[(row * V)..<((row + 1) * V)])
+                    row += 1
+                    var targets = [k]
+                    if g.needsFork { targets += forkCompletions(g, parent: k) }
+                    let now = Date()
+                    if g.metrics.firstToken == nil { g.metrics.firstToken = now }
+                    for t in targets { sampleNext(g, t, logits: rowPointer) }
+                }
+                if seen.insert(ObjectIdentifier(g)).inserted { touched.append(g) }
+            }
+        }
+        for g in touched {
+            for k in g.sequences.indices where g.sequences[k].isFinished && scheduler.manager.isResident(g.sequences[k].id) {
+                scheduler.releaseSequence(g, k)
+            }
+            if g.isFinished {
+                scheduler.retire(g)
+                groups[g.requestID] = nil
+                g.metrics.finished = Date()
+                totals.numFinished += 1
+                results.append(report(g))
+            } else if g.sequences.contains(where: { $0.unreportedTokens > 0 }) {
+                results.append(report(g))
+            }
+        }
+        if var logger = statsLogger {
+            if let line = logger.line(statistics) { logHandler?(line) }
+            statsLogger = logger
+        }
+        return results
+    }
+
+    /// Adds the other `n - 1` completions at a request's first sample; they share every block.
+    private func forkCompletions(_ g: SequenceGroup, parent: Int) -> [Int] {
+        var added: [Int] = []
+        let seed = g.sequences[parent].generator.next()
+        while g.needsFork {
+            let index = g.sequences.count
+            var child = makeSequence(index: index, prompt: g.promptTokenIDs, params: g.params, seed: seed)
+            child.tokenIDs = g.sequences[parent].tokenIDs
+            child.numComputedTokens = g.sequences[parent].numComputedTokens
+            scheduler.fork(g, parent: parent, child: child)
+            added.append(index)
+        }
+        return added
+    }
+
+    private func sampleNext(_ g: SequenceGroup, _ k: Int, logits: UnsafeMutableBufferPointer<Float>) {
+        let params = g.params
+        if g.sequences[k].outputCount < params.minTokens {
+            // Too early to stop: EOS and stop tokens cannot be drawn.
+            if !params.ignoreEOS { for t in eosTokenIDs where t < logits.count { logits[t] = -.infinity } }
+            for t in params.stopTokenIDs where t >= 0 && t < logits.count { logits[t] = -.infinity }
+        }
+        let token = sampler.sample(logits: UnsafeBufferPointer(logits), params: params, generator: &g.sequences[k].generator)
+        g.sequences[k].accept(token, params: params, eos: eosTokenIDs, maxModelLen: maxModelLen)
+        totals.generationTokens += 1
+    }
+
+    private func report(_ g: SequenceGroup) -> RequestOutput {
+        var outputs: [CompletionOutput] = []
+        outputs.reserveCapacity(g.sequences.count)
+        for k in g.sequences.indices { outputs.append(g.sequences[k].report()) }
+        return RequestOutput(requestID: g.requestID, promptTokenIDs: g.promptTokenIDs, numCachedTokens: g.numCachedTokens,
+                             outputs: outputs, finished: g.status == .finished, metrics: g.metrics, error: g.error)
+    }
+
+    // MARK: Statistics
+
+    /// Queue lengths, cache use and running totals.
+    public var statistics: EngineStatistics {
+        var s = totals
+        let m = scheduler.manager
+        s.numRunning = scheduler.running.count
+        s.numWaiting = scheduler.waiting.count
+        s.numSwapped = scheduler.swapped.count
+        s.kvBlocksTotal = m.pool.numBlocks
+        s.kvBlocksUsed = m.pool.usedCount
+        s.kvBlocksCached = m.pool.cachedFreeCount
+        s.kvBlocksFree = m.pool.emptyFreeCount
+        s.kvEvictions = m.pool.evictions
+        s.swapBlocksTotal = m.swapPool?.numBlocks ?? 0
+        s.swapBlocksUsed = m.swapPool?.usedCount ?? 0
+        let c = scheduler.counters
+        s.prefixCacheQueries = c.prefixCacheQueries
+        s.prefixCacheHits = c.prefixCacheHits
+        s.preemptionsRecompute = c.preemptionsRecompute
+        s.preemptionsSwap = c.preemptionsSwap
+        return s
+    }
+
+    /// How full the blocks in use are: token slots holding KV against slots in allocated blocks,
+    /// and each running request's cached tokens (for comparisons with contiguous reservations).
+    public func kvOccupancy() -> (filledSlots: Int, allocatedSlots: Int, requests: [(requestID: String, tokens: Int)]) {
+        var perSequence: [(seq: Int, tokens: Int)] = []
+        var perRequest: [(requestID: String, tokens: Int)] = []
+        for g in scheduler.running {
+            var most = 0
+            for s in g.sequences where !s.isFinished {
+                perSequence.append((s.id, s.numComputedTokens))
+                most = max(most, s.numComputedTokens)
+            }
+            perRequest.append((g.requestID, most))
+        }
+        let m = scheduler.manager
+        return (m.filledSlots(computed: perSequence), m.pool.usedCount * m.blockSize, perRequest)
+    }
+}
