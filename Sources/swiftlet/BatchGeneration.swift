@@ -24,7 +24,7 @@ struct BatchGeneration {
         let items = try lines.enumerated().map { try parse($1, line: $0 + 1, loaded: loaded) }
         let cache = try command.options.makeCache(for: loaded.config)
         let llm = try LLM(loaded: loaded, cache: cache, config: command.engineOptions.config)
-        llm.engine.logHandler = { line in writeStandardError("\r\u{1B}[K" + line + "\n") }
+        command.engineOptions.attach(to: llm.engine)
         var bar = ProgressBar()
         let start = Date()
         var last: GenerationProgress?

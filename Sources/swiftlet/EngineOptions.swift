@@ -54,13 +54,18 @@ struct EngineOptions: ParsableArguments {
     func makeEngine(loaded: LoadedModel, model: ModelOptions, quiet: Bool = false) throws -> LLMEngine {
         let cache = try model.makeCache(for: loaded.config, quiet: quiet)
         let engine = try LLMEngine(model: loaded.model, cache: cache, tokenizer: loaded.tokenizer, config: config)
-        engine.logHandler = { line in writeStandardError("\r\u{1B}[K" + line + "\n") }
+        attach(to: engine, quiet: quiet)
+        return engine
+    }
+
+    /// Sends the engine's status lines to standard error and describes its set-up there.
+    func attach(to engine: LLMEngine, quiet: Bool = false) {
+        engine.logHandler = { line in writeLogLine(line) }
         if !quiet {
             let swap = engine.statistics.swapBlocksTotal
             writeStandardError(
                 "engine: max \(maxNumBatchedTokens) batched tokens, \(maxNumSeqs) sequences, max model len \(engine.maxModelLen), prefix caching \(enablePrefixCaching ? "on" : "off"), preemption \(preemptionMode.rawValue), swap \(swap) blocks\n")
         }
-        return engine
     }
 }
 
@@ -70,4 +75,9 @@ extension SchedulingPolicy: ExpressibleByArgument {}
 /// Writes to standard error without a newline.
 func writeStandardError(_ s: String) {
     FileHandle.standardError.write(s.data(using: .utf8)!)
+}
+
+/// Writes a log line to standard error; on a terminal it first clears a progress bar being redrawn.
+func writeLogLine(_ line: String) {
+    writeStandardError((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" : "") + line + "\n")
 }
