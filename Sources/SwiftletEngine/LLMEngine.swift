@@ -73,6 +73,15 @@ public final class LLMEngine {
     }
 
     public var maxModelLen: Int { scheduler.maxModelLen }
+
+    /// What the memory budget bought, for a start-up log line.
+    public var summary: String {
+        let cache = runner.cache
+        let mib = { (b: Int) in String(format: "%.1f MiB", Double(b) / 1_048_576) }
+        var s = "KV cache: \(cache.numBlocks) blocks of \(cache.blockSize) tokens = \(cache.numBlocks * cache.blockSize) tokens (\(mib(cache.totalBytes)))"
+        if let swap = runner.swapSpace { s += "; swap: \(swap.numBlocks) blocks (\(mib(swap.totalBytes)))" }
+        return s + "; max model len \(maxModelLen)"
+    }
     public var hasUnfinishedRequests: Bool { scheduler.hasUnfinished }
     public var numUnfinishedRequests: Int { groups.count }
 

@@ -62,9 +62,8 @@ struct EngineOptions: ParsableArguments {
     func attach(to engine: LLMEngine, quiet: Bool = false) {
         engine.logHandler = { line in writeLogLine(line) }
         if !quiet {
-            let swap = engine.statistics.swapBlocksTotal
             writeStandardError(
-                "engine: max \(maxNumBatchedTokens) batched tokens, \(maxNumSeqs) sequences, max model len \(engine.maxModelLen), prefix caching \(enablePrefixCaching ? "on" : "off"), preemption \(preemptionMode.rawValue), swap \(swap) blocks\n")
+                "engine: max \(maxNumBatchedTokens) batched tokens, \(maxNumSeqs) sequences, prefix caching \(enablePrefixCaching ? "on" : "off"), preemption \(preemptionMode.rawValue); \(engine.summary)\n")
         }
     }
 }
