@@ -94,7 +94,7 @@ public final class LLMEngine {
     public func addRequest(id: String, promptTokenIDs prompt: [Int], params: SamplingParams, priority: Int = 0,
                            cacheSalt: String? = nil, arrival: Date = Date()) throws {
         guard groups[id] == nil else { throw EngineError.duplicateRequest(id) }
-        if let p = params.problem() { throw EngineError.invalidParameters(request: id, reason: p) }
+        if let p = params.problem(vocabSize: modelConfig.vocabSize) { throw EngineError.invalidParameters(request: id, reason: p) }
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt(id) }
         if let bad = prompt.first(where: { $0 < 0 || $0 >= modelConfig.vocabSize }) { throw EngineError.tokenOutOfRange(request: id, token: bad) }
         guard prompt.count <= maxModelLen else { throw EngineError.promptTooLong(request: id, tokens: prompt.count, limit: maxModelLen) }
@@ -245,7 +245,7 @@ public final class LLMEngine {
         outputs.reserveCapacity(g.sequences.count)
         for k in g.sequences.indices { outputs.append(g.sequences[k].report()) }
         return RequestOutput(requestID: g.requestID, promptTokenIDs: g.promptTokenIDs, numCachedTokens: g.numCachedTokens,
-                             outputs: outputs, finished: g.status == .finished, metrics: g.metrics, error: g.error)
+                             outputs: outputs, promptLogprobs: nil, finished: g.status == .finished, metrics: g.metrics, error: g.error)
     }
 
     // MARK: Statistics

@@ -16,6 +16,32 @@ public enum StopReason: Sendable, Equatable {
     case string(String)
 }
 
+/// The logprob of one token at one position, and its rank in the model's distribution there
+/// (1 is the most likely).
+public struct TokenLogprob: Sendable, Equatable {
+    public var tokenID: Int
+    public var logprob: Float
+    public var rank: Int
+
+    public init(tokenID: Int, logprob: Float, rank: Int) {
+        self.tokenID = tokenID
+        self.logprob = logprob
+        self.rank = rank
+    }
+}
+
+/// Logprobs at one position: the token that was chosen (generated, or the prompt's token) and the
+/// `k` most likely tokens there, most likely first (vLLM returns both in one dictionary).
+public struct PositionLogprobs: Sendable, Equatable {
+    public var chosen: TokenLogprob
+    public var top: [TokenLogprob]
+
+    public init(chosen: TokenLogprob, top: [TokenLogprob]) {
+        self.chosen = chosen
+        self.top = top
+    }
+}
+
 /// One completion of a request, as of the latest step.
 public struct CompletionOutput: Sendable {
     /// The completion's place among the request's `n` completions.
@@ -30,6 +56,11 @@ public struct CompletionOutput: Sendable {
     public var newText: String
     public var finishReason: FinishReason?
     public var stopReason: StopReason?
+    /// Sum of the logprobs of `tokenIDs` under the model's raw distribution.
+    public var cumulativeLogprob: Double = 0
+    /// One entry per token of `tokenIDs` when the request asked for `logprobs`; the last
+    /// `newTokenIDs.count` entries belong to the new tokens.
+    public var logprobs: [PositionLogprobs]?
 
     public var finished: Bool { finishReason != nil }
 }
@@ -49,6 +80,8 @@ public struct RequestOutput: Sendable {
     /// Prompt tokens found in the prefix cache at (the latest) admission.
     public var numCachedTokens: Int
     public var outputs: [CompletionOutput]
+    /// One entry per prompt token when the request asked for `promptLogprobs`; the first is nil.
+    public var promptLogprobs: [PositionLogprobs?]?
     public var finished: Bool
     public var metrics: RequestMetrics
     /// Set when the engine ended the request itself, saying why (e.g. it could not fit).
