@@ -56,7 +56,9 @@ public struct CompletionOutput: Sendable {
     public var newText: String
     public var finishReason: FinishReason?
     public var stopReason: StopReason?
-    /// Sum of the logprobs of `tokenIDs` under the model's raw distribution.
+    /// Sum of the logprobs of `tokenIDs` under the model's raw distribution. Kept when the request
+    /// needs it (`SamplingParams.needsLogprobs`: logprobs, best_of above n, beam search); 0 otherwise,
+    /// as normalising every row costs a pass of exponentials over the vocabulary.
     public var cumulativeLogprob: Double = 0
     /// One entry per token of `tokenIDs` when the request asked for `logprobs`; the last
     /// `newTokenIDs.count` entries belong to the new tokens.
