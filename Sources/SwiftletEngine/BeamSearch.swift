@@ -106,6 +106,7 @@ extension LLMEngine {
         // Raw rows are kept only where the processor changes the row and logprobs are reported
         // from the model's own distribution.
         var raw: [Int: [Float]] = [:]
+        var processed: [Int: LogprobsComputer] = [:]
         var candidates: [BeamCandidate] = []
         candidates.reserveCapacity(rows.count * count)
         for (k, row) in rows {
@@ -115,11 +116,11 @@ extension LLMEngine {
                                       stopTokens: ending)
             }
             let lp = LogprobsComputer(logits: UnsafeBufferPointer(row))
+            processed[k] = lp
             for t in StandardSampler.topIndices(UnsafeBufferPointer(row), count: count) where row[t] > -.infinity {
                 candidates.append(BeamCandidate(parent: k, token: t, logprob: beams[k].beamLogprob + lp.logprob(t)))
             }
         }
-        let rowOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.seq, $0.logits) })
         let maxLength = min(params.maxTokens ?? maxModelLen, maxModelLen - g.promptTokenIDs.count)
         let ends = { (c: BeamCandidate) -> Bool in ending.contains(c.token) || newLength >= maxLength }
         let accepting = g.beamsCanImprove && !(g.beamHypotheses.count >= width && params.earlyStopping == .always)
@@ -133,7 +134,7 @@ extension LLMEngine {
             if params.needsLogprobs {
                 let position: PositionLogprobs = raw[c.parent].map { r in
                     r.withUnsafeBufferPointer { LogprobsComputer(logits: $0).position(chosen: c.token, top: params.logprobs ?? 0) }
-                } ?? LogprobsComputer(logits: UnsafeBufferPointer(rowOf[c.parent]!)).position(chosen: c.token, top: params.logprobs ?? 0)
+                } ?? processed[c.parent]!.position(chosen: c.token, top: params.logprobs ?? 0)
                 record(position, into: &s, params: params)
             }
             s.beamLogprob = c.logprob
