@@ -58,7 +58,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         do { data = try Data(contentsOf: url) } catch {
             throw ModelLoadError.io(path: url.path, reason: "cannot read config.json: \(error.localizedDescription)")
         }
-        guard var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelLoadError.malformed(path: url.path, reason: "config.json is not a JSON object")
         }
         let hidden = jsonInteger(root["hidden_size"] as Any)
@@ -67,11 +67,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             throw ModelLoadError.malformed(path: url.path, reason: "config.json key 'do_layer_norm_before' is not a boolean")
         }
         let projection = root["word_embed_proj_dim"].flatMap { jsonInteger($0) } ?? hidden
-        // The shared parser refuses these two settings because the generic model cannot run them;
-        // this model can, so it reads them here and hands the rest over in the plain form.
-        root["do_layer_norm_before"] = true
-        if let hidden { root["word_embed_proj_dim"] = hidden }
-        let config = try ModelConfig(configJSON: JSONSerialization.data(withJSONObject: root), path: url.path)
+        let config = try ModelConfig(configJSON: data, path: url.path)
         guard let projection, projection > 0, projection < 1 << 20 else {
             throw ModelLoadError.malformed(path: url.path, reason: "word_embed_proj_dim is out of range")
         }
