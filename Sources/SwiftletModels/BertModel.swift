@@ -20,19 +20,18 @@ public final class BertModel: @unchecked Sendable {
     public let tokenTypes: Int
 
     struct Layer {
-        var qkv: Linear
-        var output: Linear
-        var attentionNorm: (weight: [Float], bias: [Float])
+        var attention: PagedSelfAttention
+        var attentionNorm: LayerNormWeights
         var up: Linear
         var down: Linear
-        var outputNorm: (weight: [Float], bias: [Float])
+        var outputNorm: LayerNormWeights
     }
 
     private let layers: [Layer]
     private let embedding: WeightSource
     /// Position rows with the token-type-0 row already added: the two are always summed together.
     private let positionsAndType: [Float]
-    private let embeddingNorm: (weight: [Float], bias: [Float])
+    private let embeddingNorm: LayerNormWeights
     private let activation: FeedForwardActivation
     private let checkpoint: SafetensorsCheckpoint
     private let workspace = Workspace()
@@ -78,9 +77,6 @@ public final class BertModel: @unchecked Sendable {
         activation = try FeedForwardActivation(name: config.hiddenActivation, path: path)
 
         let p = try w.prefix(among: ["", "bert."], probe: "embeddings.word_embeddings.weight")
-        func norm(_ name: String) throws -> (weight: [Float], bias: [Float]) {
-            (try w.vector(name + ".weight", count: D), try w.vector(name + ".bias", count: D))
-        }
         func linear(_ names: [String], rows: Int, columns: Int) throws -> Linear {
             let sources = try names.map { try w.matrix($0 + ".weight", rows: rows, columns: columns) }
             let bias = try names.flatMap { try w.vector($0 + ".bias", count: rows) }
@@ -94,13 +90,14 @@ public final class BertModel: @unchecked Sendable {
             let lp = p + "encoder.layer.\(i)."
             let a = lp + "attention."
             let layer = Layer(
-                qkv: try linear([a + "self.query", a + "self.key", a + "self.value"], rows: D, columns: D),
-                output: try linear([a + "output.dense"], rows: D, columns: D),
-                attentionNorm: try norm(a + "output.LayerNorm"),
+                attention: PagedSelfAttention(qkv: try linear([a + "self.query", a + "self.key", a + "self.value"], rows: D, columns: D),
+                                              output: try linear([a + "output.dense"], rows: D, columns: D),
+                                              scale: 1 / Float(config.headDim).squareRoot()),
+                attentionNorm: try w.layerNorm(a + "output.LayerNorm", width: D),
                 up: try linear([lp + "intermediate.dense"], rows: F, columns: D),
                 down: try linear([lp + "output.dense"], rows: D, columns: F),
-                outputNorm: try norm(lp + "output.LayerNorm"))
-            resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+                outputNorm: try w.layerNorm(lp + "output.LayerNorm", width: D))
+            resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
@@ -112,7 +109,7 @@ public final class BertModel: @unchecked Sendable {
             for c in 0..<D { table[r * D + c] += types[c] }
         }
         positionsAndType = table
-        embeddingNorm = try norm(p + "embeddings.LayerNorm")
+        embeddingNorm = try w.layerNorm(p + "embeddings.LayerNorm", width: D)
         residentBytes = resident + table.count * MemoryLayout<Float>.size
         progress?(total, total)
     }
@@ -159,32 +156,26 @@ public final class BertModel: @unchecked Sendable {
             }
             firstBlock += blocksPerSequence[s]
         }
-        layerNorm(tmp, embeddingNorm, h, rows: T, eps: eps)
+        embeddingNorm.apply(tmp, h, rows: T, eps: eps)
 
-        let scale = 1 / Float(hd).squareRoot()
         slots.withUnsafeBufferPointer { sl in
         queryStart.withUnsafeBufferPointer { qs in
         contextLengths.withUnsafeBufferPointer { cl in
         tables.withUnsafeBufferPointer { bt in
             var batch = sw_attn_batch(num_seqs: Int32(T), query_start: qs.baseAddress, context_len: cl.baseAddress,
                                       block_tables: bt.baseAddress, max_blocks_per_seq: Int32(maxBlocks))
-            // One layer's keys and values are dead once the layer is done, so every layer reuses
-            // the same cache storage.
-            let keys = cache.keys[0], values = cache.values[0]
             for layer in layers {
-                layer.qkv.forward(h, ldx: D, m: T, qkv, ldy: 3 * D, workspace: workspace, pool: pool)
-                sw_kv_write(qkv + D, 3 * D, qkv + 2 * D, 3 * D, sl.baseAddress, Int32(T), keys, values,
-                            cache.dtype.kernelCode, Int32(H), Int32(hd), Int32(bs))
-                sw_paged_attention(pool.raw, qkv, 3 * D, att, D, keys, values, cache.dtype.kernelCode,
-                                   Int32(H), Int32(H), Int32(hd), Int32(bs), &batch, scale, 0)
-                layer.output.forward(att, ldx: D, m: T, tmp, ldy: D, workspace: workspace, pool: pool)
+                // One layer's keys and values are dead once the layer is done, so every layer
+                // reuses the cache's single layer.
+                layer.attention.forward(h, ldx: D, rows: T, into: tmp, qkvScratch: qkv, attentionScratch: att, heads: H, headDim: hd,
+                                        cache: cache, layer: 0, slots: sl.baseAddress!, batch: &batch, workspace: workspace, pool: pool)
                 sw_add_rows(h, D, tmp, D, Int32(T), Int32(D))
-                layerNorm(h, layer.attentionNorm, h, rows: T, eps: eps)
+                layer.attentionNorm.apply(h, h, rows: T, eps: eps)
                 layer.up.forward(h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
                 activation.apply(ff, count: T * F)
                 layer.down.forward(ff, ldx: F, m: T, tmp, ldy: D, workspace: workspace, pool: pool)
                 sw_add_rows(h, D, tmp, D, Int32(T), Int32(D))
-                layerNorm(h, layer.outputNorm, h, rows: T, eps: eps)
+                layer.outputNorm.apply(h, h, rows: T, eps: eps)
             }
         }}}}
         return Array(UnsafeBufferPointer(start: h, count: T * D))
@@ -199,15 +190,5 @@ public final class BertModel: @unchecked Sendable {
                                      numKVHeads: config.numHeads, headDim: config.headDim, dtype: .fp32)
         cache = made
         return made
-    }
-
-    private func layerNorm(_ x: UnsafePointer<Float>, _ norm: (weight: [Float], bias: [Float]),
-                           _ out: UnsafeMutablePointer<Float>, rows: Int, eps: Float) {
-        let D = config.hiddenSize
-        norm.weight.withUnsafeBufferPointer { w in
-            norm.bias.withUnsafeBufferPointer { b in
-                sw_layernorm(x, D, w.baseAddress, b.baseAddress, out, D, Int32(rows), Int32(D), eps)
-            }
-        }
     }
 }
