@@ -42,8 +42,8 @@ public struct LoadedEmbeddingModel: @unchecked Sendable {
 /// `HuggingFaceArchitectures.embedding`, safetensors weights, `tokenizer.json`, and optionally
 /// `modules.json`, the pooling config and `sentence_bert_config.json`).
 ///
-/// Precision defaults to fp32: the encoder is small, and embeddings are compared by cosine
-/// similarity, where 8-bit weights cost more accuracy than their speed is worth.
+/// Precision defaults to fp32: with 8-bit weights (`.fast`) all-MiniLM-L6-v2's embeddings drift to
+/// a cosine of 0.998 from sentence-transformers' on some inputs, for about a quarter more speed.
 public func loadEmbeddingModel(path: String, precision: ComputePrecision = .fp32,
                                progress: ((Int, Int) -> Void)? = nil) throws -> LoadedEmbeddingModel {
     let directory = URL(fileURLWithPath: path)
