@@ -16,11 +16,19 @@ included). `embedding_f16` is the normalized embedding as little-endian IEEE hal
 half precision keeps every component to a relative 5e-4, which moves a unit vector's cosine by
 far less than the 1e-4 the tests allow, at a quarter of the size of decimal JSON.
 
+It also writes Tests/Fixtures/embeddings/bert-mlm-tiny/, a random-weight `BertForMaskedLM`
+checkpoint (encoder under "bert.", a prediction head the embedding path must skip, no modules.json)
+with a small WordPiece tokenizer trained on the sentences below, and reference.json: transformers'
+last hidden states mean-pooled over each input (what sentence-transformers does with a plain
+transformers model), as little-endian float32, base64. Norm weights and biases are redrawn away
+from their defaults (1 and 0) so that a skipped or misplaced one shows.
+
 Usage (the model directory is the one scripts/bootstrap.sh installs):
 
-    python3 scripts/make_embedding_fixtures.py [MODEL_DIR]
+    python3 scripts/make_embedding_fixtures.py [MODEL_DIR]          # both
+    python3 scripts/make_embedding_fixtures.py --only tiny-bert     # just the tiny checkpoint
 
-Requirements: pip install sentence-transformers (with torch).
+Requirements: pip install sentence-transformers (with torch), transformers, tokenizers.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,12 +146,74 @@ LONG = [
 SENTENCES = SHORT + NON_ASCII + EMPTY_ISH + PARAGRAPHS + LONG
 
 
-def main() -> None:
+TINY_OUT = os.path.join(ROOT, "Tests", "Fixtures", "embeddings", "bert-mlm-tiny")
+
+
+def make_tiny_bert() -> None:
+    import numpy as np
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=None, handle_chinese_chars=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(vocab_size=800, special_tokens=specials, min_frequency=1))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=128, type_vocab_size=2, hidden_act="gelu",
+                        layer_norm_eps=1e-12, initializer_range=0.2, pad_token_id=0)
+    torch.manual_seed(11)
+    model = BertForMaskedLM(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".bias"):
+                p.normal_(0, 0.1)
+            elif p.dim() == 1:
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+    model.eval()
+    if os.path.exists(TINY_OUT):
+        shutil.rmtree(TINY_OUT)
+    model.save_pretrained(TINY_OUT, safe_serialization=True)
+    os.chmod(os.path.join(TINY_OUT, "model.safetensors"), 0o644)
+    tok_file = os.path.join(TINY_OUT, "tokenizer.json")
+    tok.save(tok_file)
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                            pad_token="[PAD]", mask_token="[MASK]").save_pretrained(TINY_OUT)
+    tok.save(tok_file)  # save_pretrained may rewrite tokenizer.json; keep the trained one.
+    for extra in ("special_tokens_map.json", "generation_config.json"):
+        if os.path.exists(os.path.join(TINY_OUT, extra)):
+            os.remove(os.path.join(TINY_OUT, extra))
+
+    texts = SHORT[:8] + NON_ASCII[:4] + EMPTY_ISH[:3] + PARAGRAPHS[:2] + LONG[:1]
+    limit = config.max_position_embeddings
+    cases = []
+    with torch.inference_mode():
+        for text in texts:
+            words = tok.encode(text, add_special_tokens=False).ids[: limit - 2]
+            ids = [cls] + words + [sep]
+            hidden = model.bert(input_ids=torch.tensor([ids])).last_hidden_state[0]
+            mean = hidden.mean(dim=0).numpy().astype("<f4")
+            cases.append({"text": text, "token_ids": ids, "embedding_f32": base64.b64encode(mean.tobytes()).decode()})
+    assert any(len(c["token_ids"]) == limit for c in cases)
+    with open(os.path.join(TINY_OUT, "reference.json"), "w", encoding="utf-8") as f:
+        json.dump({"model": "random BertForMaskedLM, mean pooling, no normalization", "cases": cases}, f,
+                  ensure_ascii=False, indent=0)
+        f.write("\n")
+    size = sum(os.path.getsize(os.path.join(TINY_OUT, n)) for n in os.listdir(TINY_OUT))
+    print(f"tiny BertForMaskedLM: vocab {config.vocab_size}, {len(cases)} cases, {size} bytes -> {TINY_OUT}")
+
+
+def make_minilm(model_dir: str) -> None:
     import numpy as np
     import torch
     from sentence_transformers import SentenceTransformer
 
-    model_dir = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL
     torch.manual_seed(0)
     model = SentenceTransformer(model_dir, device="cpu")
     model.eval()
@@ -167,6 +238,21 @@ def main() -> None:
                    "cases": cases}, f, ensure_ascii=False, indent=0)
         f.write("\n")
     print(f"{len(cases)} sentences, token counts {min(lengths)}..{max(lengths)} -> {OUT}")
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        i = args.index("--only")
+        only = args[i + 1]
+        del args[i:i + 2]
+    if only not in (None, "minilm", "tiny-bert"):
+        sys.exit("--only takes minilm or tiny-bert")
+    if only in (None, "minilm"):
+        make_minilm(args[0] if args else DEFAULT_MODEL)
+    if only in (None, "tiny-bert"):
+        make_tiny_bert()
 
 
 if __name__ == "__main__":

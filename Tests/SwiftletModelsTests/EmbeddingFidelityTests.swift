@@ -117,6 +117,43 @@ struct EmbeddingFidelityTests {
     }
 }
 
+/// A tiny random `BertForMaskedLM` (encoder under "bert.", a prediction head to skip, no
+/// modules.json, so mean pooling without normalization) against transformers' hidden states.
+struct TinyBertTests {
+    struct Reference: Decodable {
+        struct Case: Decodable { let text: String; let token_ids: [Int]; let embedding_f32: String }
+        let cases: [Case]
+    }
+
+    static let directory = Fixtures.dir.appendingPathComponent("embeddings/bert-mlm-tiny")
+
+    @Test func meanPooledHiddenStatesMatchTransformers() throws {
+        let m = try loadEmbeddingModel(path: Self.directory.path)
+        #expect(m.pooling == EmbeddingPooling(modes: [.mean], normalize: false))
+        #expect(m.maxSequenceLength == 128 && m.dimensions == 32)
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Self.directory.appendingPathComponent("reference.json")))
+        for (i, k) in reference.cases.enumerated() {
+            #expect(m.tokenize(k.text) == k.token_ids, "case \(i) \(k.text.prefix(30).debugDescription)")
+        }
+        let mine = m.embed(reference.cases.map(\.token_ids))
+        var worst: Float = 0
+        for (i, k) in reference.cases.enumerated() {
+            let expected = Data(base64Encoded: k.embedding_f32)!.withUnsafeBytes { raw in
+                (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            }
+            let error = zip(mine[i], expected).map { abs($0 - $1) }.max() ?? .infinity
+            worst = max(worst, error)
+            #expect(mine[i].count == expected.count && error < 1e-4, "case \(i): max error \(error)")
+        }
+        print("tiny BertForMaskedLM: \(reference.cases.count) inputs, max abs error \(worst)")
+    }
+
+    @Test func generationLoaderRefusesIt() throws {
+        #expect(try HuggingFaceArchitectures.kind(path: Self.directory.path) == .embedding)
+        #expect(throws: ModelLoadError.self) { try loadModel(path: Self.directory.path) }
+    }
+}
+
 /// Pooling arithmetic on hand-made hidden states.
 struct EmbeddingPoolingTests {
     @Test func modesAndNormalization() throws {
