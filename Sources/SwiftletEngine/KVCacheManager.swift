@@ -37,6 +37,10 @@ public struct KVCacheManager: Sendable {
     /// The swap tier's blocks (nil when there is no swap space).
     public private(set) var swapPool: BlockPool?
     public let enablePrefixCaching: Bool
+    /// Whether a fork shares its parent's blocks (the paper's design). Off, forked sequences copy
+    /// every block they still share before they next write, as a system without block sharing
+    /// must: the baseline for measuring what sharing saves.
+    public var shareForkedBlocks = true
 
     struct Entry: Sendable {
         var table: [Int32]
@@ -44,6 +48,8 @@ public struct KVCacheManager: Sendable {
         var hashes: [BlockHash]
         var root: BlockHash
         var swapped: Bool
+        /// Set by a fork when sharing is off: copy every shared block at the next allocation.
+        var copiesSharedBlocks = false
     }
     private var entries: [Int: Entry] = [:]
 
@@ -112,7 +118,11 @@ public struct KVCacheManager: Sendable {
     public func blocksNeeded(_ seq: Int, computed: Int, newTokens: Int) -> Int {
         guard newTokens > 0, let e = entries[seq] else { return 0 }
         var n = max(0, blocksFor(tokens: computed + newTokens) - e.table.count)
-        if computed % blockSize != 0, pool.refCount(e.table[computed / blockSize]) > 1 { n += 1 }
+        if e.copiesSharedBlocks {
+            for b in e.table where pool.refCount(b) > 1 { n += 1 }
+        } else if computed % blockSize != 0, pool.refCount(e.table[computed / blockSize]) > 1 {
+            n += 1
+        }
         return n
     }
 
@@ -120,10 +130,15 @@ public struct KVCacheManager: Sendable {
     public func appendableTokens(_ seq: Int, computed: Int, freeBlocks: Int) -> Int {
         guard let e = entries[seq] else { return 0 }
         var blocks = freeBlocks
+        if e.copiesSharedBlocks {
+            let copies = e.table.reduce(0) { $0 + (pool.refCount($1) > 1 ? 1 : 0) }
+            guard blocks >= copies else { return 0 }
+            blocks -= copies
+        }
         var slack = 0
         let partial = computed % blockSize
         if partial != 0 {
-            if pool.refCount(e.table[computed / blockSize]) > 1 {
+            if !e.copiesSharedBlocks, pool.refCount(e.table[computed / blockSize]) > 1 {
                 guard blocks > 0 else { return 0 }
                 blocks -= 1
             }
@@ -144,6 +159,15 @@ public struct KVCacheManager: Sendable {
         precondition(computed + newTokens <= tokens.count, "sequence \(seq): scheduling tokens it does not have")
         entries[seq] = nil // keeps `e` uniquely referenced while it changes
         var copies: [BlockCopy] = []
+        if e.copiesSharedBlocks {
+            for j in e.table.indices where pool.refCount(e.table[j]) > 1 {
+                guard let fresh = pool.allocate() else { preconditionFailure("out of blocks for an unshared fork") }
+                copies.append(BlockCopy(source: e.table[j], destination: fresh))
+                pool.release(e.table[j])
+                e.table[j] = fresh
+            }
+            e.copiesSharedBlocks = false
+        }
         if computed % blockSize != 0 {
             let j = computed / blockSize
             let shared = e.table[j]
@@ -184,6 +208,10 @@ public struct KVCacheManager: Sendable {
         precondition(entries[child] == nil, "sequence \(child) already has blocks")
         for b in e.table { pool.retain(b) }
         entries[child] = e
+        if !shareForkedBlocks {
+            entries[parent]!.copiesSharedBlocks = true
+            entries[child]!.copiesSharedBlocks = true
+        }
     }
 
     /// Releases every block of a sequence, resident or swapped. The last block goes first, so a
@@ -298,6 +326,11 @@ public struct KVCacheManager: Sendable {
             }
         }
         return problems
+    }
+
+    /// Blocks the resident sequences would hold if none were shared: the sum of their table sizes.
+    public var logicalBlocks: Int {
+        entries.values.reduce(0) { $0 + ($1.swapped ? 0 : $1.table.count) }
     }
 
     /// Token slots in use that hold a token, counted once per distinct block: `computed` gives each

@@ -39,16 +39,16 @@ public final class LLMEngine {
     public let scheduler: Scheduler
     public let runner: ModelRunner
     /// Picks tokens from logits; replaceable.
-    public var sampler: any Sampler = BasicSampler()
+    public var sampler: any Sampler = StandardSampler()
     /// Receives the periodic status line (when `config.logStatsInterval` is set) and start-up notes.
     public var logHandler: ((String) -> Void)?
 
     private var groups: [String: SequenceGroup] = [:]
-    private var nextSequenceID = 0
+    var nextSequenceID = 0
     private var nextArrival = 0
     private var generator: SeededGenerator
-    private let eosTokenIDs: Set<Int>
-    private var totals = EngineStatistics()
+    let eosTokenIDs: Set<Int>
+    var totals = EngineStatistics()
     private var statsLogger: StatisticsLogger?
 
     /// - Parameters:
@@ -73,6 +73,14 @@ public final class LLMEngine {
     }
 
     public var maxModelLen: Int { scheduler.maxModelLen }
+
+    /// Whether forked sequences (parallel samples, beams) share their parent's KV blocks, copying
+    /// a block only when they write into it. Turning it off makes every fork copy all its blocks
+    /// (what a system without sharing does), to measure what sharing saves.
+    public var sharesForkedBlocks: Bool {
+        get { scheduler.manager.shareForkedBlocks }
+        set { scheduler.manager.shareForkedBlocks = newValue }
+    }
 
     /// What the memory budget bought, for a start-up log line.
     public var summary: String {
@@ -101,12 +109,15 @@ public final class LLMEngine {
         if !params.stop.isEmpty, tokenizer == nil || !params.detokenize {
             throw EngineError.invalidParameters(request: id, reason: "stop strings need detokenization (and a tokenizer)")
         }
+        if params.useBeamSearch, params.beamWidth > scheduler.config.maxNumBatchedTokens || params.beamWidth > scheduler.config.maxNumSeqs {
+            throw EngineError.invalidParameters(request: id, reason: "beam width \(params.beamWidth) is more than a step can run (max-num-batched-tokens \(scheduler.config.maxNumBatchedTokens), max-num-seqs \(scheduler.config.maxNumSeqs))")
+        }
         // Worst case: each completion's blocks held at once without sharing. A single sequence
         // always fits, as maxModelLen is capped at the cache's capacity.
         let bs = scheduler.blockSize
         let longest = min(prompt.count + (params.maxTokens ?? maxModelLen), maxModelLen)
-        let worst = params.n * ((longest + bs - 1) / bs)
-        if params.n > 1, worst > scheduler.manager.numBlocks {
+        let worst = params.numSequences * ((longest + bs - 1) / bs)
+        if params.numSequences > 1, worst > scheduler.manager.numBlocks {
             throw EngineError.requestTooLarge(request: id, blocksNeeded: worst, blocksInCache: scheduler.manager.numBlocks)
         }
         let seed = params.seed ?? generator.next()
@@ -159,8 +170,23 @@ public final class LLMEngine {
             logHandler?(g.error ?? "request \(g.requestID) ended")
             results.append(report(g))
         }
+        // Prompt logprobs need logits at prompt positions too: rows are laid out per scheduled
+        // sequence, its prompt positions first, then its sampling row.
+        var promptRows: [[Int]] = []
+        var wantsPromptRows = false
+        for e in out.scheduled {
+            var positions: [Int] = []
+            if let filled = e.group.promptLogprobs {
+                let s = e.group.sequences[e.seqIndex]
+                let start = s.numComputedTokens
+                let end = min(start + e.numNewTokens, s.promptLength - 1)
+                if start < end { for p in start..<end where filled[p + 1] == nil { positions.append(p) } }
+            }
+            wantsPromptRows = wantsPromptRows || !positions.isEmpty
+            promptRows.append(positions)
+        }
         let forwardStart = Date()
-        var logits = runner.execute(out, manager: scheduler.manager)
+        var logits = wantsPromptRows ? executeWithPromptRows(out, promptRows) : runner.execute(out, manager: scheduler.manager)
         totals.forwardSeconds += Date().timeIntervalSince(forwardStart)
         totals.steps += 1
         defer { totals.stepSeconds += Date().timeIntervalSince(now) }
@@ -169,8 +195,10 @@ public final class LLMEngine {
         var row = 0
         var touched: [SequenceGroup] = []
         var seen = Set<ObjectIdentifier>()
+        var beamGroups: [SequenceGroup] = []
+        var beamRows: [ObjectIdentifier: [(seq: Int, logits: UnsafeMutableBufferPointer<Float>)]] = [:]
         logits.withUnsafeMutableBufferPointer { all in
-            for e in out.scheduled {
+            for (i, e) in out.scheduled.enumerated() {
                 let g = e.group
                 let k = e.seqIndex
                 let before = g.sequences[k].numComputedTokens
@@ -179,18 +207,35 @@ public final class LLMEngine {
                 } else {
                     totals.promptTokens += e.numNewTokens
                 }
+                for p in promptRows[i] {
+                    let rowPointer = UnsafeBufferPointer(rebasing: all[(row * V)..<((row + 1) * V)])
+                    row += 1
+                    let target = g.promptTokenIDs[p + 1]
+                    g.promptLogprobs![p + 1] = LogprobsComputer(logits: rowPointer).position(chosen: target, top: g.params.promptLogprobs ?? 0)
+                }
                 g.sequences[k].numComputedTokens = before + e.numNewTokens
                 if e.samples {
                     let rowPointer = UnsafeMutableBufferPointer(rebasing: all[(row * V)..<((row + 1) * V)])
                     row += 1
-                    var targets = [k]
-                    if g.needsFork { targets += forkCompletions(g, parent: k) }
                     let now = Date()
                     if g.metrics.firstToken == nil { g.metrics.firstToken = now }
-                    for t in targets { sampleNext(g, t, logits: rowPointer) }
+                    if g.params.useBeamSearch {
+                        if beamRows[ObjectIdentifier(g)] == nil { beamGroups.append(g) }
+                        beamRows[ObjectIdentifier(g), default: []].append((k, rowPointer))
+                    } else {
+                        var targets = [k]
+                        if g.needsFork { targets += forkCompletions(g, parent: k) }
+                        // Samplers write over their row, so forks sampling the same row get a copy.
+                        let original = targets.count > 1 ? Array(rowPointer) : []
+                        for (j, t) in targets.enumerated() {
+                            if j > 0 { _ = rowPointer.initialize(from: original) }
+                            sampleNext(g, t, logits: rowPointer)
+                        }
+                    }
                 }
                 if seen.insert(ObjectIdentifier(g)).inserted { touched.append(g) }
             }
+            for g in beamGroups { beamStep(g, rows: beamRows[ObjectIdentifier(g)]!) }
         }
         for g in touched {
             for k in g.sequences.indices where g.sequences[k].isFinished && scheduler.manager.isResident(g.sequences[k].id) {
@@ -202,7 +247,7 @@ public final class LLMEngine {
                 g.metrics.finished = Date()
                 totals.numFinished += 1
                 results.append(report(g))
-            } else if g.sequences.contains(where: { $0.unreportedTokens > 0 }) {
+            } else if g.params.streamsPartialOutputs, g.sequences.contains(where: { $0.unreportedTokens > 0 }) {
                 results.append(report(g))
             }
         }
@@ -228,24 +273,79 @@ public final class LLMEngine {
         return added
     }
 
+    /// The forward pass with logits for prompt positions as well as for sampling rows.
+    private func executeWithPromptRows(_ out: SchedulerOutput, _ promptRows: [[Int]]) -> [Float] {
+        runner.moveBlocks(out)
+        var (tokens, meta) = ModelRunner.prepare(out.scheduled, manager: scheduler.manager)
+        var indices: [Int32] = []
+        var offset = 0
+        for (i, e) in out.scheduled.enumerated() {
+            let start = e.group.sequences[e.seqIndex].numComputedTokens
+            for p in promptRows[i] { indices.append(Int32(offset + p - start)) }
+            offset += e.numNewTokens
+            if e.samples { indices.append(Int32(offset - 1)) }
+        }
+        meta.logitsIndices = indices
+        if runner.validateBatches, let problem = meta.validate(numBlocks: runner.cache.numBlocks, blockSize: runner.cache.blockSize) {
+            preconditionFailure("bad batch: \(problem)")
+        }
+        return runner.model.forward(tokens: tokens, metadata: meta, cache: runner.cache)
+    }
+
+    /// Tokens that end a sequence of this request (masked until `minTokens` are generated).
+    func endingTokens(_ params: SamplingParams) -> Set<Int> {
+        params.ignoreEOS ? Set(params.stopTokenIDs) : eosTokenIDs.union(params.stopTokenIDs)
+    }
+
     private func sampleNext(_ g: SequenceGroup, _ k: Int, logits: UnsafeMutableBufferPointer<Float>) {
         let params = g.params
-        if g.sequences[k].outputCount < params.minTokens {
-            // Too early to stop: EOS and stop tokens cannot be drawn.
-            if !params.ignoreEOS { for t in eosTokenIDs where t < logits.count { logits[t] = -.infinity } }
-            for t in params.stopTokenIDs where t >= 0 && t < logits.count { logits[t] = -.infinity }
+        let identity = LogitsProcessor.isIdentity(params, outputCount: g.sequences[k].outputCount)
+        // The sampler overwrites the row unless it only takes the argmax of unprocessed logits.
+        var raw: [Float] = []
+        if params.needsLogprobs && !(identity && params.temperature == 0) { raw = Array(logits) }
+        if !identity {
+            LogitsProcessor.apply(to: logits, params: params, tokens: g.sequences[k].tokenIDs,
+                                  promptLength: g.sequences[k].promptLength, stopTokens: endingTokens(params))
         }
-        let token = sampler.sample(logits: UnsafeBufferPointer(logits), params: params, generator: &g.sequences[k].generator)
+        let token = sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
+        if params.needsLogprobs {
+            let position: PositionLogprobs = raw.isEmpty
+                ? LogprobsComputer(logits: UnsafeBufferPointer(logits)).position(chosen: token, top: params.logprobs ?? 0)
+                : raw.withUnsafeBufferPointer { LogprobsComputer(logits: $0).position(chosen: token, top: params.logprobs ?? 0) }
+            record(position, into: &g.sequences[k], params: params)
+        }
         g.sequences[k].accept(token, params: params, eos: eosTokenIDs, maxModelLen: maxModelLen)
         totals.generationTokens += 1
     }
 
+    /// Adds a generated token's logprobs to a sequence (before the token itself is accepted).
+    func record(_ position: PositionLogprobs, into s: inout TokenSequence, params: SamplingParams) {
+        s.cumulativeLogprob += Double(position.chosen.logprob)
+        if params.logprobs != nil {
+            if s.logprobs == nil { s.logprobs = [] }
+            s.logprobs!.append(position)
+        }
+    }
+
     private func report(_ g: SequenceGroup) -> RequestOutput {
+        // Requests that generate more completions than they return report only the best ones:
+        // best_of by cumulative logprob, beam search by score (its hypotheses are already ranked).
+        var chosen = Array(g.sequences.indices)
+        let p = g.params
+        if chosen.count > p.n {
+            let key: (Int) -> Double = p.useBeamSearch ? { g.sequences[$0].beamLogprob } : { g.sequences[$0].cumulativeLogprob }
+            chosen = Array(chosen.sorted { key($0) != key($1) ? key($0) > key($1) : $0 < $1 }.prefix(p.n))
+        }
+        let reindex = !p.streamsPartialOutputs
         var outputs: [CompletionOutput] = []
-        outputs.reserveCapacity(g.sequences.count)
-        for k in g.sequences.indices { outputs.append(g.sequences[k].report()) }
+        outputs.reserveCapacity(chosen.count)
+        for (rank, k) in chosen.enumerated() {
+            var o = g.sequences[k].report()
+            if reindex { o.index = rank }
+            outputs.append(o)
+        }
         return RequestOutput(requestID: g.requestID, promptTokenIDs: g.promptTokenIDs, numCachedTokens: g.numCachedTokens,
-                             outputs: outputs, promptLogprobs: nil, finished: g.status == .finished, metrics: g.metrics, error: g.error)
+                             outputs: outputs, promptLogprobs: g.promptLogprobs, finished: g.status == .finished, metrics: g.metrics, error: g.error)
     }
 
     // MARK: Statistics

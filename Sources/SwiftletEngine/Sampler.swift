@@ -2,34 +2,109 @@ import Foundation
 
 /// Picks a sequence's next token from its logits.
 ///
-/// The engine masks what must not be sampled (e.g. EOS before `minTokens`) by setting those logits
-/// to -infinity before calling the sampler, so samplers only see a distribution.
+/// The engine has already applied logit bias, penalties and the `minTokens` mask (see
+/// `LogitsProcessor`) when it calls the sampler; the sampler applies temperature and truncation
+/// and draws. `logits` is scratch that belongs to the step: a sampler may overwrite it.
 public protocol Sampler: Sendable {
-    func sample(logits: UnsafeBufferPointer<Float>, params: SamplingParams, generator: inout SeededGenerator) -> Int
+    func sample(logits: UnsafeMutableBufferPointer<Float>, params: SamplingParams, generator: inout SeededGenerator) -> Int
 }
 
-/// Greedy argmax at temperature 0, otherwise a draw from softmax(logits / temperature).
-/// A fuller sampler (top-k/p, penalties) can replace it behind `Sampler`.
-public struct BasicSampler: Sampler {
+/// Greedy argmax at temperature 0; otherwise temperature, then top-k, top-p and min-p (in vLLM's
+/// order and with its tie rules), then one draw from what is left.
+///
+/// A step samples hundreds of rows of about 50,000 logits, so nothing here sorts a whole row:
+/// top-k and top-p work on a partial selection of the best candidates, and the untruncated case
+/// turns the row into weights in place and walks it once.
+public struct StandardSampler: Sampler {
     public init() {}
 
-    public func sample(logits: UnsafeBufferPointer<Float>, params: SamplingParams, generator: inout SeededGenerator) -> Int {
-        let (best, bestValue) = Self.argmax(logits)
+    public func sample(logits: UnsafeMutableBufferPointer<Float>, params: SamplingParams, generator: inout SeededGenerator) -> Int {
+        let (best, bestValue) = Self.argmax(UnsafeBufferPointer(logits))
         guard params.temperature > 0, bestValue.isFinite else { return best }
-        // Inverse-CDF draw; subtracting the maximum keeps exp() in range.
-        let invT = 1 / params.temperature
-        var total = 0.0
-        for v in logits where v > -Float.infinity { total += exp(Double(v - bestValue) * invT) }
-        var target = Double.random(in: 0..<1, using: &generator) * total
-        for i in 0..<logits.count where logits[i] > -Float.infinity {
-            target -= exp(Double(logits[i] - bestValue) * invT)
-            if target < 0 { return i }
+        let invT = Float(1 / params.temperature)
+        let n = logits.count
+        let k = params.topK > 0 ? min(params.topK, n) : n
+        let minP = Float(params.minP)
+        // One uniform draw per token keeps a seeded stream's position independent of the controls.
+        let u = Double.random(in: 0..<1, using: &generator)
+
+        if k == n && params.topP >= 1 {
+            // Weights relative to the best token (which has weight 1), written over the row.
+            var total = 0.0
+            for i in 0..<n {
+                var e = exp((logits[i] - bestValue) * invT)
+                if e < minP { e = 0 }
+                logits[i] = e
+                total += Double(e)
+            }
+            var target = u * total
+            var last = best
+            for i in 0..<n where logits[i] > 0 {
+                target -= Double(logits[i])
+                last = i
+                if target < 0 { return i }
+            }
+            return last // rounding left a sliver of mass at the end
         }
-        return best
+
+        var candidates: [Int]
+        var weights: [Float]
+        if k < n {
+            candidates = Self.topIndices(UnsafeBufferPointer(logits), count: k)
+            weights = candidates.map { exp((logits[$0] - bestValue) * invT) }
+        } else {
+            // Top-p over the whole vocabulary: the normaliser needs every token, the cut only the
+            // best ones, so select a few and widen the selection until it holds enough mass.
+            var total = 0.0
+            for i in 0..<n {
+                let e = exp((logits[i] - bestValue) * invT)
+                logits[i] = e
+                total += Double(e)
+            }
+            let needed = params.topP * total
+            var m = min(n, 64)
+            while true {
+                candidates = Self.topIndices(UnsafeBufferPointer(logits), count: m)
+                var mass = 0.0
+                for c in candidates { mass += Double(logits[c]) }
+                if mass >= needed || m == n { break }
+                m = min(n, m * 8)
+            }
+            weights = candidates.map { logits[$0] }
+        }
+        if params.topP < 1 {
+            // vLLM keeps a token when the mass of the tokens before it (in descending order) is
+            // still below top_p: the smallest prefix that reaches top_p, and never nothing.
+            var total = 0.0
+            for w in weights { total += Double(w) }
+            let needed = params.topP * total
+            var before = 0.0
+            var keep = 0
+            while keep < weights.count && (keep == 0 || before < needed) {
+                before += Double(weights[keep])
+                keep += 1
+            }
+            candidates.removeLast(candidates.count - keep)
+            weights.removeLast(weights.count - keep)
+        }
+        // Min-p compares with the best token, whose weight is 1 here.
+        var total = 0.0
+        for j in weights.indices {
+            if weights[j] < minP { weights[j] = 0 }
+            total += Double(weights[j])
+        }
+        var target = u * total
+        var last = candidates[0]
+        for j in weights.indices where weights[j] > 0 {
+            target -= Double(weights[j])
+            last = candidates[j]
+            if target < 0 { return candidates[j] }
+        }
+        return last
     }
 }
 
-extension BasicSampler {
+extension StandardSampler {
     /// The first index of the largest value. A step samples hundreds of rows of 50,000 logits, so
     /// this matters: eight independent running maxima let the compiler keep eight comparisons in
     /// flight (3-4x a plain loop; the generic SIMD types are slower still), then a scalar pass finds
@@ -55,6 +130,40 @@ extension BasicSampler {
         }
         for j in 0..<n where p[j] == best { return (j, best) }
         return (0, best) // only NaNs
+    }
+
+    /// Indices of the `count` largest values, largest first (ties: lower index first), by a bounded
+    /// min-heap: one pass that rarely does more than a comparison per element, instead of a sort.
+    public static func topIndices(_ p: UnsafeBufferPointer<Float>, count: Int) -> [Int] {
+        let n = p.count
+        let m = min(count, n)
+        guard m > 0 else { return [] }
+        if m * 4 >= n {
+            return (0..<n).sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(m).map { $0 }
+        }
+        // The heap's root is its worst entry: smallest value, and among equal values the latest index.
+        var heap = [Int](0..<m)
+        @inline(__always) func worse(_ a: Int, _ b: Int) -> Bool { p[a] < p[b] || (p[a] == p[b] && a > b) }
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var w = i
+                if l < m && worse(heap[l], heap[w]) { w = l }
+                if r < m && worse(heap[r], heap[w]) { w = r }
+                if w == i { return }
+                heap.swapAt(i, w)
+                i = w
+            }
+        }
+        for i in stride(from: m / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        var floor = p[heap[0]]
+        for i in m..<n where p[i] > floor {
+            heap[0] = i
+            siftDown(0)
+            floor = p[heap[0]]
+        }
+        return heap.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
     }
 }
 

@@ -121,6 +121,13 @@ public struct SamplingParams: Sendable, Equatable {
         topP < 1 || (topK > 0) || minP > 0 || repetitionPenalty != 1 || presencePenalty != 0 || frequencyPenalty != 0
             || !logitBias.isEmpty
     }
+    /// Whether the engine must normalise every row (a pass of exponentials over the vocabulary): for
+    /// reported logprobs, for ranking best_of completions and for beam search. Plain greedy and
+    /// sampling skip it, so `cumulativeLogprob` is only kept for such requests.
+    public var needsLogprobs: Bool { logprobs != nil || numSequences > n || useBeamSearch }
+    /// Whether outputs can be streamed before the request ends: not when only the best completions
+    /// are returned (best_of, beam search), which is known only at the end.
+    public var streamsPartialOutputs: Bool { !useBeamSearch && numSequences == n }
 
     /// Why these parameters cannot be used, or nil. Messages name the OpenAI/vLLM parameter.
     public func problem(vocabSize: Int? = nil) -> String? {
@@ -155,6 +162,7 @@ public struct SamplingParams: Sendable, Equatable {
             if temperature != 0 && temperature != 1 { return "beam search does not sample: temperature must be 0 (or left at 1), got \(temperature)" }
             if topP < 1 || topK > 0 || minP > 0 { return "top_p, top_k and min_p must be left off with beam search" }
             if !lengthPenalty.isFinite { return "length_penalty must be finite, got \(lengthPenalty)" }
+            if !stop.isEmpty { return "stop strings are not supported with beam search (use stop_token_ids)" }
         } else if lengthPenalty != 1 || earlyStopping != .heuristic {
             return "length_penalty and early_stopping apply only to beam search"
         }

@@ -190,7 +190,8 @@ public final class Scheduler {
             var uncached = 0
             for k in indices {
                 let s = g.sequences[k]
-                let p = manager.cachedPrefix(tokens: s.tokenIDs, root: g.cacheRoot)
+                // Prompt logprobs need every prompt position computed, so the cache is not read.
+                let p = g.needsPromptLogprobs ? CachedPrefix() : manager.cachedPrefix(tokens: s.tokenIDs, root: g.cacheRoot)
                 prefixes.append(p)
                 let rest = s.tokenIDs.count - p.tokens(blockSize: blockSize)
                 need += manager.blocksNeeded(toAdmit: p, newTokens: rest)
@@ -229,13 +230,23 @@ public final class Scheduler {
     }
 
     /// This step's tokens for each unfinished sequence of a resident group, within `budget`.
+    ///
+    /// Beam search ranks all beams' candidates together, so a beam group's sequences sample in
+    /// the same step or not at all: unless every one of them can catch up now, each is held one
+    /// token short of catching up (possible only while they recompute after a preemption).
     private func plan(_ g: SequenceGroup, budget: Int) -> [(seq: Int, tokens: Int)] {
         var left = budget
         var p: [(seq: Int, tokens: Int)] = []
-        for k in g.sequences.indices where !g.sequences[k].isFinished {
-            let want = g.sequences[k].numUncomputedTokens
+        let unfinished = g.unfinishedIndices
+        var holdBack = false
+        if g.params.useBeamSearch, unfinished.count > 1 {
+            let total = unfinished.reduce(0) { $0 + g.sequences[$1].numUncomputedTokens }
+            holdBack = total > budget
+        }
+        for k in unfinished {
+            let want = g.sequences[k].numUncomputedTokens - (holdBack ? 1 : 0)
             var n = min(want, left)
-            if n < want, !config.enableChunkedPrefill, want <= config.maxNumBatchedTokens { n = 0 }
+            if n < want, !holdBack, !config.enableChunkedPrefill, want <= config.maxNumBatchedTokens { n = 0 }
             if n > 0 {
                 p.append((k, n))
                 left -= n

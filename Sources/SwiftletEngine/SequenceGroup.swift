@@ -23,6 +23,13 @@ public final class SequenceGroup {
     public internal(set) var numCachedTokens = 0
     /// Why the engine ended the request itself.
     public internal(set) var error: String?
+    /// One entry per prompt token when the request asked for prompt logprobs; filled as the
+    /// prompt is computed (the first token has none).
+    public internal(set) var promptLogprobs: [PositionLogprobs?]?
+    /// Beam search: the finished hypotheses kept so far, best first.
+    var beamHypotheses: [BeamHypothesis] = []
+    /// Beam search: false once the running beams can no longer beat the kept hypotheses.
+    var beamsCanImprove = true
 
     init(requestID: String, arrivalIndex: Int, priority: Int, params: SamplingParams, prompt: [Int],
          cacheRoot: BlockHash, first: TokenSequence, arrival: Date) {
@@ -34,12 +41,16 @@ public final class SequenceGroup {
         self.cacheRoot = cacheRoot
         sequences = [first]
         metrics = RequestMetrics(arrival: arrival)
+        if params.promptLogprobs != nil { promptLogprobs = Array(repeating: nil, count: prompt.count) }
     }
 
     public var isFinished: Bool { sequences.allSatisfy(\.isFinished) }
     /// Indices of the sequences still generating.
     public var unfinishedIndices: [Int] { sequences.indices.filter { !sequences[$0].isFinished } }
     public var unfinishedCount: Int { sequences.reduce(0) { $0 + ($1.isFinished ? 0 : 1) } }
-    /// Whether the request still has to fork into its `n` completions (done at its first sample).
-    var needsFork: Bool { params.n > sequences.count }
+    /// Whether the request still has to fork into its completions (done at its first sample).
+    /// Beam search forks as its beams are chosen instead.
+    var needsFork: Bool { !params.useBeamSearch && params.numSequences > sequences.count }
+    /// Whether some prompt position still lacks its logprobs (the prefix cache must not skip it).
+    var needsPromptLogprobs: Bool { promptLogprobs?.dropFirst().contains { $0 == nil } ?? false }
 }

@@ -9,14 +9,21 @@ import SwiftletModels
 /// or whole), decoding, prefix-cache hits (which start the count above zero) and recompute after
 /// preemption (which resets it to zero, so prompt and generated tokens are prefilled again).
 public struct TokenSequence: Sendable {
-    public let id: Int
+    public private(set) var id: Int
     /// The completion's index within its request.
-    public let index: Int
+    public internal(set) var index: Int
     public internal(set) var tokenIDs: [Int]
     public let promptLength: Int
     public internal(set) var numComputedTokens = 0
     public internal(set) var finishReason: FinishReason?
     public internal(set) var stopReason: StopReason?
+    /// Sum of the generated tokens' logprobs under the model's raw distribution (kept when the
+    /// request needs it: logprobs, best_of or beam search).
+    public internal(set) var cumulativeLogprob = 0.0
+    /// Per generated token, when the request asked for logprobs.
+    public internal(set) var logprobs: [PositionLogprobs]?
+    /// Beam search: the sum of the logprobs of the processed distribution (what beams are ranked by).
+    var beamLogprob = 0.0
     var generator: SeededGenerator
     var detokenizer: IncrementalDetokenizer?
     /// Tokens and text not yet reported in a `RequestOutput`.
@@ -30,6 +37,15 @@ public struct TokenSequence: Sendable {
         promptLength = prompt.count
         self.generator = generator
         self.detokenizer = detokenizer
+    }
+
+    /// A sequence that continues this one under a new id (a fork: parallel samples, beams).
+    func forked(id: Int, index: Int, generator: SeededGenerator) -> TokenSequence {
+        var child = self
+        child.id = id
+        child.index = index
+        child.generator = generator
+        return child
     }
 
     public var isFinished: Bool { finishReason != nil }
@@ -80,7 +96,8 @@ public struct TokenSequence: Sendable {
     mutating func report() -> CompletionOutput {
         let out = CompletionOutput(index: index, tokenIDs: Array(outputTokenIDs), text: text,
                                    newTokenIDs: Array(tokenIDs.suffix(unreportedTokens)), newText: unreportedText,
-                                   finishReason: finishReason, stopReason: stopReason)
+                                   finishReason: finishReason, stopReason: stopReason, cumulativeLogprob: cumulativeLogprob,
+                                   logprobs: logprobs)
         unreportedTokens = 0
         unreportedText = ""
         return out

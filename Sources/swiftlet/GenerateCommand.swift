@@ -5,12 +5,17 @@ import SwiftletModels
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "generate", abstract: "Continue a prompt (greedy), or a file of prompts with the batching engine.",
+        commandName: "generate", abstract: "Continue a prompt, or a file of prompts with the batching engine.",
         discussion: """
-        With --input, every line of the JSONL file is a prompt: a JSON string, or an object with "prompt" \
-        (or "prompt_token_ids") and optionally "id", "max_tokens", "min_tokens", "temperature", "seed", "n", \
-        "stop", "stop_token_ids", "ignore_eos", "priority". Results go to --output (or standard output), one \
-        line per prompt in input order.
+        The sampling options (temperature, top-k/p, min-p, penalties, n, best-of, beam search, logprobs, \
+        stop strings) apply to --prompt and are the defaults of --input lines. With --input, every line of the \
+        JSONL file is a prompt: a JSON string, or an object with "prompt" (or "prompt_token_ids") and \
+        optionally "id", "priority" and any of vLLM's sampling parameters: "max_tokens", "min_tokens", \
+        "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", \
+        "frequency_penalty", "logit_bias", "seed", "n", "best_of", "use_beam_search", "length_penalty", \
+        "early_stopping", "stop", "stop_token_ids", "include_stop_str_in_output", "ignore_eos", "logprobs", \
+        "prompt_logprobs", "skip_special_tokens". Results go to --output (or standard output), one line per \
+        prompt in input order.
         """)
 
     @OptionGroup var options: ModelOptions
@@ -26,8 +31,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "Where to write the JSONL results of --input (default: standard output).")
     var output: String?
 
-    @Option(name: .long, help: "Sampling temperature for --input prompts that give none (0 = greedy).")
-    var temperature: Double = 0
+    @OptionGroup(title: "Sampling") var sampling: SamplingOptions
 
     @Option(name: .long, help: "Number of tokens to generate.")
     var maxTokens: Int = 64
@@ -60,6 +64,9 @@ struct GenerateCommand: ParsableCommand {
         }
         let ids = loaded.tokenizer.encode(text, addSpecialTokens: true, parseSpecial: chat)
         if showTokens { FileHandle.standardError.write("prompt ids: \(ids)\n".data(using: .utf8)!) }
+        if !sampling.isPlainGreedy {
+            return try runEngine(loaded: loaded, cache: cache, promptIDs: ids)
+        }
         let decoder = GreedyDecoder(model: loaded.model, cache: cache)
         // Print each new piece of text once it is complete UTF-8.
         var generated: [Int] = []
@@ -85,6 +92,46 @@ struct GenerateCommand: ParsableCommand {
         let rate = steps.count > 1 ? Double(steps.count - 1) / decodeTime : 0
         FileHandle.standardError.write(String(format: "\n%d prompt tokens, %d generated; first token %.3f s, decode %.1f tok/s\n",
                                               ids.count, steps.count, ttft, rate).data(using: .utf8)!)
+    }
+}
+
+extension GenerateCommand {
+    /// One prompt through the engine, for anything beyond greedy decoding: streams the text of a
+    /// single completion, prints several (or the best of several) when they are done.
+    func runEngine(loaded: LoadedModel, cache: PagedKVCache, promptIDs: [Int]) throws {
+        let llm = try LLM(loaded: loaded, cache: cache, config: engineOptions.config)
+        let params = sampling.params(maxTokens: maxTokens, ignoreEOS: ignoreEos)
+        try llm.engine.addRequest(id: "prompt", promptTokenIDs: promptIDs, params: params)
+        let streams = params.n == 1 && params.streamsPartialOutputs
+        let start = Date()
+        var final: RequestOutput?
+        while llm.engine.hasUnfinishedRequests {
+            for o in llm.engine.step() {
+                if streams { FileHandle.standardOutput.write(o.outputs[0].newText.data(using: .utf8)!) }
+                if o.finished { final = o }
+            }
+        }
+        guard let out = final else { return }
+        if let e = out.error { throw ValidationError(e) }
+        let tokenizer = loaded.tokenizer
+        for c in out.outputs {
+            if streams {
+                print("")
+            } else {
+                print("--- completion \(c.index) (\(c.finishReason?.rawValue ?? "?"), cumulative logprob \(String(format: "%.4f", c.cumulativeLogprob)))")
+                print(c.text)
+            }
+            if showTokens { FileHandle.standardError.write("generated ids: \(c.tokenIDs)\n".data(using: .utf8)!) }
+            for (i, lp) in (c.logprobs ?? []).enumerated() {
+                let alternatives = lp.top.map { String(format: "%@ %.4f", tokenizer.decode([$0.tokenID]).debugDescription, $0.logprob) }
+                print(String(format: "  %3d %@ %.4f (rank %d)  top: %@", i, tokenizer.decode([lp.chosen.tokenID]).debugDescription,
+                             lp.chosen.logprob, lp.chosen.rank, alternatives.joined(separator: ", ")))
+            }
+        }
+        let generated = out.outputs.reduce(0) { $0 + $1.tokenIDs.count }
+        let elapsed = Date().timeIntervalSince(start)
+        FileHandle.standardError.write(String(format: "\n%d prompt tokens, %d generated in %.2f s (%.1f tok/s)\n", promptIDs.count,
+                                              generated, elapsed, Double(generated) / max(elapsed, 1e-9)).data(using: .utf8)!)
     }
 }
 

@@ -5,8 +5,8 @@ import SwiftletModels
 
 /// The engine end to end on the mock model, whose output depends on every KV slot it reads back:
 /// continuous batching, chunked prefill, prefix-cache hits, preemption by swap and by recompute,
-/// forks with copy-on-write and aborts must all leave each request's tokens exactly as when it
-/// runs alone.
+/// forks with copy-on-write, beam search and aborts must all leave each request's tokens exactly as
+/// when it runs alone.
 @Suite struct EngineSchedulingTests {
     struct Request {
         var id: String
@@ -83,6 +83,11 @@ import SwiftletModels
             case 2:
                 p.temperature = 1.0
                 p.seed = UInt64(1000 + i)
+            case 3:
+                // Beams fork, drop and copy on write every step.
+                p.useBeamSearch = true
+                p.n = 2
+                p.bestOf = 2
             default: break
             }
             return Request(id: "r\(i)", prompt: prompt, params: p, arrivalStep: Int.random(in: 0...spread, using: &rng))

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import SwiftletEngine
+
+/// `generate`'s decoding controls: the defaults of every request (`--input` lines may override
+/// them), named after vLLM's and the OpenAI API's parameters.
+struct SamplingOptions: ParsableArguments {
+    @Option(name: .long, help: "Sampling temperature (0 = greedy).")
+    var temperature: Double = 0
+
+    @Option(name: .long, help: "Nucleus sampling: keep the most likely tokens up to this probability mass (1 = off).")
+    var topP: Double = 1
+
+    @Option(name: .long, help: "Keep only the k most likely tokens (0 = off).")
+    var topK: Int = 0
+
+    @Option(name: .long, help: "Drop tokens less likely than this fraction of the most likely one (0 = off).")
+    var minP: Double = 0
+
+    @Option(name: .long, help: "Above 1 discourages tokens already in the prompt or output (1 = off).")
+    var repetitionPenalty: Double = 1
+
+    @Option(name: .long, help: "Subtracted from the logit of every token already generated.")
+    var presencePenalty: Double = 0
+
+    @Option(name: .long, help: "Subtracted from a token's logit once per time it was generated.")
+    var frequencyPenalty: Double = 0
+
+    @Option(name: .long, help: "Seed of each request's random stream (request i uses seed + i).")
+    var seed: UInt64?
+
+    @Option(name: .customLong("n"), help: "Completions per prompt.")
+    var n: Int = 1
+
+    @Option(name: .long, help: "Completions generated per prompt, of which the n with the highest cumulative logprob are returned.")
+    var bestOf: Int?
+
+    @Option(name: .long, help: "Beam search with this many beams (returns the n best hypotheses).")
+    var beamWidth: Int?
+
+    @Option(name: .long, help: "Beam search: scores are summed logprobs / length ** this.")
+    var lengthPenalty: Double = 1
+
+    @Option(name: .long, help: "Beam search: true (stop at beam-width hypotheses), false (heuristic) or never.")
+    var earlyStopping: String = "false"
+
+    @Option(name: .long, help: "Report each generated token's logprob and this many alternatives.")
+    var logprobs: Int?
+
+    @Option(name: .long, help: "Report each prompt token's logprob and this many alternatives (with --input).")
+    var promptLogprobs: Int?
+
+    @Option(name: .long, help: "A string that ends a completion (repeatable).")
+    var stop: [String] = []
+
+    @Option(name: .long, help: "Tokens to generate before EOS or a stop may end a completion.")
+    var minTokens: Int = 0
+
+    static func earlyStopping(_ s: String) -> BeamEarlyStopping? {
+        switch s.lowercased() {
+        case "true": return .always
+        case "false": return .heuristic
+        case "never": return .never
+        default: return nil
+        }
+    }
+
+    func validate() throws {
+        guard Self.earlyStopping(earlyStopping) != nil else { throw ValidationError("--early-stopping must be true, false or never") }
+        if beamWidth == nil, lengthPenalty != 1 || earlyStopping.lowercased() != "false" {
+            throw ValidationError("--length-penalty and --early-stopping go with --beam-width")
+        }
+        if beamWidth != nil, bestOf != nil { throw ValidationError("--beam-width sets the number of beams; leave --best-of out") }
+        if let p = params(maxTokens: 1, ignoreEOS: false).problem() { throw ValidationError(p) }
+    }
+
+    /// Whether anything asks for more than plain greedy decoding of one completion.
+    var isPlainGreedy: Bool { params(maxTokens: 1, ignoreEOS: false) == SamplingParams.greedy(maxTokens: 1) }
+
+    func params(maxTokens: Int?, ignoreEOS: Bool, index: Int = 0) -> SamplingParams {
+        var p = SamplingParams(n: n, bestOf: beamWidth ?? bestOf, maxTokens: maxTokens, minTokens: minTokens, temperature: temperature,
+                               topP: topP, topK: topK, minP: minP, repetitionPenalty: repetitionPenalty,
+                               presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
+                               seed: seed.map { $0 &+ UInt64(index) }, ignoreEOS: ignoreEOS, stop: stop,
+                               logprobs: logprobs, promptLogprobs: promptLogprobs)
+        if beamWidth != nil {
+            p.useBeamSearch = true
+            p.lengthPenalty = lengthPenalty
+            p.earlyStopping = Self.earlyStopping(earlyStopping) ?? .heuristic
+        }
+        return p
+    }
+}
