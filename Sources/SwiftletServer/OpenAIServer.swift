@@ -8,7 +8,7 @@ import SwiftletModels
 
 /// An OpenAI-compatible HTTP server over an `AsyncLLMEngine` (vLLM's `vllm serve`).
 ///
-/// Routes: POST /v1/completions, /v1/chat/completions, /tokenize, /detokenize; GET /v1/models,
+/// Routes: POST /v1/completions, /v1/chat/completions, /v1/embeddings, /tokenize, /detokenize; GET /v1/models,
 /// /health, /version, /metrics, the web page at / and the engine views it polls
 /// (/engine/blocks, /engine/stats).
 public final class OpenAIServer: Sendable {
@@ -18,12 +18,16 @@ public final class OpenAIServer: Sendable {
     /// The model's chat template; without one, /v1/chat/completions answers 400.
     public let chatTemplate: ChatTemplate?
     public let metrics: ServerMetrics
+    /// The embedding model behind /v1/embeddings, if one is served.
+    public let embeddingService: EmbeddingService?
     /// Unix time of start-up, for the `created` fields.
     let created: Int
     private let running = RunningGroup()
 
-    public init(engine: AsyncLLMEngine, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?, configuration: ServerConfiguration) {
+    public init(engine: AsyncLLMEngine, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?, configuration: ServerConfiguration,
+                embeddingService: EmbeddingService? = nil) {
         self.engine = engine
+        self.embeddingService = embeddingService
         self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate
         self.configuration = configuration
@@ -50,6 +54,7 @@ public final class OpenAIServer: Sendable {
         router.post("/v1/chat/completions") { request, _ in try await self.chatCompletions(self.fields(request)) }
         router.post("/tokenize") { request, _ in try await self.tokenize(self.fields(request)) }
         router.post("/detokenize") { request, _ in try await self.detokenize(self.fields(request)) }
+        router.post("/v1/embeddings") { request, _ in try await self.embeddings(self.fields(request)) }
         router.get("/") { _, _ in Response.text(WebPage.html, contentType: "text/html; charset=utf-8") }
         router.get("/engine/blocks") { _, _ in Response.json(await self.blockMapJSON()) }
         router.get("/engine/stats") { _, _ in Response.json(self.statisticsJSON()) }
@@ -109,11 +114,11 @@ public final class OpenAIServer: Sendable {
     func modelList() -> JSONValue {
         [
             "object": "list",
-            "data": [[
+            "data": .array([[
                 "id": .string(configuration.servedModelName), "object": "model", "created": .int(created),
                 "owned_by": "swiftlet", "root": .string(configuration.servedModelName), "parent": nil,
                 "max_model_len": .int(engine.maxModelLen),
-            ]],
+            ]] + embeddingModelEntries),
         ]
     }
 

@@ -8,9 +8,10 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve a model over an OpenAI-compatible HTTP API (with a web page at /).",
         discussion: """
-        Endpoints: POST /v1/completions, /v1/chat/completions, /tokenize, /detokenize; GET /v1/models, \
-        /health, /version, /metrics (Prometheus). SIGINT or SIGTERM stops the server: running requests \
-        are aborted, their responses end, and the process exits 0.
+        Endpoints: POST /v1/completions, /v1/chat/completions, /v1/embeddings (with --embedding-model), \
+        /tokenize, /detokenize; GET /v1/models, /health, /version, /metrics (Prometheus). SIGINT or \
+        SIGTERM stops the server: running requests are aborted, their responses end, and the process \
+        exits 0.
         """)
 
     @OptionGroup var options: ModelOptions
@@ -38,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
     var maxRequestBodyBytes = 8 << 20
 
+    @Option(name: .long, help: "A sentence-transformers / BERT model directory to answer POST /v1/embeddings with (e.g. all-MiniLM-L6-v2).")
+    var embeddingModel: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard maxWaitingRequests > 0 else { throw ValidationError("--max-waiting-requests must be positive") }
@@ -53,7 +57,10 @@ struct ServeCommand: AsyncParsableCommand {
             engine: AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests), tokenizer: loaded.tokenizer,
             chatTemplate: template,
             configuration: ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
-                                               maxRequestBodyBytes: maxRequestBodyBytes))
+                                               maxRequestBodyBytes: maxRequestBodyBytes),
+            embeddingService: try embeddingModel.map {
+                EmbeddingService(engine: try EmbeddingEngine(model: $0), modelName: (($0 as NSString).standardizingPath as NSString).lastPathComponent)
+            })
         let host = self.host
         try await server.run { port in
             writeLogLine("serving \(name) on http://\(host):\(port) (chat template: \(template == nil ? "none" : "yes"))")

@@ -52,12 +52,13 @@ final class TestServer: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     init(model path: String, blocks: Int = 512, maxNumSeqs: Int = 256, maxWaiting: Int = 1024, apiKey: String? = nil,
-         maxBodyBytes: Int = 8 << 20, servedName: String = "test-model") async throws {
+         maxBodyBytes: Int = 8 << 20, servedName: String = "test-model", embeddings: EmbeddingService? = nil) async throws {
         let (engine, loaded) = try makeEngine(model: path, blocks: blocks, maxNumSeqs: maxNumSeqs, maxWaiting: maxWaiting)
         let template = loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
         let server = OpenAIServer(engine: engine, tokenizer: loaded.tokenizer, chatTemplate: template,
                                   configuration: ServerConfiguration(host: "127.0.0.1", port: 0, apiKey: apiKey,
-                                                                     servedModelName: servedName, maxRequestBodyBytes: maxBodyBytes))
+                                                                     servedModelName: servedName, maxRequestBodyBytes: maxBodyBytes),
+                                  embeddingService: embeddings)
         self.server = server
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         task = Task { try await server.run(gracefulShutdownSignals: []) { portContinuation.yield($0) } }
