@@ -57,8 +57,11 @@ struct BeamFixture: Decodable {
         return p
     }
 
+    /// Its own copy: a model's scratch buffers serve one forward pass at a time, and suites run in parallel.
+    static let loaded = try! loadModel(path: TestModels.stories260K, precision: .fp32)
+
     @Test func beamSearchMatchesTransformers() throws {
-        let loaded = EngineModelTests.loaded
+        let loaded = Self.loaded
         let fixture = try BeamFixture.load()
         // Every case at once: the batch must not change any of them.
         let engine = try LLMEngine(model: loaded.model, cache: EngineModelTests.makeCache(blocks: 4096, blockSize: 16),
