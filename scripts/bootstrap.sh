@@ -59,4 +59,10 @@ SUMS
     mv "$embed_model.partial" "$embed_model"
     rm -rf "$tmp"
 fi
+
+# The server tests drive the server with the official OpenAI client.
+if ! python3 -c "import openai, requests" >/dev/null 2>&1; then
+    echo "bootstrap: installing the openai Python package"
+    python3 -m pip install -q openai requests
+fi
 echo "bootstrap: ready (model: $model)"

@@ -77,26 +77,20 @@ import SwiftletModels
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--port", "0", "--kv-cache-memory", "32000000", "--swap-space", "0"]
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
         let output = OutputCollector()
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        pipe.fileHandleForReading.readabilityHandler = { h in
-            output.append(h.availableData)
-            if let r = output.text.range(of: #"on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                let port = Int(output.text[r].split(separator: ":").last!)!
-                portContinuation.yield(port)
+        output.attach(to: process) { text in
+            if let r = text.range(of: #"on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                portContinuation.yield(Int(text[r].split(separator: ":").last!)!)
             }
-        }
-        let exited = AsyncStream.makeStream(of: Int32.self)
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+        } onEnd: { portContinuation.finish() }
         try process.run()
         var port = 0
         for await p in ports {
             port = p
             break
         }
+        try #require(port > 0, "the server did not start: \(output.text)")
         // A long stream is running when the signal comes.
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/completions")!)
         request.httpMethod = "POST"
@@ -105,12 +99,7 @@ import SwiftletModels
         let streaming = Task { try await URLSession.shared.data(for: request) }
         try await Task.sleep(for: .milliseconds(500))
         kill(process.processIdentifier, SIGTERM)
-        var status: Int32 = -1
-        for await s in exited.stream {
-            status = s
-            break
-        }
-        pipe.fileHandleForReading.readabilityHandler = nil
+        let status = await output.waitForExit(process)
         #expect(status == 0, "\(output.text)")
         let (data, _) = try await streaming.value
         let body = String(decoding: data, as: UTF8.self)

@@ -101,23 +101,51 @@ func runProcess(_ executable: String, _ arguments: [String]) async throws -> (In
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
     let output = OutputCollector()
-    pipe.fileHandleForReading.readabilityHandler = { h in output.append(h.availableData) }
-    let status: Int32 = try await withCheckedThrowingContinuation { c in
-        process.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch { c.resume(throwing: error) }
-    }
-    pipe.fileHandleForReading.readabilityHandler = nil
-    output.append(pipe.fileHandleForReading.readDataToEndOfFile())
+    output.attach(to: process)
+    try process.run()
+    let status = await output.waitForExit(process)
     return (status, output.text)
 }
 
+/// Collects a child process's standard output and error on a thread of its own (blocking reads:
+/// Foundation's readability handlers are not dependable on Linux).
 final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+    private var onText: ((String) -> Void)?
+
+    /// Routes the process's output here; `onText` sees the whole output so far after each read,
+    /// `onEnd` runs when the output closes.
+    func attach(to process: Process, onText: ((String) -> Void)? = nil, onEnd: (@Sendable () -> Void)? = nil) {
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        self.onText = onText
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread {
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                self.append(chunk)
+                self.onText?(self.text)
+            }
+            onEnd?()
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the process to end and its output to be read.
+    func waitForExit(_ process: Process) async -> Int32 {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                self.done.wait()
+                c.resume(returning: process.terminationStatus)
+            }
+        }
+    }
 
     func append(_ d: Data) {
         lock.lock()
