@@ -65,4 +65,5 @@ if ! python3 -c "import openai, requests" >/dev/null 2>&1; then
     echo "bootstrap: installing the openai Python package"
     python3 -m pip install -q openai requests
 fi
+
 echo "bootstrap: ready (model: $model)"
