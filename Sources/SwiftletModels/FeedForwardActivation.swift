@@ -1,5 +1,6 @@
 import CSwiftletKernels
 import Foundation
+import SwiftletKernels
 
 /// The element-wise activation between the two projections of a (non-gated) feed-forward network,
 /// named as Hugging Face configs name it.
@@ -23,13 +24,18 @@ enum FeedForwardActivation: Sendable {
         }
     }
 
-    /// Applies the activation in place to `count` contiguous values.
-    func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        switch self {
-        case .geluTanh: sw_gelu_tanh(x, count)
-        case .relu: sw_relu(x, count)
-        case .gelu:
-            for i in 0..<count { x[i] = 0.5 * x[i] * (1 + erff(x[i] * Float(0.5).squareRoot())) }
+    /// Applies the activation in place to `count` contiguous values, split over `pool`'s threads:
+    /// the GELUs call tanh or erf per element, which over a prefill's activations costs as much as
+    /// a matmul and would otherwise leave every thread but one idle.
+    func apply(_ x: UnsafeMutablePointer<Float>, count: Int, pool: ThreadPool = .shared) {
+        pool.parallelFor(count, granularity: 1 << 14) { range in
+            let p = x + range.lowerBound, n = range.count
+            switch self {
+            case .geluTanh: sw_gelu_tanh(p, n)
+            case .relu: sw_relu(p, n)
+            case .gelu:
+                for i in 0..<n { p[i] = 0.5 * p[i] * (1 + erff(p[i] * Float(0.5).squareRoot())) }
+            }
         }
     }
 }
