@@ -15,6 +15,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // oneDNN (Debian libdnnl-dev) does the multi-token matmuls; scripts/bootstrap.sh installs it.
@@ -24,7 +29,18 @@ let package = Package(
         .target(name: "SwiftletKernels", dependencies: ["CSwiftletKernels"], swiftSettings: swiftFast),
         .target(name: "SwiftletModels", dependencies: ["SwiftletKernels"], swiftSettings: swiftFast),
         .target(name: "SwiftletEngine", dependencies: ["SwiftletModels"], swiftSettings: swiftFast),
-        .target(name: "SwiftletServer", dependencies: ["SwiftletEngine"], swiftSettings: swiftFast),
+        .target(
+            name: "SwiftletServer",
+            dependencies: [
+                "SwiftletEngine", "SwiftletModels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftFast),
         .executableTarget(
             name: "swiftlet",
             dependencies: [

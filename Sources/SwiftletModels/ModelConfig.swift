@@ -282,7 +282,7 @@ extension ModelConfig {
 
 extension ModelConfig {
     /// The `model_type` values `init(configJSON:)` understands.
-    public static let supportedHuggingFaceModelTypes = ["llama", "mistral", "qwen2", "gpt2", "opt"]
+    public static let supportedHuggingFaceModelTypes = ["llama", "mistral", "qwen2", "gpt2", "opt", "bert"]
 
     /// Reads `config.json` from a Hugging Face model directory.
     public init(directory: URL) throws {
@@ -325,7 +325,7 @@ extension ModelConfig {
                 numKVHeads: try c.optionalInt("num_key_value_heads") ?? heads,
                 headDim: try c.optionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
                 rmsNormEps: try c.double("rms_norm_eps"),
-                ropeTheta: try c.optionalDouble("rope_theta") ?? 10000,
+                ropeTheta: try c.ropeTheta() ?? 10000,
                 ropeDimensions: nil,
                 ropeScaling: try c.ropeScaling(),
                 ropeStyle: .halves,
@@ -359,13 +359,8 @@ extension ModelConfig {
                 normalization: .layerNorm,
                 hiddenActivation: try c.optionalString("activation_function") ?? "gelu_new")
         case "opt":
+            // OPT's own switches (do_layer_norm_before, word_embed_proj_dim) are OPTModel.Options.
             let hidden = try c.int("hidden_size")
-            if let proj = try c.optionalInt("word_embed_proj_dim"), proj != hidden {
-                throw ModelLoadError.unsupported(path: path, reason: "OPT with word_embed_proj_dim \(proj) != hidden_size \(hidden)")
-            }
-            if try c.optionalBool("do_layer_norm_before") == false {
-                throw ModelLoadError.unsupported(path: path, reason: "OPT with do_layer_norm_before = false (post-norm, as in OPT-350m)")
-            }
             self.init(
                 architecture: modelType,
                 vocabSize: try c.int("vocab_size"),
@@ -383,6 +378,24 @@ extension ModelConfig {
                 positionEmbedding: .learned,
                 normalization: .layerNorm,
                 hiddenActivation: try c.optionalString("activation_function") ?? "relu")
+        case "bert":
+            let hidden = try c.int("hidden_size")
+            let heads = try c.int("num_attention_heads")
+            self.init(
+                architecture: modelType,
+                vocabSize: try c.int("vocab_size"),
+                hiddenSize: hidden,
+                intermediateSize: try c.int("intermediate_size"),
+                numLayers: try c.int("num_hidden_layers"),
+                numHeads: heads,
+                numKVHeads: heads,
+                rmsNormEps: try c.optionalDouble("layer_norm_eps") ?? 1e-12,
+                maxPositionEmbeddings: try c.int("max_position_embeddings"),
+                tieWordEmbeddings: true,
+                attentionBias: true,
+                positionEmbedding: .learned,
+                normalization: .layerNorm,
+                hiddenActivation: try c.optionalString("hidden_act") ?? "gelu")
         default:
             throw ModelLoadError.unsupported(path: path, reason: "model_type '\(modelType)' (supported: \(Self.supportedHuggingFaceModelTypes.joined(separator: ", ")))")
         }
@@ -404,7 +417,7 @@ private struct JSONConfig {
     func modelType() throws -> String {
         if let t = root["model_type"] as? String { return t }
         let known = ["LlamaForCausalLM": "llama", "MistralForCausalLM": "mistral", "Qwen2ForCausalLM": "qwen2",
-                     "GPT2LMHeadModel": "gpt2", "OPTForCausalLM": "opt"]
+                     "GPT2LMHeadModel": "gpt2", "OPTForCausalLM": "opt", "BertModel": "bert", "BertForMaskedLM": "bert"]
         if let archs = root["architectures"] as? [String], let t = archs.lazy.compactMap({ known[$0] }).first { return t }
         throw missing("model_type")
     }
@@ -461,12 +474,31 @@ private struct JSONConfig {
         throw wrongType(key, "an integer or a list of integers")
     }
 
+    /// Rotary scaling from `rope_scaling`, or else from `rope_parameters`, where transformers 5
+    /// writes it (top-level keys, when present, win as in older configs).
     func ropeScaling() throws -> RopeScaling? {
-        guard let v = present("rope_scaling") else { return nil }
-        guard let s = v as? [String: Any] else { throw wrongType("rope_scaling", "an object") }
+        if present("rope_scaling") != nil { return try ropeScaling(in: "rope_scaling") }
+        return try ropeScaling(in: "rope_parameters")
+    }
+
+    /// `rope_theta`, or else `rope_parameters.rope_theta` (transformers 5).
+    func ropeTheta() throws -> Double? {
+        if let theta = try optionalDouble("rope_theta") { return theta }
+        guard let v = present("rope_parameters") else { return nil }
+        guard let s = v as? [String: Any] else { throw wrongType("rope_parameters", "an object") }
+        guard let theta = try JSONConfig(root: s, path: path).optionalDouble("rope_theta") else { return nil }
+        guard theta > 0, theta.isFinite else {
+            throw ModelLoadError.malformed(path: path, reason: "rope_parameters.rope_theta \(theta) is not positive")
+        }
+        return theta
+    }
+
+    private func ropeScaling(in object: String) throws -> RopeScaling? {
+        guard let v = present(object) else { return nil }
+        guard let s = v as? [String: Any] else { throw wrongType(object, "an object") }
         let sub = JSONConfig(root: s, path: path)
         let type = try sub.optionalString("rope_type") ?? sub.optionalString("type") ?? "default"
-        func key(_ k: String) -> String { "rope_scaling.\(k)" }
+        func key(_ k: String) -> String { "\(object).\(k)" }
         func required(_ k: String) throws -> Double {
             guard let d = try sub.optionalDouble(k) else { throw missing(key(k)) }
             return d
@@ -482,7 +514,7 @@ private struct JSONConfig {
                                highFreqFactor: try required("high_freq_factor"),
                                originalMaxPositionEmbeddings: try required("original_max_position_embeddings"))
         default:
-            throw ModelLoadError.unsupported(path: path, reason: "rope_scaling type '\(type)' (supported: linear, llama3)")
+            throw ModelLoadError.unsupported(path: path, reason: "\(object) type '\(type)' (supported: default, linear, llama3)")
         }
     }
 }

@@ -36,19 +36,55 @@ public func loadModel(path: String, precision: ComputePrecision = .fast,
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer, fileBytes: size ?? 0, gguf: gguf)
 }
 
+/// What a model is for: generating text, or embedding it.
+public enum ModelKind: String, Sendable {
+    case generation
+    case embedding
+}
+
 /// The Hugging Face model classes a model directory may name in `config.json`'s `architectures`.
 public enum HuggingFaceArchitectures {
-    /// Class name to `model_type`.
+    /// Text generation classes (loaded by `loadModel`), class name to `model_type`.
     public static let supported: [(architecture: String, modelType: String)] = [
         ("LlamaForCausalLM", "llama"), ("MistralForCausalLM", "mistral"), ("Qwen2ForCausalLM", "qwen2"),
         ("GPT2LMHeadModel", "gpt2"), ("OPTForCausalLM", "opt"),
     ]
 
+    /// Encoder classes served as embedding models (loaded by `loadEmbeddingModel`).
+    public static let embedding: [(architecture: String, modelType: String)] = [
+        ("BertModel", "bert"), ("BertForMaskedLM", "bert"),
+    ]
+
+    static var all: [(architecture: String, modelType: String, kind: ModelKind)] {
+        supported.map { ($0.architecture, $0.modelType, .generation) } + embedding.map { ($0.architecture, $0.modelType, .embedding) }
+    }
+
+    /// Every supported class, by kind, for error messages.
+    static var listing: String {
+        "supported: \(supported.map(\.architecture).joined(separator: ", ")); for embeddings: \(embedding.map(\.architecture).joined(separator: ", "))"
+    }
+
+    /// Whether a model directory holds a generation or an embedding model. GGUF files are
+    /// generation models.
+    ///
+    /// - Throws: `ModelLoadError.unsupported` listing the supported classes.
+    public static func kind(path: String) throws -> ModelKind {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw ModelLoadError.io(path: path, reason: "no such file")
+        }
+        return isDir.boolValue ? try kind(directory: URL(fileURLWithPath: path)) : .generation
+    }
+
+    static func kind(directory: URL) throws -> ModelKind {
+        try resolve(configURL: directory.appendingPathComponent("config.json")).kind
+    }
+
     /// The `model_type` to load a directory as. `architectures` decides when present, since it
     /// names the class whose weights are stored (a `model_type` alone may describe a base model).
     ///
     /// - Throws: `ModelLoadError.unsupported` listing the supported classes.
-    static func modelType(configURL: URL) throws -> String {
+    static func resolve(configURL: URL) throws -> (modelType: String, kind: ModelKind) {
         let data: Data
         do { data = try Data(contentsOf: configURL) } catch {
             throw ModelLoadError.io(path: configURL.path, reason: "cannot read config.json: \(error.localizedDescription)")
@@ -56,71 +92,35 @@ public enum HuggingFaceArchitectures {
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelLoadError.malformed(path: configURL.path, reason: "config.json is not a JSON object")
         }
-        let list = supported.map(\.architecture).joined(separator: ", ")
+        let known = all
         if let archs = root["architectures"] as? [String], !archs.isEmpty {
-            guard let type = archs.lazy.compactMap({ a in supported.first { $0.architecture == a }?.modelType }).first else {
+            guard let match = archs.lazy.compactMap({ a in known.first { $0.architecture == a } }).first else {
                 throw ModelLoadError.unsupported(path: configURL.path,
-                                                 reason: "architectures \(archs.joined(separator: ", ")) (supported: \(list))")
+                                                 reason: "architectures \(archs.joined(separator: ", ")) (\(listing))")
             }
-            return type
+            return (match.modelType, match.kind)
         }
-        guard let type = root["model_type"] as? String, supported.contains(where: { $0.modelType == type }) else {
+        guard let type = root["model_type"] as? String, let match = known.first(where: { $0.modelType == type }) else {
             let named = (root["model_type"] as? String).map { "model_type '\($0)'" } ?? "no architectures or model_type"
-            throw ModelLoadError.unsupported(path: configURL.path, reason: "\(named) (supported: \(list))")
+            throw ModelLoadError.unsupported(path: configURL.path, reason: "\(named) (\(listing))")
         }
-        return type
+        return (type, match.kind)
     }
-}
-
-/// Reads `rope_parameters`, where transformers 5 writes the rotary settings that older configs keep
-/// in top-level `rope_theta` and `rope_scaling` (which, when present, win).
-func applyRopeParameters(to config: inout ModelConfig, configURL: URL) throws {
-    guard let data = try? Data(contentsOf: configURL),
-          let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-          let rope = root["rope_parameters"] as? [String: Any] else { return }
-    func number(_ key: String) -> Double? {
-        guard let v = rope[key], !isJSONBoolean(v) else { return nil }
-        return (v as? NSNumber)?.doubleValue
-    }
-    if root["rope_theta"] == nil || root["rope_theta"] is NSNull, let theta = number("rope_theta") {
-        guard theta > 0, theta.isFinite else {
-            throw ModelLoadError.malformed(path: configURL.path, reason: "rope_parameters.rope_theta \(theta) is not positive")
-        }
-        config.ropeTheta = theta
-    }
-    let type = rope["rope_type"] as? String ?? "default"
-    guard type != "default", config.ropeScaling == nil else { return }
-    func required(_ key: String) throws -> Double {
-        guard let v = number(key) else {
-            throw ModelLoadError.malformed(path: configURL.path, reason: "config.json is missing required key 'rope_parameters.\(key)'")
-        }
-        return v
-    }
-    switch type {
-    case "linear":
-        config.ropeScaling = RopeScaling(kind: .linear, factor: try required("factor"))
-    case "llama3":
-        config.ropeScaling = RopeScaling(kind: .llama3, factor: try required("factor"),
-                                         lowFreqFactor: try required("low_freq_factor"),
-                                         highFreqFactor: try required("high_freq_factor"),
-                                         originalMaxPositionEmbeddings: try required("original_max_position_embeddings"))
-    default:
-        throw ModelLoadError.unsupported(path: configURL.path, reason: "rope_parameters.rope_type '\(type)' (supported: default, linear, llama3)")
-    }
-    try config.validate(path: configURL.path)
 }
 
 /// Loads a Hugging Face model directory.
 func loadHuggingFaceModel(directory: URL, precision: ComputePrecision,
                           progress: ((Int, Int) -> Void)?) throws -> LoadedModel {
-    let modelType = try HuggingFaceArchitectures.modelType(configURL: directory.appendingPathComponent("config.json"))
+    let (modelType, kind) = try HuggingFaceArchitectures.resolve(configURL: directory.appendingPathComponent("config.json"))
+    guard kind == .generation else {
+        throw ModelLoadError.unsupported(path: directory.path, reason: "an embedding model (\(modelType)) cannot generate text; load it with loadEmbeddingModel or serve it for /v1/embeddings")
+    }
     var config: ModelConfig
     var optOptions: OPTModel.Options?
     if modelType == "opt" {
         (config, optOptions) = try OPTModel.configuration(directory: directory)
     } else {
         config = try ModelConfig(directory: directory)
-        try applyRopeParameters(to: &config, configURL: directory.appendingPathComponent("config.json"))
     }
     // generation_config.json is what transformers' generate() stops on; it may list more EOS ids.
     let generationURL = directory.appendingPathComponent("generation_config.json")

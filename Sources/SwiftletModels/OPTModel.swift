@@ -29,17 +29,16 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
     static let positionOffset = 2
 
     struct Layer {
-        var attentionNorm: (weight: [Float], bias: [Float])
-        var qkv: Linear
-        var output: Linear
-        var ffnNorm: (weight: [Float], bias: [Float])
+        var attentionNorm: LayerNormWeights
+        var attention: PagedSelfAttention
+        var ffnNorm: LayerNormWeights
         var up: Linear
         var down: Linear
     }
 
     public let options: Options
     private let layers: [Layer]
-    private let finalNorm: (weight: [Float], bias: [Float])?
+    private let finalNorm: LayerNormWeights?
     private let embedding: WeightSource
     private let positions: [Float]
     private let projectIn: Linear?
@@ -58,7 +57,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         do { data = try Data(contentsOf: url) } catch {
             throw ModelLoadError.io(path: url.path, reason: "cannot read config.json: \(error.localizedDescription)")
         }
-        guard var root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelLoadError.malformed(path: url.path, reason: "config.json is not a JSON object")
         }
         let hidden = jsonInteger(root["hidden_size"] as Any)
@@ -67,11 +66,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             throw ModelLoadError.malformed(path: url.path, reason: "config.json key 'do_layer_norm_before' is not a boolean")
         }
         let projection = root["word_embed_proj_dim"].flatMap { jsonInteger($0) } ?? hidden
-        // The shared parser refuses these two settings because the generic model cannot run them;
-        // this model can, so it reads them here and hands the rest over in the plain form.
-        root["do_layer_norm_before"] = true
-        if let hidden { root["word_embed_proj_dim"] = hidden }
-        let config = try ModelConfig(configJSON: JSONSerialization.data(withJSONObject: root), path: url.path)
+        let config = try ModelConfig(configJSON: data, path: url.path)
         guard let projection, projection > 0, projection < 1 << 20 else {
             throw ModelLoadError.malformed(path: url.path, reason: "word_embed_proj_dim is out of range")
         }
@@ -92,11 +87,8 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         activation = try FeedForwardActivation(name: config.hiddenActivation, path: path)
 
         let p = try w.prefix(among: ["model.decoder.", "decoder."], probe: "embed_tokens.weight")
-        // `layer_norm_elementwise_affine = false` leaves LayerNorms without parameters: unit scale, no shift.
-        func norm(_ name: String) throws -> (weight: [Float], bias: [Float]) {
-            (try w.optionalVector(name + ".weight", count: D) ?? [Float](repeating: 1, count: D),
-             try w.optionalVector(name + ".bias", count: D) ?? [Float](repeating: 0, count: D))
-        }
+        // `layer_norm_elementwise_affine = false` leaves LayerNorms without parameters.
+        func norm(_ name: String) throws -> LayerNormWeights { try w.optionalLayerNorm(name, width: D) }
         func linear(_ names: [String], rows: [Int], columns: Int) throws -> Linear {
             let sources = try zip(names, rows).map { try w.matrix($0 + ".weight", rows: $1, columns: columns) }
             let biases = try zip(names, rows).map { try w.optionalVector($0 + ".bias", count: $1) }
@@ -112,12 +104,14 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             let lp = p + "layers.\(i)."
             let layer = Layer(
                 attentionNorm: try norm(lp + "self_attn_layer_norm"),
-                qkv: try linear([lp + "self_attn.q_proj", lp + "self_attn.k_proj", lp + "self_attn.v_proj"], rows: [D, D, D], columns: D),
-                output: try linear([lp + "self_attn.out_proj"], rows: [D], columns: D),
+                attention: PagedSelfAttention(
+                    qkv: try linear([lp + "self_attn.q_proj", lp + "self_attn.k_proj", lp + "self_attn.v_proj"], rows: [D, D, D], columns: D),
+                    output: try linear([lp + "self_attn.out_proj"], rows: [D], columns: D),
+                    scale: 1 / Float(config.headDim).squareRoot()),
                 ffnNorm: try norm(lp + "final_layer_norm"),
                 up: try linear([lp + "fc1"], rows: [F], columns: D),
                 down: try linear([lp + "fc2"], rows: [D], columns: F))
-            resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+            resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
@@ -150,7 +144,6 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         let before = options.layerNormBefore
         let bufs = scratch.reserve([T * D, T * max(D, P), T * 3 * D, T * D, T * F])
         let h = bufs[0], xn = bufs[1], qkv = bufs[2], att = bufs[3], ff = bufs[4]
-        let scale = 1 / Float(hd).squareRoot()
 
         // Token embeddings (P wide), mapped to the hidden size when the widths differ.
         let rowBytes = embedding.type.byteCount(elements: P)!
@@ -165,33 +158,24 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             positions.withUnsafeBufferPointer { sw_add_rows(h + i * D, D, $0.baseAddress! + row * D, D, 1, Int32(D)) }
         }
 
-        metadata.slotMapping.withUnsafeBufferPointer { slots in
-        metadata.queryStart.withUnsafeBufferPointer { qs in
-        metadata.contextLengths.withUnsafeBufferPointer { cl in
-        metadata.blockTables.withUnsafeBufferPointer { bt in
-            var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
-                                      context_len: cl.baseAddress, block_tables: bt.baseAddress,
-                                      max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
+        metadata.withKernelBatch { batch, slots in
             for (li, layer) in layers.enumerated() {
                 // Pre-norm blocks read the normalised copy; post-norm blocks read the residual stream itself.
-                if before { layerNorm(h, layer.attentionNorm, xn, rows: T, eps: eps) }
-                layer.qkv.forward(before ? xn : h, ldx: D, m: T, qkv, ldy: 3 * D, workspace: workspace, pool: pool)
-                sw_kv_write(qkv + D, 3 * D, qkv + 2 * D, 3 * D, slots.baseAddress, Int32(T),
-                            cache.keys[li], cache.values[li], cache.dtype.kernelCode, Int32(H), Int32(hd), Int32(cache.blockSize))
-                sw_paged_attention(pool.raw, qkv, 3 * D, att, D, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
-                                   Int32(H), Int32(H), Int32(hd), Int32(cache.blockSize), &batch, scale, 0)
-                layer.output.forward(att, ldx: D, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                if before { layer.attentionNorm.apply(h, xn, rows: T, eps: eps) }
+                layer.attention.forward(before ? xn : h, ldx: D, rows: T, into: xn, qkvScratch: qkv, attentionScratch: att,
+                                        heads: H, headDim: hd, cache: cache, layer: li, slots: slots, batch: &batch,
+                                        workspace: workspace, pool: pool)
                 sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
-                if !before { layerNorm(h, layer.attentionNorm, h, rows: T, eps: eps) }
+                if !before { layer.attentionNorm.apply(h, h, rows: T, eps: eps) }
 
-                if before { layerNorm(h, layer.ffnNorm, xn, rows: T, eps: eps) }
+                if before { layer.ffnNorm.apply(h, xn, rows: T, eps: eps) }
                 layer.up.forward(before ? xn : h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
                 activation.apply(ff, count: T * F)
                 layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
-                if !before { layerNorm(h, layer.ffnNorm, h, rows: T, eps: eps) }
+                if !before { layer.ffnNorm.apply(h, h, rows: T, eps: eps) }
             }
-        }}}}
+        }
 
         // Only the rows that need logits go through the final norm, project_out and the head.
         let L = metadata.logitsIndices.count
@@ -202,7 +186,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             for (j, i) in metadata.logitsIndices.enumerated() {
                 let src = h + Int(i) * D, dst = r.baseAddress! + j * D
                 if let finalNorm {
-                    layerNorm(src, finalNorm, dst, rows: 1, eps: eps)
+                    finalNorm.apply(src, dst, rows: 1, eps: eps)
                 } else {
                     dst.update(from: src, count: D)
                 }
@@ -221,15 +205,5 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             }
         }
         return logits
-    }
-
-    private func layerNorm(_ x: UnsafePointer<Float>, _ norm: (weight: [Float], bias: [Float]),
-                           _ out: UnsafeMutablePointer<Float>, rows: Int, eps: Float) {
-        let D = config.hiddenSize
-        norm.weight.withUnsafeBufferPointer { w in
-            norm.bias.withUnsafeBufferPointer { b in
-                sw_layernorm(x, D, w.baseAddress, b.baseAddress, out, D, Int32(rows), Int32(D), eps)
-            }
-        }
     }
 }

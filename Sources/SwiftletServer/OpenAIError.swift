@@ -46,3 +46,11 @@ public struct OpenAIError: Error, Sendable, Equatable {
         return (try? JSONSerialization.data(withJSONObject: ["error": inner], options: [.sortedKeys])) ?? Data()
     }
 }
+
+extension OpenAIError {
+    /// 413: the request body is larger than the server accepts.
+    public static func bodyTooLarge(limit: Int? = nil) -> OpenAIError {
+        OpenAIError(status: 413, message: "The request body is too large\(limit.map { " (limit \($0) bytes)" } ?? "").",
+                    type: "invalid_request_error", code: "request_too_large")
+    }
+}

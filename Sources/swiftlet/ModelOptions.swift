@@ -5,7 +5,10 @@ import SwiftletModels
 
 /// Options shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Path to a GGUF model file (default: the SmolLM2-135M-Instruct Q4_1 cache copy).")
+    @Option(name: .long, help: ArgumentHelp(
+        "A GGUF model file or a Hugging Face model directory (default: the SmolLM2-135M-Instruct Q4_1 cache copy).",
+        discussion: "GGUF: LLaMA, Mistral, Qwen2. Directories (config.json, safetensors, tokenizer.json): "
+            + HuggingFaceArchitectures.supported.map(\.architecture).joined(separator: ", ") + "."))
     var model: String?
 
     @Option(name: .long, help: "Matmul precision: fast (quantized/bf16) or fp32.")

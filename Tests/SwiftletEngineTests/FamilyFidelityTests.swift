@@ -95,12 +95,12 @@ import SwiftletModels
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-unsupported-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try Data(#"{"architectures": ["BertForMaskedLM"], "model_type": "bert"}"#.utf8)
+        try Data(#"{"architectures": ["T5ForConditionalGeneration"], "model_type": "t5"}"#.utf8)
             .write(to: dir.appendingPathComponent("config.json"))
         let error = #expect(throws: ModelLoadError.self) { try loadModel(path: dir.path) }
         let message = error.map(String.init(describing:)) ?? ""
-        #expect(message.contains("BertForMaskedLM"), "\(message)")
-        for name in ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM"] {
+        #expect(message.contains("T5ForConditionalGeneration"), "\(message)")
+        for name in ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM", "BertModel"] {
             #expect(message.contains(name), "\(message)")
         }
     }

@@ -130,10 +130,51 @@ struct ModelConfigTests {
         #expect(o.positionEmbedding == .learned && o.hiddenActivation == "relu")
         #expect(o.bosTokenId == 2 && o.eosTokenIds == [2])
 
+        // OPT-350m's post-LayerNorm blocks and narrower word embeddings are OPTModel's options;
+        // the shared configuration parses them unchanged.
         var j = try Self.json("opt")
         j["do_layer_norm_before"] = false
-        let error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
-        #expect(error?.description.contains("do_layer_norm_before") == true)
+        j["word_embed_proj_dim"] = 512
+        #expect(try Self.parse(j) == o)
+    }
+
+    @Test func transformers5RopeParameters() throws {
+        var j = try Self.json("llama3")
+        let scaling = j.removeValue(forKey: "rope_scaling")
+        j.removeValue(forKey: "rope_theta")
+        var rope = scaling as? [String: Any] ?? [:]
+        rope["rope_theta"] = 500000.0
+        j["rope_parameters"] = rope
+        let c = try Self.parse(j)
+        #expect(c.ropeTheta == 500000)
+        #expect(c == (try Self.config("llama3")))
+
+        // Top-level keys, when a config has both, win as they do in transformers.
+        j["rope_theta"] = 10000.0
+        j["rope_scaling"] = ["type": "linear", "factor": 2.0]
+        #expect(try Self.parse(j).ropeTheta == 10000)
+        #expect(try Self.parse(j).ropeScaling == RopeScaling(kind: .linear, factor: 2))
+
+        j = try Self.json("mistral")
+        j.removeValue(forKey: "rope_theta")
+        j["rope_parameters"] = ["rope_type": "default", "rope_theta": 1000000.0]
+        #expect(try Self.parse(j).ropeTheta == 1000000 && Self.parse(j).ropeScaling == nil)
+        j["rope_parameters"] = ["rope_type": "yarn", "factor": 4.0, "rope_theta": 1000000.0]
+        var error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
+        #expect(error?.description.contains("rope_parameters type 'yarn'") == true, "\(error.map(String.init(describing:)) ?? "")")
+        j["rope_parameters"] = ["rope_theta": -1.0]
+        error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
+        #expect(error?.description.contains("rope_theta -1") == true, "\(error.map(String.init(describing:)) ?? "")")
+    }
+
+    @Test func bertEncoder() throws {
+        let j: [String: Any] = ["architectures": ["BertModel"], "model_type": "bert", "hidden_size": 384, "intermediate_size": 1536,
+                                "num_hidden_layers": 6, "num_attention_heads": 12, "vocab_size": 30522,
+                                "max_position_embeddings": 512, "layer_norm_eps": 1e-12, "hidden_act": "gelu"]
+        let c = try Self.parse(j)
+        #expect(c.architecture == "bert" && c.headDim == 32 && c.numKVHeads == 12)
+        #expect(c.positionEmbedding == .learned && c.normalization == .layerNorm && c.rmsNormEps == 1e-12)
+        #expect(c.hiddenActivation == "gelu")
     }
 
     @Test(arguments: ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
@@ -170,7 +211,7 @@ struct ModelConfigTests {
         #expect(try Self.parse(j).ropeScaling == nil)
         j["rope_scaling"] = ["type": "dynamic", "factor": 2.0]
         var error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
-        #expect(error?.description.contains("rope_scaling type 'dynamic'") == true)
+        #expect(error?.description.contains("rope_scaling type 'dynamic'") == true, "\(error.map(String.init(describing:)) ?? "")")
         j["rope_scaling"] = ["rope_type": "llama3", "factor": 8.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192]
         error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
         #expect(error?.description.contains("'rope_scaling.low_freq_factor'") == true)

@@ -1,0 +1,211 @@
+import Foundation
+import SwiftletModels
+
+/// Why `AsyncLLMEngine` turned a request away before the engine saw it.
+public enum AsyncEngineError: Error, Equatable, CustomStringConvertible {
+    /// The waiting queue already holds as many requests as it may.
+    case queueFull(limit: Int)
+    /// The engine is stopping or has stopped.
+    case shutDown
+
+    public var description: String {
+        switch self {
+        case .queueFull(let limit): return "the waiting queue is full (\(limit) requests)"
+        case .shutDown: return "the engine is shutting down"
+        }
+    }
+}
+
+/// Runs an `LLMEngine` on a thread of its own and hands each request's outputs to an `AsyncStream`.
+///
+/// The engine is not thread-safe, so everything that touches it (adding, aborting, stepping,
+/// snapshots) happens on the loop thread; other threads only post commands. The loop sleeps when
+/// there is nothing to do and wakes on the next command. Dropping or cancelling a request's stream
+/// aborts the request, so its blocks are free by the next step: that is how a vanished HTTP
+/// client stops costing anything.
+public final class AsyncLLMEngine: @unchecked Sendable {
+    private enum Command {
+        case add(id: String, prompt: [Int], params: SamplingParams, priority: Int, cacheSalt: String?, arrival: Date,
+                 continuation: AsyncStream<RequestOutput>.Continuation,
+                 accepted: CheckedContinuation<Void, any Error>)
+        case abort(String)
+        case blockMap(CheckedContinuation<KVBlockMap, Never>)
+    }
+
+    /// Longest prompt plus output the engine accepts.
+    public let maxModelLen: Int
+    public let vocabSize: Int
+    public let tokenizer: (any Tokenizer)?
+    /// Most requests that may wait for admission (queued or preempted) before new ones are refused.
+    public let maxWaitingRequests: Int
+
+    private let engine: LLMEngine
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var inbox: [Command] = []
+    private var stopping = false
+    private var outstanding = 0
+    private var latest: EngineStatistics
+    // Touched only by the loop thread.
+    private var streams: [String: AsyncStream<RequestOutput>.Continuation] = [:]
+
+    /// Takes ownership of `engine`: nothing else may use it afterwards.
+    public init(engine: LLMEngine, maxWaitingRequests: Int = 1024) {
+        self.engine = engine
+        maxModelLen = engine.maxModelLen
+        vocabSize = engine.modelConfig.vocabSize
+        tokenizer = engine.tokenizer
+        self.maxWaitingRequests = maxWaitingRequests
+        latest = engine.statistics
+        // The thread keeps the engine alive until `shutdown()` ends the loop.
+        let thread = Thread { self.loop() }
+        thread.name = "swiftlet-engine"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// The statistics as of the latest step.
+    public var statistics: EngineStatistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return latest
+    }
+
+    /// Requests accepted and not yet finished.
+    public var numOutstandingRequests: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return outstanding
+    }
+
+    /// Queues a request. Returns once the engine accepted it; the stream then yields an output per
+    /// step that advanced it and finishes after the final one. Throws the engine's `EngineError`
+    /// for a request it refuses, or `AsyncEngineError`.
+    public func generate(id: String, promptTokenIDs: [Int], params: SamplingParams, priority: Int = 0,
+                         cacheSalt: String? = nil) async throws -> AsyncStream<RequestOutput> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RequestOutput.self, bufferingPolicy: .unbounded)
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.abort(id) }
+        }
+        try await withCheckedThrowingContinuation { (accepted: CheckedContinuation<Void, any Error>) in
+            condition.lock()
+            defer { condition.unlock() }
+            if stopping {
+                accepted.resume(throwing: AsyncEngineError.shutDown)
+                return
+            }
+            if outstanding - latest.numRunning >= maxWaitingRequests {
+                accepted.resume(throwing: AsyncEngineError.queueFull(limit: maxWaitingRequests))
+                return
+            }
+            outstanding += 1
+            inbox.append(.add(id: id, prompt: promptTokenIDs, params: params, priority: priority, cacheSalt: cacheSalt,
+                              arrival: Date(), continuation: continuation, accepted: accepted))
+            condition.signal()
+        }
+        return stream
+    }
+
+    /// Aborts a request wherever it is; its stream ends with an output whose finish reason is `abort`.
+    public func abort(_ id: String) {
+        post(.abort(id))
+    }
+
+    /// The KV block map, taken between two steps.
+    public func blockMap() async -> KVBlockMap {
+        await withCheckedContinuation { post(.blockMap($0)) }
+    }
+
+    /// Aborts everything still running, refuses new requests and ends the loop thread.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func post(_ command: Command) {
+        condition.lock()
+        inbox.append(command)
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: The loop
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while inbox.isEmpty && !stopping && !engine.hasUnfinishedRequests { condition.wait() }
+            let commands = inbox
+            inbox = []
+            let stop = stopping
+            condition.unlock()
+
+            for c in commands { handle(c) }
+            if stop {
+                for id in Array(streams.keys) { if let out = engine.abort(id) { deliver(out) } }
+                condition.lock()
+                for c in inbox { refuseAfterStop(c) }
+                inbox = []
+                latest = engine.statistics
+                condition.unlock()
+                return
+            }
+            if engine.hasUnfinishedRequests {
+                for out in engine.step() { deliver(out) }
+            }
+            let s = engine.statistics
+            condition.lock()
+            latest = s
+            condition.unlock()
+        }
+    }
+
+    private func handle(_ command: Command) {
+        switch command {
+        case let .add(id, prompt, params, priority, salt, arrival, continuation, accepted):
+            do {
+                try engine.addRequest(id: id, promptTokenIDs: prompt, params: params, priority: priority, cacheSalt: salt,
+                                      arrival: arrival)
+                streams[id] = continuation
+                accepted.resume()
+            } catch {
+                finishOutstanding()
+                continuation.finish()
+                accepted.resume(throwing: error)
+            }
+        case .abort(let id):
+            if let out = engine.abort(id) { deliver(out) }
+        case .blockMap(let reply):
+            reply.resume(returning: engine.blockMap())
+        }
+    }
+
+    private func refuseAfterStop(_ command: Command) {
+        switch command {
+        case let .add(_, _, _, _, _, _, continuation, accepted):
+            outstanding -= 1
+            continuation.finish()
+            accepted.resume(throwing: AsyncEngineError.shutDown)
+        case .abort: break
+        case .blockMap(let reply): reply.resume(returning: engine.blockMap())
+        }
+    }
+
+    private func deliver(_ out: RequestOutput) {
+        guard let c = streams[out.requestID] else { return }
+        c.yield(out)
+        if out.finished {
+            streams[out.requestID] = nil
+            finishOutstanding()
+            c.finish()
+        }
+    }
+
+    private func finishOutstanding() {
+        condition.lock()
+        outstanding -= 1
+        condition.unlock()
+    }
+}

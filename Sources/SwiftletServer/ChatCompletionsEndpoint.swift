@@ -1,0 +1,127 @@
+import Foundation
+import Hummingbird
+import SwiftletEngine
+import SwiftletModels
+
+/// POST /v1/chat/completions: the conversation goes through the model's own chat template.
+extension OpenAIServer {
+    func chatCompletions(_ f: RequestFields) async throws -> Response {
+        try checkModel(f)
+        guard case .array(let raw)? = f.value("messages") else {
+            throw OpenAIError.invalidRequest("'messages' must be a list of messages.", param: "messages")
+        }
+        guard !raw.isEmpty else { throw OpenAIError.invalidRequest("'messages' must not be empty.", param: "messages") }
+        guard let template = chatTemplate else {
+            throw OpenAIError.invalidRequest("This model has no chat template; use /v1/completions or start the server with --chat-template.")
+        }
+        let messages: [ChatMessage]
+        let rendered: String
+        do {
+            messages = try raw.map(ChatMessage.init)
+            rendered = try template.render(messages: messages, addGenerationPrompt: try f.bool("add_generation_prompt") ?? true)
+        } catch let e as OpenAIError {
+            throw e
+        } catch {
+            throw OpenAIError.invalidRequest("The messages could not be rendered with the chat template: \(error)", param: "messages")
+        }
+        // The template writes any special tokens itself (BOS included), as in vLLM.
+        let prompt = tokenizer.encode(rendered, addSpecialTokens: false, parseSpecial: true)
+        let stream = try f.bool("stream") ?? false
+        let includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
+        let base = try samplingParams(f, chat: true)
+        let n = base.n
+        if stream, let b = base.bestOf, b > n {
+            throw OpenAIError.invalidRequest("best_of greater than n cannot be streamed.", param: "best_of")
+        }
+        let params = try finalize(base, promptLength: prompt.count, maxModelLen: engine.maxModelLen, vocabSize: engine.vocabSize,
+                                  promptParam: "messages")
+        let id = Self.newID("chatcmpl")
+        let created = Int(Date().timeIntervalSince1970)
+        let model = JSONValue.string(configuration.servedModelName)
+        let job = try await GenerationJob(engine: engine, metrics: metrics, baseID: id, prompts: [prompt], params: [params])
+        let wantsLogprobs = base.logprobs != nil
+
+        if !stream {
+            defer { job.close() }
+            let out = try await job.collect()[0]
+            var choices: [JSONValue] = []
+            var completionTokens = 0
+            for (j, c) in best(out.outputs, n: n).enumerated() {
+                completionTokens += c.tokenIDs.count
+                choices.append([
+                    "index": .int(j),
+                    "message": ["role": "assistant", "content": .string(c.text)],
+                    "logprobs": wantsLogprobs ? chatLogprobs(c.logprobs ?? [], top: base.logprobs ?? 0) : .null,
+                    "finish_reason": c.finishReason.map { .string($0.rawValue) } ?? .null,
+                    "stop_reason": stopReasonJSON(c.stopReason),
+                ])
+            }
+            return Response.json([
+                "id": .string(id), "object": "chat.completion", "created": .int(created), "model": model,
+                "choices": .array(choices), "usage": usage(prompt: prompt.count, completion: completionTokens),
+            ])
+        }
+
+        let body = ResponseBody { writer in
+            defer { job.close() }
+            func chunk(_ choices: [JSONValue]) -> String {
+                var o: [(String, JSONValue)] = [
+                    ("id", .string(id)), ("object", "chat.completion.chunk"), ("created", .int(created)), ("model", model),
+                    ("choices", .array(choices)),
+                ]
+                if includeUsage { o.append(("usage", .null)) }
+                return sseEvent(.object(o))
+            }
+            // The role comes first, before any token, as OpenAI sends it.
+            var head = ""
+            for j in 0..<n {
+                head += chunk([["index": .int(j), "delta": ["role": "assistant", "content": ""], "logprobs": .null, "finish_reason": .null]])
+            }
+            try await writer.write(ByteBuffer(string: head))
+            var done = Set<Int>()
+            var completionTokens = 0
+            for await (i, out) in job.outputs {
+                job.observe(i, out)
+                var text = ""
+                for c in out.outputs where !done.contains(c.index) {
+                    guard !c.newText.isEmpty || c.finished || (wantsLogprobs && !c.newTokenIDs.isEmpty) else { continue }
+                    var delta: [(String, JSONValue)] = []
+                    if !c.newText.isEmpty || !c.finished { delta.append(("content", .string(c.newText))) }
+                    if c.finished {
+                        done.insert(c.index)
+                        completionTokens += c.tokenIDs.count
+                    }
+                    let lp = wantsLogprobs ? self.chatLogprobs(Array((c.logprobs ?? []).suffix(c.newTokenIDs.count)), top: base.logprobs ?? 0)
+                        : JSONValue.null
+                    text += chunk([[
+                        "index": .int(c.index), "delta": .object(delta), "logprobs": lp,
+                        "finish_reason": c.finishReason.map { .string($0.rawValue) } ?? .null,
+                    ]])
+                }
+                if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
+            }
+            if includeUsage {
+                try await writer.write(ByteBuffer(string: sseEvent([
+                    "id": .string(id), "object": "chat.completion.chunk", "created": .int(created), "model": model,
+                    "choices": [], "usage": usage(prompt: prompt.count, completion: completionTokens),
+                ])))
+            }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: sseHeaders, body: body)
+    }
+
+    /// Chat logprobs: per token its text, logprob, UTF-8 bytes and the `top` most likely alternatives.
+    func chatLogprobs(_ entries: [PositionLogprobs], top: Int) -> JSONValue {
+        func item(_ id: Int, _ lp: Float) -> [(String, JSONValue)] {
+            let s = tokenizer.decode([id], skipSpecialTokens: false)
+            return [("token", .string(s)), ("logprob", .double(Double(lp))), ("bytes", .array(s.utf8.map { .int(Int($0)) }))]
+        }
+        let content: [JSONValue] = entries.map { e in
+            .object(item(e.chosen.tokenID, e.chosen.logprob)
+                + [("top_logprobs", .array(e.top.prefix(top).map { .object(item($0.tokenID, $0.logprob)) }))])
+        }
+        return ["content": .array(content)]
+    }
+}

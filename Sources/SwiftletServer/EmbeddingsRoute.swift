@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import SwiftletEngine
+import SwiftletModels
+
+/// The embedding model a server answers POST /v1/embeddings with, and the name clients use for it.
+public struct EmbeddingService: Sendable {
+    public let engine: EmbeddingEngine
+    public let modelName: String
+
+    public init(engine: EmbeddingEngine, modelName: String) {
+        self.engine = engine
+        self.modelName = modelName
+    }
+}
+
+/// POST /v1/embeddings in OpenAI's shape: `input` as a string, a list of strings, a list of token
+/// ids or a list of such lists; `encoding_format` "float" (default) or "base64" (little-endian
+/// float32, what the official Python client asks for by default); usage counts the input tokens.
+extension OpenAIServer {
+    /// OpenAI's limit on inputs per request.
+    static let maxEmbeddingInputs = 2048
+
+    func embeddings(_ f: RequestFields) async throws -> Response {
+        guard let service = embeddingService else {
+            throw OpenAIError.invalidRequest("The model `\(configuration.servedModelName)` does not support embeddings.", param: "model")
+        }
+        if let m = try f.string("model"), m != service.modelName {
+            throw OpenAIError(status: 400, message: "The model `\(m)` does not exist.", type: "invalid_request_error",
+                              param: "model", code: "model_not_found")
+        }
+        let base64: Bool
+        switch try f.string("encoding_format") ?? "float" {
+        case "float": base64 = false
+        case "base64": base64 = true
+        case let other: throw OpenAIError.invalidRequest("'encoding_format' must be 'float' or 'base64', not '\(other)'.", param: "encoding_format")
+        }
+        let dimensions = service.engine.model.dimensions
+        if let asked = try f.int("dimensions"), asked != dimensions {
+            throw OpenAIError.invalidRequest("This model's embeddings have \(dimensions) dimensions; it cannot return \(asked).",
+                                             param: "dimensions")
+        }
+        let inputs = try Self.embeddingInputs(f)
+
+        let results: [EmbeddingResult]
+        do {
+            results = try await service.engine.embed(inputs)
+        } catch let error as EmbeddingError {
+            throw OpenAIError.invalidRequest(error.description, param: "input")
+        }
+        let data: [JSONValue] = results.enumerated().map { i, r in
+            let vector: JSONValue = base64 ? .string(Self.base64(r.embedding))
+                // A float's shortest decimal form, not that of the double it widens to.
+                : .array(r.embedding.map { .double(Double("\($0)")!) })
+            return ["object": "embedding", "index": .int(i), "embedding": vector]
+        }
+        let tokens = results.reduce(0) { $0 + $1.promptTokens }
+        return Response.json([
+            "id": .string(Self.newID("embd")), "object": "list", "created": .int(Int(Date().timeIntervalSince1970)),
+            "model": .string(service.modelName), "data": .array(data),
+            "usage": ["prompt_tokens": .int(tokens), "total_tokens": .int(tokens)],
+        ])
+    }
+
+    /// The request's `input` as engine inputs. Lists must be uniform: all strings, all token ids
+    /// (one input), or all lists of token ids.
+    static func embeddingInputs(_ f: RequestFields) throws -> [EmbeddingInput] {
+        let shape = "'input' must be a string, a list of strings, a list of token ids or a list of lists of token ids."
+        guard let value = f.value("input") else { throw OpenAIError.invalidRequest("'input' is required.", param: "input") }
+        func tokenIDs(_ items: [JinjaValue]) -> [Int]? {
+            var ids: [Int] = []
+            ids.reserveCapacity(items.count)
+            for item in items {
+                guard case .int(let id) = item else { return nil }
+                ids.append(id)
+            }
+            return ids
+        }
+        let inputs: [EmbeddingInput]
+        switch value {
+        case .string(let text):
+            inputs = [.text(text)]
+        case .array(let items):
+            guard let first = items.first else { throw OpenAIError.invalidRequest("'input' must not be empty.", param: "input") }
+            switch first {
+            case .string:
+                inputs = try items.map {
+                    guard case .string(let text) = $0 else { throw OpenAIError.invalidRequest(shape, param: "input") }
+                    return .text(text)
+                }
+            case .int:
+                guard let ids = tokenIDs(items) else { throw OpenAIError.invalidRequest(shape, param: "input") }
+                inputs = [.tokens(ids)]
+            case .array:
+                inputs = try items.map {
+                    guard case .array(let inner) = $0, let ids = tokenIDs(inner) else { throw OpenAIError.invalidRequest(shape, param: "input") }
+                    return .tokens(ids)
+                }
+            default:
+                throw OpenAIError.invalidRequest(shape, param: "input")
+            }
+        default:
+            throw OpenAIError.invalidRequest(shape, param: "input")
+        }
+        guard inputs.count <= maxEmbeddingInputs else {
+            throw OpenAIError.invalidRequest("'input' has \(inputs.count) items; at most \(maxEmbeddingInputs) are allowed.", param: "input")
+        }
+        return inputs
+    }
+
+    /// The /v1/models entry of the embedding model, if one is served.
+    var embeddingModelEntries: [JSONValue] {
+        guard let service = embeddingService else { return [] }
+        return [[
+            "id": .string(service.modelName), "object": "model", "created": .int(created), "owned_by": "swiftlet",
+            "root": .string(service.modelName), "parent": nil, "max_model_len": .int(service.engine.model.maxSequenceLength),
+        ]]
+    }
+
+    /// Little-endian float32 bytes, base64: what clients decode with `numpy.frombuffer(..., "float32")`.
+    static func base64(_ vector: [Float]) -> String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(vector.count * 4)
+        for v in vector {
+            let bits = v.bitPattern.littleEndian
+            withUnsafeBytes(of: bits) { bytes.append(contentsOf: $0) }
+        }
+        return Data(bytes).base64EncodedString()
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import SwiftletEngine
+
+/// The engine requests behind one HTTP request (one per prompt), with their outputs merged into
+/// one stream tagged by prompt index.
+///
+/// Ending the job early (a client that went away, a failed write, a cancelled task) aborts every
+/// request still running, so its KV blocks are free by the next engine step.
+final class GenerationJob: @unchecked Sendable {
+    let requestIDs: [String]
+    let promptTokenIDs: [[Int]]
+    let outputs: AsyncStream<(Int, RequestOutput)>
+    let started: Date
+    private let engine: AsyncLLMEngine
+    private let metrics: ServerMetrics
+    private var firstToken: [Date?]
+    private var lastToken: [Date?]
+    private var finished: [Bool]
+
+    /// Submits every prompt; if one is refused, the ones already queued are aborted and the
+    /// refusal is thrown as an OpenAI error.
+    init(engine: AsyncLLMEngine, metrics: ServerMetrics, baseID: String, prompts: [[Int]], params: [SamplingParams]) async throws {
+        self.engine = engine
+        self.metrics = metrics
+        started = Date()
+        promptTokenIDs = prompts
+        requestIDs = prompts.indices.map { prompts.count == 1 ? baseID : "\(baseID)-\($0)" }
+        firstToken = Array(repeating: nil, count: prompts.count)
+        lastToken = Array(repeating: nil, count: prompts.count)
+        finished = Array(repeating: false, count: prompts.count)
+        var streams: [AsyncStream<RequestOutput>] = []
+        do {
+            for (i, prompt) in prompts.enumerated() {
+                streams.append(try await engine.generate(id: requestIDs[i], promptTokenIDs: prompt, params: params[i]))
+            }
+        } catch {
+            for id in requestIDs.prefix(streams.count) { engine.abort(id) }
+            throw Self.openAIError(error)
+        }
+        let (merged, continuation) = AsyncStream.makeStream(of: (Int, RequestOutput).self, bufferingPolicy: .unbounded)
+        let feeder = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (i, s) in streams.enumerated() {
+                    group.addTask { for await out in s { continuation.yield((i, out)) } }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in feeder.cancel() }
+        outputs = merged
+    }
+
+    /// Aborts whatever has not finished; call it when the response ends, however it ends.
+    func close() {
+        for (i, id) in requestIDs.enumerated() where !finished[i] {
+            finished[i] = true
+            engine.abort(id)
+            metrics.recordAborted()
+        }
+    }
+
+    /// Records latency metrics for an output of prompt `i`; call it once per output, in order.
+    func observe(_ i: Int, _ out: RequestOutput) {
+        let now = Date()
+        let newTokens = out.outputs.reduce(0) { $0 + $1.newTokenIDs.count }
+        if newTokens > 0 {
+            if firstToken[i] == nil {
+                firstToken[i] = now
+                metrics.recordFirstToken(after: now.timeIntervalSince(started))
+            } else if let last = lastToken[i] {
+                metrics.recordInterToken(now.timeIntervalSince(last) / Double(newTokens))
+            }
+            lastToken[i] = now
+        }
+        if out.finished && !finished[i] {
+            finished[i] = true
+            let reason = out.outputs.first?.finishReason?.rawValue ?? "abort"
+            metrics.recordFinished(seconds: now.timeIntervalSince(started), promptTokens: out.promptTokenIDs.count,
+                                   generationTokens: out.outputs.reduce(0) { $0 + $1.tokenIDs.count }, finishReason: reason)
+        }
+    }
+
+    /// Waits for every request to finish; returns the final output of each prompt.
+    func collect() async throws -> [RequestOutput] {
+        var finals = [RequestOutput?](repeating: nil, count: requestIDs.count)
+        for await (i, out) in outputs {
+            observe(i, out)
+            if out.finished { finals[i] = out }
+        }
+        try Task.checkCancellation()
+        if let error = finals.compactMap({ $0?.error }).first {
+            throw OpenAIError(status: 500, message: error, type: "internal_server_error")
+        }
+        guard finals.allSatisfy({ $0 != nil }) else {
+            throw OpenAIError(status: 503, message: "The server is shutting down.", type: "server_overloaded")
+        }
+        return finals.map { $0! }
+    }
+
+    static func openAIError(_ error: any Error) -> any Error {
+        switch error {
+        case let e as EngineError:
+            switch e {
+            case .promptTooLong(_, let n, let limit):
+                return OpenAIError(status: 400, message: "This model's maximum context length is \(limit) tokens; the prompt has \(n).",
+                                   type: "invalid_request_error", param: "prompt", code: "context_length_exceeded")
+            default:
+                var text = e.description
+                if let r = text.range(of: "': ") { text = String(text[r.upperBound...]) }
+                return OpenAIError.invalidRequest(text.prefix(1).uppercased() + text.dropFirst())
+            }
+        case let e as AsyncEngineError:
+            switch e {
+            case .queueFull: return OpenAIError.overloaded()
+            case .shutDown: return OpenAIError(status: 503, message: "The server is shutting down.", type: "server_overloaded")
+            }
+        default:
+            return error
+        }
+    }
+}

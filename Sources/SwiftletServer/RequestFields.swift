@@ -1,0 +1,95 @@
+import Foundation
+import SwiftletModels
+
+/// The fields of a JSON request body, read with OpenAI's rules: a missing field or an explicit
+/// `null` means "use the default", and a value of the wrong type is a 400 naming the field.
+struct RequestFields: Sendable {
+    let object: JinjaObject
+
+    /// Parses a body; anything but a JSON object is a 400.
+    init(body: Data) throws {
+        let value: JinjaValue
+        do {
+            value = try JinjaValue(json: body)
+        } catch {
+            throw OpenAIError.invalidRequest("The request body is not valid JSON: \(error)")
+        }
+        guard case .object(let o) = value else { throw OpenAIError.invalidRequest("The request body must be a JSON object.") }
+        object = o
+    }
+
+    init(object: JinjaObject) {
+        self.object = object
+    }
+
+    /// The raw value, nil when absent or null.
+    func value(_ key: String) -> JinjaValue? {
+        guard let v = object[key] else { return nil }
+        if case .none = v { return nil }
+        return v
+    }
+
+    func typeError(_ key: String, _ expected: String) -> OpenAIError {
+        .invalidRequest("'\(key)' must be \(expected).", param: key)
+    }
+
+    func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard case .string(let s) = v else { throw typeError(key, "a string") }
+        return s
+    }
+
+    func int(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        switch v {
+        case .int(let i): return i
+        // Some clients send whole numbers as floats (e.g. 16.0).
+        case .double(let d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
+        default: throw typeError(key, "an integer")
+        }
+    }
+
+    func double(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        switch v {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: throw typeError(key, "a number")
+        }
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case .bool(let b) = v else { throw typeError(key, "a boolean") }
+        return b
+    }
+
+    func object(_ key: String) throws -> RequestFields? {
+        guard let v = value(key) else { return nil }
+        guard case .object(let o) = v else { throw typeError(key, "an object") }
+        return RequestFields(object: o)
+    }
+
+    /// A string or a list of strings (OpenAI's `stop`).
+    func strings(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        switch v {
+        case .string(let s): return [s]
+        case .array(let a):
+            return try a.map {
+                guard case .string(let s) = $0 else { throw typeError(key, "a string or a list of strings") }
+                return s
+            }
+        default: throw typeError(key, "a string or a list of strings")
+        }
+    }
+
+    func ints(_ key: String) throws -> [Int]? {
+        guard let v = value(key) else { return nil }
+        guard case .array(let a) = v else { throw typeError(key, "a list of integers") }
+        return try a.map {
+            guard case .int(let i) = $0 else { throw typeError(key, "a list of integers") }
+            return i
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import SwiftletEngine
+import SwiftletModels
+import SwiftletServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve a model over an OpenAI-compatible HTTP API (with a web page at /).",
+        discussion: """
+        Endpoints: POST /v1/completions, /v1/chat/completions, /v1/embeddings (with --embedding-model), \
+        /tokenize, /detokenize; GET /v1/models, /health, /version, /metrics (Prometheus). SIGINT or \
+        SIGTERM stops the server: running requests are aborted, their responses end, and the process \
+        exits 0.
+        """)
+
+    @OptionGroup var options: ModelOptions
+
+    @OptionGroup(title: "Engine") var engineOptions: EngineOptions
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on (0 picks a free one).")
+    var port = 8000
+
+    @Option(name: .long, help: "Require this key as 'Authorization: Bearer <key>' on /v1 routes.")
+    var apiKey: String?
+
+    @Option(name: .long, help: "The model name clients use (default: the model file's name).")
+    var servedModelName: String?
+
+    @Option(name: .long, help: "A chat template (a file path or the template text) instead of the model's own.")
+    var chatTemplate: String?
+
+    @Option(name: .long, help: "Requests that may wait for admission; beyond that new requests get 503.")
+    var maxWaitingRequests = 1024
+
+    @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
+    var maxRequestBodyBytes = 8 << 20
+
+    @Option(name: .long, help: "A sentence-transformers / BERT model directory to answer POST /v1/embeddings with (e.g. all-MiniLM-L6-v2).")
+    var embeddingModel: String?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard maxWaitingRequests > 0 else { throw ValidationError("--max-waiting-requests must be positive") }
+        guard maxRequestBodyBytes > 0 else { throw ValidationError("--max-request-body-bytes must be positive") }
+    }
+
+    func run() async throws {
+        let loaded = try options.load()
+        let engine = try engineOptions.makeEngine(loaded: loaded, model: options)
+        let template = try loadTemplate(loaded)
+        let name = servedModelName ?? ((options.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
+        let server = OpenAIServer(
+            engine: AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests), tokenizer: loaded.tokenizer,
+            chatTemplate: template,
+            configuration: ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
+                                               maxRequestBodyBytes: maxRequestBodyBytes),
+            embeddingService: try embeddingModel.map {
+                EmbeddingService(engine: try EmbeddingEngine(model: $0), modelName: (($0 as NSString).standardizingPath as NSString).lastPathComponent)
+            })
+        let host = self.host
+        try await server.run { port in
+            writeLogLine("serving \(name) on http://\(host):\(port) (chat template: \(template == nil ? "none" : "yes"))")
+        }
+        writeLogLine("server stopped")
+    }
+
+    private func loadTemplate(_ loaded: LoadedModel) throws -> ChatTemplate? {
+        if let chatTemplate {
+            let source = FileManager.default.fileExists(atPath: chatTemplate) ? try String(contentsOfFile: chatTemplate, encoding: .utf8) : chatTemplate
+            let model = loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
+            return try ChatTemplate(source: source, bosToken: model?.bosToken ?? "", eosToken: model?.eosToken ?? "")
+        }
+        return loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SwiftletEngine
+import SwiftletModels
+@testable import SwiftletServer
+
+/// The engine loop on its own thread: streams, aborts through cancellation, the block map.
+@Suite(.serialized) struct AsyncLLMEngineTests {
+    @Test func cancellingTheConsumerAbortsAndFreesBlocks() async throws {
+        let (engine, loaded) = try makeEngine(model: TestPaths.stories260K, blocks: 256)
+        let prompt = loaded.tokenizer.encode("Once upon a time")
+        let params = SamplingParams(maxTokens: 400, temperature: 0, ignoreEOS: true)
+        let stream = try await engine.generate(id: "a", promptTokenIDs: prompt, params: params)
+        let consumer = Task {
+            var seen = 0
+            for await _ in stream { seen += 1 }
+            return seen
+        }
+        // Wait until the request holds blocks, then look at the map while it runs.
+        var map = await engine.blockMap()
+        for _ in 0..<200 where map.requestIDs.isEmpty {
+            try await Task.sleep(for: .milliseconds(5))
+            map = await engine.blockMap()
+        }
+        #expect(map.requestIDs == ["a"])
+        #expect(map.count(.owned) > 0 && map.owners.contains(0))
+        // Every held block is attributed to the request, and no free or cached one is.
+        #expect(map.states.count == 256)
+        #expect(zip(map.states, map.owners).allSatisfy { ($0 == .owned || $0 == .shared) == ($1 == 0) })
+        consumer.cancel()
+        _ = await consumer.value
+        var s = engine.statistics
+        for _ in 0..<200 where s.kvBlocksUsed > 0 || s.numRunning > 0 {
+            try await Task.sleep(for: .milliseconds(5))
+            s = engine.statistics
+        }
+        #expect(s.kvBlocksUsed == 0 && s.numRunning == 0)
+        #expect(s.generationTokens < 400, "the request ran to the end instead of being aborted")
+        engine.shutdown()
+    }
+
+    @Test func streamsDeliverEveryTokenAndRefusalsThrow() async throws {
+        let (engine, loaded) = try makeEngine(model: TestPaths.stories260K, blocks: 256)
+        let prompt = loaded.tokenizer.encode("Once upon a time")
+        let params = SamplingParams(n: 2, maxTokens: 20, temperature: 0.9, seed: 3, ignoreEOS: true)
+        var counts = [0, 0]
+        var texts = ["", ""]
+        var finals: [CompletionOutput] = []
+        for await out in try await engine.generate(id: "b", promptTokenIDs: prompt, params: params) {
+            for c in out.outputs {
+                counts[c.index] += c.newTokenIDs.count
+                texts[c.index] += c.newText
+            }
+            if out.finished { finals = out.outputs }
+        }
+        #expect(counts == [20, 20])
+        #expect(finals.map(\.text) == texts && finals.allSatisfy { $0.finishReason == .length })
+        await #expect(throws: EngineError.self) {
+            _ = try await engine.generate(id: "c", promptTokenIDs: [], params: params)
+        }
+        #expect(engine.numOutstandingRequests == 0)
+        engine.shutdown()
+        await #expect(throws: AsyncEngineError.shutDown) {
+            _ = try await engine.generate(id: "d", promptTokenIDs: prompt, params: params)
+        }
+    }
+}
+
+/// `swiftlet serve` as a process (on the default model, as no --model is given): SIGTERM ends it
+/// with status 0, cutting a running stream short.
+@Suite struct ServeCommandTests {
+    @Test func sigtermShutsDownGracefully() async throws {
+        let binary = try #require(TestPaths.swiftletBinary, "build the swiftlet binary first")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--port", "0", "--kv-cache-memory", "32000000", "--swap-space", "0"]
+        let output = OutputCollector()
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        output.attach(to: process) { text in
+            if let r = text.range(of: #"on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                portContinuation.yield(Int(text[r].split(separator: ":").last!)!)
+            }
+        } onEnd: { portContinuation.finish() }
+        try process.run()
+        var port = 0
+        for await p in ports {
+            port = p
+            break
+        }
+        try #require(port > 0, "the server did not start: \(output.text)")
+        // A long stream is running when the signal comes.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/completions")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"prompt": "Once upon a time", "ignore_eos": true, "stream": true}"#.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let streaming = Task { try await URLSession.shared.data(for: request) }
+        try await Task.sleep(for: .milliseconds(500))
+        kill(process.processIdentifier, SIGTERM)
+        let status = await output.waitForExit(process)
+        #expect(status == 0, "\(output.text)")
+        let (data, _) = try await streaming.value
+        let body = String(decoding: data, as: UTF8.self)
+        #expect(body.contains(#""finish_reason":"abort""#) && body.hasSuffix("data: [DONE]\n\n"), "\(body.suffix(300))")
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SwiftletEngine
+import SwiftletKernels
+import SwiftletModels
+@testable import SwiftletServer
+
+/// Paths the server tests use.
+enum TestPaths {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// stories260K from `../shared/models` beside the repository (always present in CI).
+    static var stories260K: String { repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.gguf").path }
+
+    /// SmolLM2-135M-Instruct Q4_1 (it has a chat template), installed by scripts/bootstrap.sh.
+    static var smolLM2: String {
+        if let p = ProcessInfo.processInfo.environment["SWIFTLET_MODEL_PATH"], !p.isEmpty { return p }
+        return DefaultModel.path
+    }
+
+    static func clientScript(_ name: String) -> String { repoRoot.appendingPathComponent("Tests/ServerClients/\(name)").path }
+
+    /// The `swiftlet` binary built beside the tests.
+    static var swiftletBinary: String? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swiftlet").path,
+            repoRoot.appendingPathComponent(".build/release/swiftlet").path,
+            repoRoot.appendingPathComponent(".build/debug/swiftlet").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+/// An engine on a real model with a KV cache of `blocks` blocks.
+func makeEngine(model path: String, blocks: Int, blockSize: Int = 16, maxNumSeqs: Int = 256, maxWaiting: Int = 1024,
+                precision: ComputePrecision = .fast) throws -> (AsyncLLMEngine, LoadedModel) {
+    let loaded = try loadModel(path: path, precision: precision)
+    let c = loaded.config
+    let cache = try PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                 headDim: c.headDim, dtype: .bf16)
+    let config = EngineConfig(scheduler: SchedulerConfig(maxNumSeqs: maxNumSeqs), swapSpaceBytes: 0)
+    let engine = try LLMEngine(model: loaded.model, cache: cache, tokenizer: loaded.tokenizer, config: config)
+    return (AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaiting), loaded)
+}
+
+/// A real server on a free loopback port, run in-process until `stop()`.
+final class TestServer: @unchecked Sendable {
+    let server: OpenAIServer
+    let port: Int
+    private let task: Task<Void, any Error>
+
+    init(model path: String, blocks: Int = 512, maxNumSeqs: Int = 256, maxWaiting: Int = 1024, apiKey: String? = nil,
+         maxBodyBytes: Int = 8 << 20, servedName: String = "test-model", embeddings: EmbeddingService? = nil) async throws {
+        let (engine, loaded) = try makeEngine(model: path, blocks: blocks, maxNumSeqs: maxNumSeqs, maxWaiting: maxWaiting)
+        let template = loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
+        let server = OpenAIServer(engine: engine, tokenizer: loaded.tokenizer, chatTemplate: template,
+                                  configuration: ServerConfiguration(host: "127.0.0.1", port: 0, apiKey: apiKey,
+                                                                     servedModelName: servedName, maxRequestBodyBytes: maxBodyBytes),
+                                  embeddingService: embeddings)
+        self.server = server
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        task = Task { try await server.run(gracefulShutdownSignals: []) { portContinuation.yield($0) } }
+        var bound = 0
+        for await p in ports {
+            bound = p
+            break
+        }
+        port = bound
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    func stop() async {
+        server.shutdown()
+        _ = await task.result
+    }
+
+    /// One request; returns the status and the body.
+    func send(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> (Int, Data) {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 120
+        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as! HTTPURLResponse).statusCode, data)
+    }
+
+    func json(_ method: String, _ path: String, _ text: String, headers: [String: String] = [:]) async throws -> (Int, [String: Any]) {
+        let (status, data) = try await send(method, path, body: Data(text.utf8), headers: headers)
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return (status, object)
+    }
+}
+
+/// Runs a command to completion; returns its exit status and everything it printed.
+func runProcess(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = OutputCollector()
+    output.attach(to: process)
+    try process.run()
+    let status = await output.waitForExit(process)
+    return (status, output.text)
+}
+
+/// Collects a child process's standard output and error on a thread of its own (blocking reads:
+/// Foundation's readability handlers are not dependable on Linux).
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+    private var onText: ((String) -> Void)?
+
+    /// Routes the process's output here; `onText` sees the whole output so far after each read,
+    /// `onEnd` runs when the output closes.
+    func attach(to process: Process, onText: ((String) -> Void)? = nil, onEnd: (@Sendable () -> Void)? = nil) {
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        self.onText = onText
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread {
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                self.append(chunk)
+                self.onText?(self.text)
+            }
+            onEnd?()
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the process to end and its output to be read.
+    func waitForExit(_ process: Process) async -> Int32 {
+        await withCheckedContinuation { c in
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                self.done.wait()
+                c.resume(returning: process.terminationStatus)
+            }
+        }
+    }
+
+    func append(_ d: Data) {
+        lock.lock()
+        data.append(d)
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The value of one sample in a Prometheus text exposition.
+func metricValue(_ text: String, _ name: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+        if let v = line.split(separator: " ").last.flatMap({ Double($0) }) { return v }
+    }
+    return nil
+}
