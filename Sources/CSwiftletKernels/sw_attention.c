@@ -509,10 +509,12 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
     int q_tile = SW_MAX_ROWS / G;
     if (q_tile > SW_Q_TILE) q_tile = SW_Q_TILE;
     if (q_tile < 1) q_tile = 1;
-    // A sequence with a single tile of few rows (decode) is one task over all of its kv heads:
-    // the heads of a block lie side by side, so one thread then streams whole blocks. Longer
-    // tiles are split by kv head to spread the work.
-    const int few_rows = SW_TWO_PASS_ROWS / G > 0 ? SW_TWO_PASS_ROWS / G : 1;
+    // With many sequences, one with a single tile of few rows (decode) is one task over all of
+    // its kv heads: the heads of a block lie side by side, so one thread then streams whole
+    // blocks. Longer tiles, and the sequences of small batches, are split by kv head to spread
+    // the work over the threads.
+    const int threads = pool ? sw_pool_size(pool) : 1;
+    const int few_rows = batch->num_seqs < 4 * threads ? 0 : SW_TWO_PASS_ROWS / G > 0 ? SW_TWO_PASS_ROWS / G : 1;
     int n = 0;
     for (int s = 0; s < batch->num_seqs; s++) {
         int qlen = batch->query_start[s + 1] - batch->query_start[s];
@@ -549,8 +551,7 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
     int longest = 0;
     for (int s = 0; s < batch->num_seqs; s++) if (batch->context_len[s] > longest) longest = batch->context_len[s];
     const size_t per_thread = (size_t)SW_TWO_PASS_ROWS * ((size_t)(longest + block_size + 15) / 16 * 16 + 16);
-    const int threads = pool && n > 1 ? sw_pool_size(pool) : 1;
-    c.scores = per_thread <= SW_SCORES ? aligned_alloc(64, per_thread * threads * sizeof(float)) : NULL;
+    c.scores = per_thread <= SW_SCORES ? aligned_alloc(64, per_thread * (n > 1 ? threads : 1) * sizeof(float)) : NULL;
     c.scores_per_thread = per_thread;
     atomic_init(&c.next, 0);
     if (pool && n > 1) sw_pool_run(pool, attn_worker, &c);
