@@ -50,11 +50,6 @@ public final class PagedKVCache: @unchecked Sendable {
         guard let p = mmap(nil, regionBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
             throw KernelError.backend("cannot reserve \(regionBytes) bytes for the KV cache")
         }
-        #if os(Linux)
-        // Attention reads blocks scattered over the whole region; on 4 KiB pages nearly every
-        // block costs a TLB miss (measured: random 2 KiB reads 9 -> 11 GB/s on huge pages).
-        _ = madvise(p, regionBytes, Int32(MADV_HUGEPAGE))
-        #endif
         region = p
         keys = (0..<numLayers).map { p + 2 * $0 * layerBytes }
         values = (0..<numLayers).map { p + (2 * $0 + 1) * layerBytes }
