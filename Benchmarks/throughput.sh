@@ -8,7 +8,7 @@
 #   - Hugging Face transformers, bf16, batch 32 (Benchmarks/hf_throughput.py).
 # Environment: SWIFTLET_MODEL_PATH, LLAMA_CPP_DIR, NUM_PROMPTS (256), INPUT_LEN (128), OUTPUT_LEN (128),
 # KV_CACHE_MEMORY (2e9 bytes), HF_PROMPTS (64: two batches; the rate is per batch), SKIP_HF, SKIP_LLAMA,
-# SWIFTLET_ARGS (extra engine flags).
+# SWIFTLET_ARGS (extra engine flags), SWIFTLET_BIN (an already built release binary; default: build one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${SWIFTLET_MODEL_PATH:-${SWIFTLET_MODEL_DIR:-$HOME/.cache/swiftlet/models}/SmolLM2-135M-Instruct.Q4_1.gguf}
@@ -16,10 +16,14 @@ N=${NUM_PROMPTS:-256} IN=${INPUT_LEN:-128} OUT=${OUTPUT_LEN:-128}
 LOG=${LOG_DIR:-/tmp/swiftlet-bench}
 mkdir -p "$LOG"
 
-swift build -c release --product swiftlet >/dev/null
+swiftlet=${SWIFTLET_BIN:-}
+if [ -z "$swiftlet" ]; then
+    swift build -c release --product swiftlet >/dev/null
+    swiftlet=.build/release/swiftlet
+fi
 echo "== Swiftlet"
 # shellcheck disable=SC2086
-.build/release/swiftlet bench throughput --model "$MODEL" --num-prompts "$N" --input-len "$IN" --output-len "$OUT" \
+"$swiftlet" bench throughput --model "$MODEL" --num-prompts "$N" --input-len "$IN" --output-len "$OUT" \
     --kv-cache-memory "${KV_CACHE_MEMORY:-2e9}" ${SWIFTLET_ARGS:-} 2>"$LOG/swiftlet.err" | tee "$LOG/swiftlet.txt"
 ours=$(sed -n 's/.* \([0-9.]*\) output tokens\/s$/\1/p' "$LOG/swiftlet.txt" | head -1)
 

@@ -1,11 +1,15 @@
 #!/bin/sh
-# Builds the kernel benchmark straight from the C sources (not part of the Swift package).
+# Builds the kernel benchmarks straight from the C sources (not part of the Swift package):
+# the matmul/thread-pool benchmark and the whole decode step (step.c).
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/../../Sources/CSwiftletKernels"
 CC=${CC:-clang}
 out=${1:-/tmp/swiftlet-kbench}
-"$CC" -O3 -fno-math-errno -ffp-contract=fast -I"$src/include" \
-    "$here/bench.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
+flags="-O3 -fno-math-errno -ffp-contract=fast -I$src/include"
+"$CC" $flags "$here/bench.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
     -o "$out" -lpthread -lm
 echo "built $out"
+"$CC" $flags "$here/step.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
+    "$src/sw_attention.c" "$src/sw_ops.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
+echo "built ${2:-/tmp/swiftlet-kstep}"

@@ -66,6 +66,17 @@ enum { SW_Q_TILE = 16, SW_MAX_ROWS = 128, SW_MAX_HEAD_DIM = 256, SW_CHUNK = 16 }
 // The two-pass kernel takes tiles of at most SW_TWO_PASS_ROWS rows and SW_SCORES scores per thread.
 enum { SW_TWO_PASS_ROWS = 16, SW_SCORES = 16 * 8192 };
 
+// A unit of work: a tile of one sequence's query tokens against one kv head (-1: every kv head).
+typedef struct {
+    int64_t cost;
+    int32_t seq, tile, head;
+} attn_task;
+
+static int task_cmp(const void *a, const void *b) {
+    const int64_t x = ((const attn_task *)a)->cost, y = ((const attn_task *)b)->cost;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 typedef struct {
     const float *q; size_t q_stride; float *out; size_t out_stride;
     const void *k_cache, *v_cache; int dtype;
@@ -73,7 +84,7 @@ typedef struct {
     const sw_attn_batch *batch; float scale; int window;
     int q_tile;
     int num_tasks;
-    const int32_t *task_seq, *task_tile; // task -> (sequence, first query token of tile); kv head = task % num_kv_heads
+    const attn_task *tasks;
     float *scores;            // per-thread score rows for the two-pass kernel (NULL: online kernel only)
     size_t scores_per_thread;
     _Atomic int next;
@@ -158,6 +169,25 @@ SW_AVX512 static inline __m512 load16(const void *base, size_t idx, int dtype, _
     return _mm512_maskz_loadu_ps(mask, (const float *)base + idx);
 }
 
+// Scores of one query row against the 16 keys of a transposed chunk kt ([d][16]): broadcasting
+// q[d] against K rows needs no horizontal sums. Eight independent sums, because one chain of
+// dependent FMAs would leave the FMA units waiting on latency (head_dim is a multiple of 16).
+SW_AVX512 static inline __m512 qk_chunk16(const float *qr, const float *kt, int hd) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+    for (int d = 0; d < hd; d += 8) {
+        s0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d]), _mm512_load_ps(kt + d * 16), s0);
+        s1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 2]), _mm512_load_ps(kt + (d + 2) * 16), s2);
+        s3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 3]), _mm512_load_ps(kt + (d + 3) * 16), s3);
+        s4 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 4]), _mm512_load_ps(kt + (d + 4) * 16), s4);
+        s5 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 5]), _mm512_load_ps(kt + (d + 5) * 16), s5);
+        s6 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 6]), _mm512_load_ps(kt + (d + 6) * 16), s6);
+        s7 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 7]), _mm512_load_ps(kt + (d + 7) * 16), s7);
+    }
+    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
+                         _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
+}
+
 // Fast path: head_dim a multiple of 16 (at most 256). Keys are handled 16 at a time; scores of a
 // chunk come from broadcasting q[d] against the transposed K rows, so no horizontal sums are needed.
 SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0, int t1) {
@@ -203,23 +233,7 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
                     _mm512_store_ps(vt + t * hd + v * 16, load16(c->v_cache, base + (size_t)(o + t) * hd + v * 16, c->dtype, 0xffff));
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
-                const float *qr = qrow[r];
-                // Eight independent sums: one chain of dependent FMAs would leave the FMA units
-                // waiting on latency (head_dim is a multiple of 16, so of 8).
-                __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-                for (int d = 0; d < hd; d += 8) {
-                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d]), _mm512_load_ps(kt + d * 16), s0);
-                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), s1);
-                    s2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 2]), _mm512_load_ps(kt + (d + 2) * 16), s2);
-                    s3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 3]), _mm512_load_ps(kt + (d + 3) * 16), s3);
-                    s4 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 4]), _mm512_load_ps(kt + (d + 4) * 16), s4);
-                    s5 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 5]), _mm512_load_ps(kt + (d + 5) * 16), s5);
-                    s6 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 6]), _mm512_load_ps(kt + (d + 6) * 16), s6);
-                    s7 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 7]), _mm512_load_ps(kt + (d + 7) * 16), s7);
-                }
-                __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
-                                           _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
-                __m512 sc = _mm512_mul_ps(sum, _mm512_set1_ps(c->scale));
+                __m512 sc = _mm512_mul_ps(qk_chunk16(qrow[r], kt, hd), _mm512_set1_ps(c->scale));
                 // valid: key < n in chunk, key <= pos, inside the window
                 __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
                 if (c->window > 0)
@@ -278,6 +292,43 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
 
 #if defined(__x86_64__)
 
+// Pass 2 of the two-pass kernel for head_dim 64 and at most 4 rows: each V row is loaded once for
+// all query rows, and the rows x 4 accumulators stay in registers.
+SW_AVX512 static inline __attribute__((always_inline)) void pv_hd64(
+    const attn_ctx *c, const int rows, int s, int kvh, int t0, int base_key, int hi, int span,
+    const float *scores, const float *inv) {
+    const sw_attn_batch *b = c->batch;
+    const int bs = c->block_size, G = c->num_heads / c->num_kv_heads;
+    const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+    const size_t head_elems = (size_t)64 * bs;
+    __m512 acc[4][4];
+    for (int r = 0; r < rows; r++) for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int kp = base_key; kp <= hi; kp += bs) {
+        const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        if (kp + bs <= hi) prefetch_block(c->v_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
+        const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
+        const float *pk = scores + (kp - base_key);
+        for (int t = 0; t < n; t++) {
+            const size_t i0 = blk + (size_t)t * 64;
+            const __m512 v0 = load16(c->v_cache, i0, c->dtype, 0xffff), v1 = load16(c->v_cache, i0 + 16, c->dtype, 0xffff);
+            const __m512 v2 = load16(c->v_cache, i0 + 32, c->dtype, 0xffff), v3 = load16(c->v_cache, i0 + 48, c->dtype, 0xffff);
+            for (int r = 0; r < rows; r++) {
+                const __m512 p = _mm512_set1_ps(pk[(size_t)r * span + t]);
+                acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
+                acc[r][2] = _mm512_fmadd_ps(p, v2, acc[r][2]);
+                acc[r][3] = _mm512_fmadd_ps(p, v3, acc[r][3]);
+            }
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        const int tok = t0 + r / G, head = kvh * G + r % G;
+        float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * 64;
+        const __m512 iv = _mm512_set1_ps(inv[r]);
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(orow + v * 16, _mm512_mul_ps(acc[r][v], iv));
+    }
+}
+
 // Few query rows (decode): scores of the whole context first, then one softmax per row, then a
 // pass over V that keeps every row's output in registers. Unlike the online softmax, no step
 // waits on a per-chunk max/sum reduction, so the loads stream. Needs rows * keys <= SW_SCORES.
@@ -314,20 +365,7 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
                 _mm512_store_ps(kt + d * 16, load16(c->k_cache, blk + (size_t)d * bs + o, c->dtype, mask));
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
-                const float *qr = qrow[r];
-                __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-                for (int d = 0; d < hd; d += 8) {
-                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d]), _mm512_load_ps(kt + d * 16), s0);
-                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 1]), _mm512_load_ps(kt + (d + 1) * 16), s1);
-                    s2 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 2]), _mm512_load_ps(kt + (d + 2) * 16), s2);
-                    s3 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 3]), _mm512_load_ps(kt + (d + 3) * 16), s3);
-                    s4 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 4]), _mm512_load_ps(kt + (d + 4) * 16), s4);
-                    s5 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 5]), _mm512_load_ps(kt + (d + 5) * 16), s5);
-                    s6 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 6]), _mm512_load_ps(kt + (d + 6) * 16), s6);
-                    s7 = _mm512_fmadd_ps(_mm512_set1_ps(qr[d + 7]), _mm512_load_ps(kt + (d + 7) * 16), s7);
-                }
-                __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
-                                           _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
+                const __m512 sum = qk_chunk16(qrow[r], kt, hd);
                 __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
                 if (c->window > 0)
                     ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
@@ -361,32 +399,13 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
     }
     // Pass 2: weighted sum of V rows.
     if (hd == 64 && rows <= 4) {
-        // Each V row is loaded once for all query rows; 16 accumulators stay in registers.
-        __m512 acc[4][4];
-        for (int r = 0; r < 4; r++) for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
-        for (int kp = base_key; kp <= hi; kp += bs) {
-            const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
-            if (kp + bs <= hi) prefetch_block(c->v_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
-            const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
-            const int off = kp - base_key;
-            for (int t = 0; t < n; t++) {
-                const size_t i0 = blk + (size_t)t * 64;
-                const __m512 v0 = load16(c->v_cache, i0, c->dtype, 0xffff), v1 = load16(c->v_cache, i0 + 16, c->dtype, 0xffff);
-                const __m512 v2 = load16(c->v_cache, i0 + 32, c->dtype, 0xffff), v3 = load16(c->v_cache, i0 + 48, c->dtype, 0xffff);
-                for (int r = 0; r < rows; r++) {
-                    const __m512 p = _mm512_set1_ps(scores[(size_t)r * span + off + t]);
-                    acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
-                    acc[r][2] = _mm512_fmadd_ps(p, v2, acc[r][2]);
-                    acc[r][3] = _mm512_fmadd_ps(p, v3, acc[r][3]);
-                }
-            }
-        }
-        for (int r = 0; r < rows; r++) {
-            const int tok = t0 + r / G, head = kvh * G + r % G;
-            float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd;
-            const __m512 iv = _mm512_set1_ps(inv[r]);
-            for (int v = 0; v < 4; v++) _mm512_storeu_ps(orow + v * 16, _mm512_mul_ps(acc[r][v], iv));
+        // A compile-time row count keeps the accumulators in registers (a run-time one makes the
+        // compiler index them through the stack, a store-forwarding chain per FMA).
+        switch (rows) {
+            case 1: pv_hd64(c, 1, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            case 2: pv_hd64(c, 2, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            case 3: pv_hd64(c, 3, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            default: pv_hd64(c, 4, s, kvh, t0, base_key, hi, span, scores, inv); break;
         }
         return;
     }
@@ -446,26 +465,40 @@ static int use_avx512(int head_dim, int rows) {
 static void attn_worker(void *ctx, int ith, int nth) {
     (void)nth;
     attn_ctx *c = ctx;
+#if defined(__x86_64__)
+    // Flush subnormals: a peaked softmax gives weights near e^-87 whose products with V are
+    // subnormal, and each such FMA takes a microcode assist (measured: 10x slower attention).
+    // Their contribution is below 1e-38 of the largest weight.
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040);
+#endif
     const int G = c->num_heads / c->num_kv_heads;
     for (;;) {
         int t = atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed);
         if (t >= c->num_tasks) break;
-        int s = c->task_seq[t], t0 = c->task_tile[t], kvh = t % c->num_kv_heads;
-        int qlen = c->batch->query_start[s + 1] - c->batch->query_start[s];
-        int t1 = t0 + c->q_tile < qlen ? t0 + c->q_tile : qlen;
+        const attn_task *task = &c->tasks[t];
+        const int s = task->seq, t0 = task->tile;
+        const int h0 = task->head < 0 ? 0 : task->head, h1 = task->head < 0 ? c->num_kv_heads : h0 + 1;
+        const int qlen = c->batch->query_start[s + 1] - c->batch->query_start[s];
+        const int t1 = t0 + c->q_tile < qlen ? t0 + c->q_tile : qlen;
+        for (int kvh = h0; kvh < h1; kvh++) {
 #if defined(__x86_64__)
-        if (use_avx512(c->head_dim, (t1 - t0) * G)) {
-            const int rows = (t1 - t0) * G;
-            int lo, hi;
-            tile_range(c, s, t0, t1, &lo, &hi);
-            const int span = (hi - (lo - lo % c->block_size) + 1 + 15) / 16 * 16 + 16;
-            if (c->scores && rows <= SW_TWO_PASS_ROWS && (size_t)rows * span <= c->scores_per_thread) attn_task_two_pass(c, ith, s, kvh, t0, t1, lo, hi);
-            else attn_task_avx512(c, s, kvh, t0, t1);
-            continue;
-        }
+            if (use_avx512(c->head_dim, (t1 - t0) * G)) {
+                const int rows = (t1 - t0) * G;
+                int lo, hi;
+                tile_range(c, s, t0, t1, &lo, &hi);
+                const int span = (hi - (lo - lo % c->block_size) + 1 + 15) / 16 * 16 + 16;
+                if (c->scores && rows <= SW_TWO_PASS_ROWS && (size_t)rows * span <= c->scores_per_thread) attn_task_two_pass(c, ith, s, kvh, t0, t1, lo, hi);
+                else attn_task_avx512(c, s, kvh, t0, t1);
+                continue;
+            }
 #endif
-        attn_task_generic(c, s, kvh, t0, t1);
+            attn_task_generic(c, s, kvh, t0, t1);
+        }
     }
+#if defined(__x86_64__)
+    _mm_setcsr(csr);
+#endif
 }
 
 void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *out, size_t out_stride,
@@ -476,39 +509,53 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
     int q_tile = SW_MAX_ROWS / G;
     if (q_tile > SW_Q_TILE) q_tile = SW_Q_TILE;
     if (q_tile < 1) q_tile = 1;
+    // With many sequences, one with a single tile of few rows (decode) is one task over all of
+    // its kv heads: the heads of a block lie side by side, so one thread then streams whole
+    // blocks. Longer tiles, and the sequences of small batches, are split by kv head to spread
+    // the work over the threads.
+    const int threads = pool ? sw_pool_size(pool) : 1;
+    const int few_rows = batch->num_seqs < 4 * threads ? 0 : SW_TWO_PASS_ROWS / G > 0 ? SW_TWO_PASS_ROWS / G : 1;
     int n = 0;
     for (int s = 0; s < batch->num_seqs; s++) {
         int qlen = batch->query_start[s + 1] - batch->query_start[s];
-        n += (qlen + q_tile - 1) / q_tile * num_kv_heads;
+        if (qlen <= 0) continue;
+        n += qlen <= few_rows ? 1 : (qlen + q_tile - 1) / q_tile * num_kv_heads;
     }
     if (n == 0) return;
-    int32_t stack_buf[2 * 1024];
-    int32_t *buf = n <= 1024 ? stack_buf : malloc(sizeof(int32_t) * 2 * (size_t)n);
-    int32_t *ts = buf, *tt = buf + n;
-    // Longest tiles first (later query tokens see more keys), so the two threads finish together.
+    attn_task stack_tasks[512];
+    attn_task *tasks = n <= 512 ? stack_tasks : malloc(sizeof(attn_task) * (size_t)n);
     int k = 0;
     for (int s = 0; s < batch->num_seqs; s++) {
         int qlen = batch->query_start[s + 1] - batch->query_start[s];
-        for (int t0 = ((qlen - 1) / q_tile) * q_tile; t0 >= 0 && qlen > 0; t0 -= q_tile)
-            for (int h = 0; h < num_kv_heads; h++) { ts[k] = s; tt[k] = t0; k++; }
+        if (qlen <= 0) continue;
+        if (qlen <= few_rows) {
+            tasks[k++] = (attn_task){(int64_t)batch->context_len[s] * qlen * num_heads, s, 0, -1};
+            continue;
+        }
+        for (int t0 = ((qlen - 1) / q_tile) * q_tile; t0 >= 0; t0 -= q_tile) {
+            const int t1 = t0 + q_tile < qlen ? t0 + q_tile : qlen;
+            const int64_t cost = (int64_t)(batch->context_len[s] - qlen + t1) * (t1 - t0) * G;
+            for (int h = 0; h < num_kv_heads; h++) tasks[k++] = (attn_task){cost, s, t0, h};
+        }
     }
+    // Costliest tasks first (longer contexts, later query tiles), so the threads finish together.
+    qsort(tasks, (size_t)n, sizeof(attn_task), task_cmp);
     attn_ctx c = {
         .q = q, .q_stride = q_stride, .out = out, .out_stride = out_stride,
         .k_cache = k_cache, .v_cache = v_cache, .dtype = dtype,
         .num_heads = num_heads, .num_kv_heads = num_kv_heads, .head_dim = head_dim, .block_size = block_size,
         .batch = batch, .scale = scale, .window = sliding_window, .q_tile = q_tile,
-        .num_tasks = n, .task_seq = ts, .task_tile = tt,
+        .num_tasks = n, .tasks = tasks,
     };
     // Score rows for the two-pass (few-row) kernel, sized for the longest context of the batch.
     int longest = 0;
     for (int s = 0; s < batch->num_seqs; s++) if (batch->context_len[s] > longest) longest = batch->context_len[s];
     const size_t per_thread = (size_t)SW_TWO_PASS_ROWS * ((size_t)(longest + block_size + 15) / 16 * 16 + 16);
-    const int threads = pool && n > 1 ? sw_pool_size(pool) : 1;
-    c.scores = per_thread <= SW_SCORES ? aligned_alloc(64, per_thread * threads * sizeof(float)) : NULL;
+    c.scores = per_thread <= SW_SCORES ? aligned_alloc(64, per_thread * (n > 1 ? threads : 1) * sizeof(float)) : NULL;
     c.scores_per_thread = per_thread;
     atomic_init(&c.next, 0);
     if (pool && n > 1) sw_pool_run(pool, attn_worker, &c);
     else attn_worker(&c, 0, 1);
     free(c.scores);
-    if (buf != stack_buf) free(buf);
+    if (tasks != stack_tasks) free(tasks);
 }

@@ -115,6 +115,10 @@ public final class Linear: @unchecked Sendable {
         }
     }
 
+    /// Activation elements from which quantizing them is split over threads; smaller batches
+    /// take a few microseconds, about what handing work to another thread costs.
+    static let parallelQuantizeElements = 16 * 576
+
     /// Stored formats that have an integer dot-product kernel.
     static func kernelType(_ t: GGMLType) -> sw_qtype? {
         switch t {
@@ -167,8 +171,15 @@ public final class Linear: @unchecked Sendable {
             for seg in segments {
                 if let type = seg.type {
                     if xq == nil {
-                        xq = workspace.bytes(.activationQuant, count: Int(sw_q8a_row_bytes(Int32(inFeatures))) * m)
-                        sw_quantize_rows_q8a(x, ldx, Int32(m), Int32(inFeatures), xq)
+                        let rowBytes = Int(sw_q8a_row_bytes(Int32(inFeatures)))
+                        let out = workspace.bytes(.activationQuant, count: rowBytes * m)
+                        let k = Int32(inFeatures)
+                        // Quantized once for every segment (fused q/k/v, gate/up); split over the
+                        // pool's threads when the batch is large enough to pay for the hand-off.
+                        pool.parallelFor(m, granularity: m * inFeatures >= Linear.parallelQuantizeElements ? 1 : m) { r in
+                            sw_quantize_rows_q8a(x + r.lowerBound * ldx, ldx, Int32(r.count), k, out + r.lowerBound * rowBytes)
+                        }
+                        xq = out
                     }
                     sw_gemm_q(pool.raw, type, seg.weights, Int32(seg.rows), Int32(inFeatures), xq, Int32(m), y + row, ldy)
                 } else {

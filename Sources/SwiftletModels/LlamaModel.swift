@@ -177,6 +177,9 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         deinit { [hidden, normed, qkv, attn, gateUp, act].forEach { $0.deallocate() } }
     }
 
+    /// Batches of at least this many tokens split their row-wise operations over threads.
+    static let parallelRowsThreshold = 8
+
     public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
@@ -210,17 +213,31 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                                       context_len: cl.baseAddress, block_tables: bt.baseAddress,
                                       max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
             let prof = profiler
+            // Row-wise work (norms, rope, cache writes, activations) is split over the pool's
+            // threads for batches of many tokens; for a few tokens it stays on this thread.
+            let split = T >= Self.parallelRowsThreshold
+            func rows(_ body: (Int, Int) -> Void) {
+                if split { pool.parallelFor(T) { body($0.lowerBound, $0.count) } } else { body(0, T) }
+            }
+            let rmsNorm = { (w: UnsafePointer<Float>, r0: Int, n: Int) in
+                sw_rmsnorm(h + r0 * D, D, w, xn + r0 * D, D, Int32(n), Int32(D), eps)
+            }
             for (li, layer) in layers.enumerated() {
                 prof?.lap(.other)
-                layer.attnNorm.withUnsafeBufferPointer { sw_rmsnorm(h, D, $0.baseAddress, xn, D, Int32(T), Int32(D), eps) }
+                if li == 0 {
+                    layer.attnNorm.withUnsafeBufferPointer { w in rows { rmsNorm(w.baseAddress!, $0, $1) } }
+                }
                 prof?.lap(.other)
                 layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
-                sw_rope(qkv, qkvWidth, Int32(T), Int32(c.numHeads), Int32(hd), Int32(rot), pos.baseAddress, freq.baseAddress, halves)
-                sw_rope(qkv + qWidth, qkvWidth, Int32(T), Int32(c.numKVHeads), Int32(hd), Int32(rot), pos.baseAddress, freq.baseAddress, halves)
-                sw_kv_write(qkv + qWidth, qkvWidth, qkv + qWidth + kvWidth, qkvWidth, slots.baseAddress, Int32(T),
-                            cache.keys[li], cache.values[li], cache.dtype.kernelCode,
-                            Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize))
+                rows { r0, n in
+                    let q = qkv + r0 * qkvWidth, p = pos.baseAddress! + r0
+                    sw_rope(q, qkvWidth, Int32(n), Int32(c.numHeads), Int32(hd), Int32(rot), p, freq.baseAddress, halves)
+                    sw_rope(q + qWidth, qkvWidth, Int32(n), Int32(c.numKVHeads), Int32(hd), Int32(rot), p, freq.baseAddress, halves)
+                    sw_kv_write(q + qWidth, qkvWidth, q + qWidth + kvWidth, qkvWidth, slots.baseAddress! + r0, Int32(n),
+                                cache.keys[li], cache.values[li], cache.dtype.kernelCode,
+                                Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize))
+                }
                 prof?.lap(.other)
                 sw_paged_attention(pool.raw, qkv, qkvWidth, att, qWidth, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
                                    Int32(c.numHeads), Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize),
@@ -228,21 +245,36 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 prof?.lap(.attention)
                 layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
-                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
-                layer.ffnNorm.withUnsafeBufferPointer { sw_rmsnorm(h, D, $0.baseAddress, xn, D, Int32(T), Int32(D), eps) }
+                layer.ffnNorm.withUnsafeBufferPointer { w in
+                    rows { r0, n in
+                        sw_add_rows(h + r0 * D, D, xn + r0 * D, D, Int32(n), Int32(D))
+                        rmsNorm(w.baseAddress!, r0, n)
+                    }
+                }
                 prof?.lap(.other)
                 layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
-                sw_silu_mul(gu, 2 * F, act, F, Int32(T), Int32(F))
+                rows { r0, n in sw_silu_mul(gu + r0 * 2 * F, 2 * F, act + r0 * F, F, Int32(n), Int32(F)) }
                 prof?.lap(.other)
                 layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
-                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                // The residual add and the next layer's input norm share one pass over the rows.
+                let next = li + 1 < layers.count ? layers[li + 1].attnNorm : nil
+                if let next {
+                    next.withUnsafeBufferPointer { w in
+                        rows { r0, n in
+                            sw_add_rows(h + r0 * D, D, xn + r0 * D, D, Int32(n), Int32(D))
+                            rmsNorm(w.baseAddress!, r0, n)
+                        }
+                    }
+                } else {
+                    rows { r0, n in sw_add_rows(h + r0 * D, D, xn + r0 * D, D, Int32(n), Int32(D)) }
+                }
             }
         }}}}}}
         // Only the rows that need logits go through the final norm and the (large) output head.
         let L = metadata.logitsIndices.count
-        var logits = [Float](repeating: 0, count: L * c.vocabSize)
+        var logits: [Float] = []
         var rows = [Float](repeating: 0, count: L * D)
         do {
             rows.withUnsafeMutableBufferPointer { r in
@@ -253,59 +285,15 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 }
                 profiler?.lap(.other)
                 defer { profiler?.lap(.head) }
-                logits.withUnsafeMutableBufferPointer { lg in
-                    head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
+                // The head writes every element, so the (up to tens of MB) result is not zeroed first.
+                logits = [Float](unsafeUninitializedCapacity: L * c.vocabSize) { lg, count in
+                    if L > 0 {
+                        head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
+                    }
+                    count = L * c.vocabSize
                 }
             }
         }
         return logits
-    }
-}
-
-/// Rotary position embedding frequencies, with Llama 3 and linear scaling.
-public enum RotaryEmbedding {
-    public static func inverseFrequencies(config c: ModelConfig) -> [Float] {
-        let dim = c.headDim
-        var f = (0..<(dim / 2)).map { 1.0 / pow(c.ropeTheta, Double(2 * $0) / Double(dim)) }
-        if let s = c.ropeScaling {
-            switch s.kind {
-            case .linear:
-                f = f.map { $0 / s.factor }
-            case .llama3:
-                let lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor
-                let highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor
-                f = f.map { freq in
-                    let wavelen = 2 * Double.pi / freq
-                    if wavelen < highWavelen { return freq }
-                    if wavelen > lowWavelen { return freq / s.factor }
-                    let smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor)
-                    return (1 - smooth) * freq / s.factor + smooth * freq
-                }
-            }
-        }
-        return f.map { Float($0) }
-    }
-}
-
-/// Accumulates wall time per kind of operation across forward passes (diagnostics only).
-public final class ForwardProfiler: @unchecked Sendable {
-    public enum Kind: Int, CaseIterable { case matmul, attention, head, other }
-    public private(set) var seconds = [Double](repeating: 0, count: Kind.allCases.count)
-    private var last = DispatchTime.now().uptimeNanoseconds
-
-    /// Charges the time since the previous lap to `kind`.
-    public func lap(_ kind: Kind) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        seconds[kind.rawValue] += Double(now - last) / 1e9
-        last = now
-    }
-
-    public func reset() {
-        seconds = seconds.map { _ in 0 }
-        last = DispatchTime.now().uptimeNanoseconds
-    }
-
-    public var summary: String {
-        Kind.allCases.map { String(format: "%@ %.1f ms", "\($0)", seconds[$0.rawValue] * 1000) }.joined(separator: ", ")
     }
 }

@@ -1,0 +1,159 @@
+// One batched decode step of a SmolLM2-135M-shaped model (30 layers, hidden 576, ffn 1536,
+// 9 query heads over 3 KV heads of 64, Q4_1 weights, bf16 paged KV cache) on random data, built
+// straight from the C kernels so that attention and matmul changes can be timed in seconds:
+//   Benchmarks/kernels/build.sh && /tmp/swiftlet-kstep [threads] [sequences] [context] [steps]
+// Each layer has its own weights and cache, as in the model, so both stream from memory.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
+
+#include "CSwiftletKernels.h"
+
+enum { L = 30, D = 576, F = 1536, H = 9, KVH = 3, HD = 64, BS = 16, V = 49152 };
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static double cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+static float frnd(void) { return (rnd() & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f; }
+
+static void *q41(int N, int K) {
+    size_t nb = (size_t)N * (K / 32);
+    uint8_t *w = malloc(20 * nb);
+    for (size_t b = 0; b < nb; b++) {
+        uint8_t *p = w + b * 20;
+        uint16_t d = sw_f32_to_f16_1(0.002f + 0.01f * (rnd() % 100) / 100.0f), m = sw_f32_to_f16_1(-0.01f * (rnd() % 100) / 100.0f);
+        memcpy(p, &d, 2);
+        memcpy(p + 2, &m, 2);
+        for (int j = 4; j < 20; j++) p[j] = (uint8_t)rnd();
+    }
+    return w;
+}
+
+// Like PagedKVCache: an anonymous mapping, with transparent huge pages when BENCH_HUGE=1.
+static void *cache_alloc(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) abort();
+    if (getenv("BENCH_HUGE") && atoi(getenv("BENCH_HUGE"))) madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
+}
+
+typedef struct { void *qkv, *o, *gu, *down; uint16_t *kc, *vc; } layer;
+
+enum { OP_MATMUL, OP_ATTN, OP_HEAD, OP_OTHER, OP_N };
+static const char *op_name[] = {"matmul", "attention", "head", "other"};
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const int nth = argc > 1 ? atoi(argv[1]) : 2, S = argc > 2 ? atoi(argv[2]) : 32;
+    const int ctx = argc > 3 ? atoi(argv[3]) : 256, steps = argc > 4 ? atoi(argv[4]) : 10;
+    const int per = (ctx + 1 + BS - 1) / BS, nblocks = per * S;
+    const size_t head_elems = (size_t)HD * BS, block_elems = head_elems * KVH;
+    sw_pool *pool = sw_pool_create(nth);
+    layer ly[L];
+    for (int l = 0; l < L; l++) {
+        ly[l].qkv = q41((H + 2 * KVH) * HD, D);
+        ly[l].o = q41(D, H * HD);
+        ly[l].gu = q41(2 * F, D);
+        ly[l].down = q41(D, F);
+        ly[l].kc = cache_alloc(2 * block_elems * nblocks);
+        ly[l].vc = cache_alloc(2 * block_elems * nblocks);
+        for (size_t i = 0; i < block_elems * nblocks; i++) {
+            ly[l].kc[i] = (uint16_t)(0x3c00 + (rnd() & 0x3ff)) ^ (rnd() & 0x8000);
+            ly[l].vc[i] = (uint16_t)(0x3c00 + (rnd() & 0x3ff)) ^ (rnd() & 0x8000);
+        }
+    }
+    void *head = q41(V, D);
+    const int T = S, qkvw = (H + 2 * KVH) * HD;
+    float *h = malloc(sizeof(float) * T * D), *xn = malloc(sizeof(float) * T * F), *qkv = malloc(sizeof(float) * T * qkvw);
+    float *att = malloc(sizeof(float) * T * H * HD), *gu = malloc(sizeof(float) * T * 2 * F), *act = malloc(sizeof(float) * T * F);
+    float *logits = malloc(sizeof(float) * (size_t)T * V), *nw = malloc(sizeof(float) * F);
+    void *xq = malloc(sw_q8a_row_bytes(F) * T);
+    for (int i = 0; i < T * D; i++) h[i] = frnd();
+    for (int i = 0; i < F; i++) nw[i] = 1.0f;
+    int32_t *qs = malloc(sizeof(int32_t) * (S + 1)), *cl = malloc(sizeof(int32_t) * S), *bt = malloc(sizeof(int32_t) * S * per);
+    int32_t *slots = malloc(sizeof(int32_t) * T), *pos = malloc(sizeof(int32_t) * T);
+    // Blocks of a sequence are scattered over the cache, as after a while of serving.
+    int32_t *perm = malloc(sizeof(int32_t) * nblocks);
+    for (int i = 0; i < nblocks; i++) perm[i] = i;
+    for (int i = nblocks - 1; i > 0; i--) { int j = rnd() % (i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+    for (int s = 0; s < S; s++) {
+        qs[s] = s;
+        cl[s] = ctx + 1;
+        for (int b = 0; b < per; b++) bt[s * per + b] = perm[s * per + b];
+        pos[s] = ctx;
+        slots[s] = bt[s * per + ctx / BS] * BS + ctx % BS;
+    }
+    qs[S] = S;
+    float inv_freq[HD / 2];
+    for (int i = 0; i < HD / 2; i++) inv_freq[i] = powf(100000.0f, -2.0f * i / HD);
+    sw_attn_batch batch = {S, qs, cl, bt, per};
+    double tw[OP_N] = {0}, tc[OP_N] = {0};
+    double best = 1e9, total_w = 0;
+    for (int step = -1; step < steps; step++) {
+        double sw = wall(), lw = sw, lc = cpu();
+#define LAP(op) do { double w_ = wall(), c_ = cpu(); if (step >= 0) { tw[op] += w_ - lw; tc[op] += c_ - lc; } lw = w_; lc = c_; } while (0)
+        for (int l = 0; l < L; l++) {
+            sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
+            LAP(OP_OTHER);
+            sw_quantize_rows_q8a(xn, D, T, D, xq);
+            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].qkv, qkvw, D, xq, T, qkv, qkvw);
+            LAP(OP_MATMUL);
+            sw_rope(qkv, qkvw, T, H, HD, HD, pos, inv_freq, 0);
+            sw_rope(qkv + H * HD, qkvw, T, KVH, HD, HD, pos, inv_freq, 0);
+            sw_kv_write(qkv + H * HD, qkvw, qkv + (H + KVH) * HD, qkvw, slots, T, ly[l].kc, ly[l].vc, SW_KV_BF16, KVH, HD, BS);
+            LAP(OP_OTHER);
+            sw_paged_attention(pool, qkv, qkvw, att, H * HD, ly[l].kc, ly[l].vc, SW_KV_BF16, H, KVH, HD, BS, &batch, 0.125f, 0);
+            LAP(OP_ATTN);
+            sw_quantize_rows_q8a(att, H * HD, T, H * HD, xq);
+            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].o, D, H * HD, xq, T, xn, D);
+            LAP(OP_MATMUL);
+            sw_add_rows(h, D, xn, D, T, D);
+            sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
+            LAP(OP_OTHER);
+            sw_quantize_rows_q8a(xn, D, T, D, xq);
+            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].gu, 2 * F, D, xq, T, gu, 2 * F);
+            LAP(OP_MATMUL);
+            sw_silu_mul(gu, 2 * F, act, F, T, F);
+            LAP(OP_OTHER);
+            sw_quantize_rows_q8a(act, F, T, F, xq);
+            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].down, D, F, xq, T, xn, D);
+            LAP(OP_MATMUL);
+            sw_add_rows(h, D, xn, D, T, D);
+            // Keep the residual stream bounded over many layers of random weights.
+            sw_rmsnorm(h, D, nw, h, D, T, D, 1e-5f);
+            LAP(OP_OTHER);
+        }
+        sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
+        LAP(OP_OTHER);
+        sw_quantize_rows_q8a(xn, D, T, D, xq);
+        sw_gemm_q(pool, SW_QTYPE_Q4_1, head, V, D, xq, T, logits, V);
+        LAP(OP_HEAD);
+        double dt = wall() - sw;
+        if (step >= 0) { total_w += dt; if (dt < best) best = dt; }
+    }
+    printf("threads %d, %d sequences x %d context: mean %.2f ms/step (%.0f tok/s), best %.2f ms (%.0f tok/s)\n", nth, S, ctx,
+           total_w / steps * 1e3, S * steps / total_w, best * 1e3, S / best);
+    for (int op = 0; op < OP_N; op++)
+        printf("  %-9s wall %7.2f ms/step, cpu %7.2f ms/step\n", op_name[op], tw[op] / steps * 1e3, tc[op] / steps * 1e3);
+    printf("check %g\n", (double)logits[7] + att[3]);
+    sw_pool_destroy(pool);
+    return 0;
+}
