@@ -218,14 +218,16 @@ def plot(rows, path, bound):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    colours = {"swiftlet": "tab:orange", "llama.cpp": "tab:blue"}
     for name in sorted({r["server"] for r in rows}):
         rs = [r for r in rows if r["server"] == name]
         x = [r["rate"] for r in rs]
-        axes[0].plot(x, [r["output_throughput"] for r in rs], "o-", label=name)
-        axes[1].plot(x, [r["tpot_p99"] * 1000 for r in rs], "o-", label=name + " p99")
-        axes[1].plot(x, [r["tpot_p50"] * 1000 for r in rs], "o--", alpha=0.6, label=name + " p50")
-        axes[2].plot(x, [r["ttft_p99"] for r in rs], "o-", label=name + " p99")
-        axes[2].plot(x, [r["ttft_p50"] for r in rs], "o--", alpha=0.6, label=name + " p50")
+        c = colours.get(name)
+        axes[0].plot(x, [r["output_throughput"] for r in rs], "o-", color=c, label=name)
+        axes[1].plot(x, [r["tpot_p99"] * 1000 for r in rs], "o-", color=c, label=name + " p99")
+        axes[1].plot(x, [r["tpot_p50"] * 1000 for r in rs], "s--", color=c, alpha=0.5, label=name + " p50")
+        axes[2].plot(x, [r["ttft_p99"] for r in rs], "o-", color=c, label=name + " p99")
+        axes[2].plot(x, [r["ttft_p50"] for r in rs], "s--", color=c, alpha=0.5, label=name + " p50")
     axes[1].axhline(bound * 1000, color="grey", lw=1, ls=":", label=f"{bound * 1000:.0f} ms bound")
     axes[0].set(title="Output throughput", xlabel="request rate (req/s, Poisson)", ylabel="tokens/s")
     axes[1].set(title="Time per output token", xlabel="request rate (req/s, Poisson)", ylabel="ms", yscale="log")
@@ -253,11 +255,15 @@ def main():
     ap.add_argument("--out", default="/tmp/serving-benchmark.json")
     ap.add_argument("--plot")
     ap.add_argument("--log", default="/tmp/serving-benchmark-servers.log")
+    ap.add_argument("--from-json", help="only print the table and plot of an earlier run's --out file")
     args = ap.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
-    wanted = args.servers.split(",")
+    wanted = args.servers.split(",") if not args.from_json else []
     rows = []
-    with open(args.log, "w") as log:
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)
+    with open(args.log, "a") as log:
         if "swiftlet" in wanted:
             rows += bench_server("swiftlet", [args.swiftlet, "serve", "--model", args.model, "--port", "8301"]
                                  + args.swiftlet_args.split(), 8301, args, log)
@@ -268,8 +274,9 @@ def main():
                                  + args.llama_args.split(), 8302, args, log)
         elif "llama.cpp" in wanted:
             print("LLAMA_CPP_DIR is not set: skipping llama.cpp")
-    with open(args.out, "w") as f:
-        json.dump(rows, f, indent=1)
+    if not args.from_json:
+        with open(args.out, "w") as f:
+            json.dump(rows, f, indent=1)
     print("\n| server | rate (req/s) | completed | req/s | output tok/s | TTFT p50 (s) | TTFT p99 (s) | TPOT p50 (ms) | TPOT p99 (ms) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
