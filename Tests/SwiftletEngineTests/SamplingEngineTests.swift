@@ -8,7 +8,8 @@ import SwiftletModels
 /// logprobs and prompt logprobs against a direct forward pass, best_of, parallel samples sharing
 /// their prompt's blocks, and stop strings split across tokens.
 @Suite(.serialized) struct SamplingEngineTests {
-    static var loaded: LoadedModel { EngineModelTests.loaded }
+    // A model instance of its own: suites run in parallel, and a model's scratch buffers serve one forward pass at a time.
+    static let loaded = try! loadModel(path: TestModels.stories260K, precision: .fp32)
 
     static func run(_ engine: LLMEngine) -> [String: RequestOutput] {
         var done: [String: RequestOutput] = [:]

@@ -10,7 +10,8 @@ import SwiftletModels
 /// The engine loop on its own thread: streams, aborts through cancellation, the block map.
 @Suite(.serialized) struct AsyncLLMEngineTests {
     @Test func cancellingTheConsumerAbortsAndFreesBlocks() async throws {
-        let (engine, loaded) = try makeEngine(model: TestPaths.stories260K, blocks: 256)
+        // SmolLM2, slow enough that 400 tokens take seconds even on a quiet machine.
+        let (engine, loaded) = try makeEngine(model: TestPaths.smolLM2, blocks: 256)
         let prompt = loaded.tokenizer.encode("Once upon a time")
         let params = SamplingParams(maxTokens: 400, temperature: 0, ignoreEOS: true)
         let stream = try await engine.generate(id: "a", promptTokenIDs: prompt, params: params)
