@@ -60,7 +60,7 @@ enum WebPage {
   <h2>KV cache blocks</h2>
   <div class="legend">
     <span><i class="sw" style="background:hsl(210,70%,55%)"></i>held by a request (one colour each)</span>
-    <span><i class="sw" style="background:#7b2cbf"></i>shared</span>
+    <span><i class="sw" style="background:hsl(210,70%,55%);outline:3px solid #111;outline-offset:-3px"></i>shared (dark frame)</span>
     <span><i class="sw" style="background:#b7e4c7"></i>prefix-cached</span>
     <span><i class="sw" style="background:#e9ecef"></i>free</span>
   </div>
@@ -170,10 +170,12 @@ $("form").addEventListener("submit", async (ev) => {
   $("prompt").focus();
 });
 
+// Hues spread by the golden angle, so requests that run together get clearly different colours.
+const hues = new Map();
+let nextHue = 0;
 function ownerColour(id) {
-  let h = 0;
-  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
-  return "hsl(" + (h % 360) + ",68%," + (45 + (h >> 9) % 15) + "%)";
+  if (!hues.has(id)) { hues.set(id, (nextHue * 137.5) % 360); nextHue++; if (hues.size > 512) hues.clear(); }
+  return "hsl(" + hues.get(id).toFixed(0) + ",70%,52%)";
 }
 
 const labels = [
@@ -200,14 +202,18 @@ function drawMap(m) {
     const s = m.states[b];
     let colour = "#e9ecef";
     if (s === 3) colour = "#b7e4c7";
-    else if (s === 2) colour = "#7b2cbf";
-    else if (s === 1) colour = m.owners[b] >= 0 ? ownerColour(m.requests[m.owners[b]]) : "#adb5bd";
-    ctx.fillStyle = colour;
-    const x = (b % cols) * size, y = Math.floor(b / cols) * size;
-    ctx.fillRect(x, y, size - (size > 4 ? 1 : 0), size - (size > 4 ? 1 : 0));
-    if (s === 2 && m.owners[b] >= 0 && size > 6) {
-      ctx.fillStyle = ownerColour(m.requests[m.owners[b]]);
-      ctx.fillRect(x + 2, y + 2, size - 5, size - 5);
+    else if (s === 1 || s === 2) colour = m.owners[b] >= 0 ? ownerColour(m.requests[m.owners[b]]) : "#adb5bd";
+    const x = (b % cols) * size, y = Math.floor(b / cols) * size, w = size - (size > 4 ? 1 : 0);
+    if (s === 2) {
+      // Shared: a dark frame around the colour of the first request holding it.
+      const f = Math.max(1, Math.floor(size / 6));
+      ctx.fillStyle = "#111";
+      ctx.fillRect(x, y, w, w);
+      ctx.fillStyle = colour;
+      ctx.fillRect(x + f, y + f, w - 2 * f, w - 2 * f);
+    } else {
+      ctx.fillStyle = colour;
+      ctx.fillRect(x, y, w, w);
     }
   }
   $("owners").textContent = m.requests.length
@@ -231,7 +237,11 @@ async function poll() {
   setTimeout(poll, 300);
 }
 
-loadModel();
+// A link can carry a first message: /?ask=Hello sends it once the page is up.
+const ask = new URLSearchParams(location.search).get("ask");
+loadModel().then(() => {
+  if (ask) { $("prompt").value = ask; $("form").requestSubmit(); }
+});
 poll();
 </script>
 </body>
