@@ -14,6 +14,9 @@ Writes Tests/Fixtures/families/<name>/ for
 each holding config.json, generation_config.json, model.safetensors (fp32), tokenizer.json,
 tokenizer_config.json and reference.json. Every directory stays well under 2 MB.
 
+The GGUF conversions next to these directories (families/<name>.f32.gguf) are made from them by
+scripts/make_family_gguf_fixtures.py; run it after this script.
+
 Usage:
 
     nice -n 10 python3 scripts/make_family_fixtures.py            # all families

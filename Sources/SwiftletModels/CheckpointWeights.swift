@@ -1,18 +1,41 @@
 import Foundation
 import SwiftletKernels
 
-/// Shape-checked access to the weights of a Hugging Face safetensors checkpoint, in the forms the
-/// models consume: `WeightSource` rows for `Linear`, and dequantized vectors for norms and biases.
+/// Shape-checked access to the weights of a Hugging Face safetensors checkpoint or a GGUF file, in
+/// the forms the models consume: `WeightSource` rows for `Linear`, and dequantized vectors for norms
+/// and biases.
+///
+/// Shapes are outermost dimension first, as PyTorch writes them. A GGUF file lists GGML dimensions
+/// innermost first, so its shapes are reversed here: an `nn.Linear` weight is `[out, in]` in both.
 struct CheckpointWeights {
-    let checkpoint: SafetensorsCheckpoint
-
-    init(_ checkpoint: SafetensorsCheckpoint) {
-        self.checkpoint = checkpoint
+    private enum Storage {
+        case safetensors(SafetensorsCheckpoint)
+        case gguf(GGUFFile)
     }
 
-    private var path: String { checkpoint.directory.path }
+    private let storage: Storage
 
-    func has(_ name: String) -> Bool { checkpoint.contains(name) }
+    init(_ checkpoint: SafetensorsCheckpoint) {
+        storage = .safetensors(checkpoint)
+    }
+
+    init(_ gguf: GGUFFile) {
+        storage = .gguf(gguf)
+    }
+
+    private var path: String {
+        switch storage {
+        case .safetensors(let c): c.directory.path
+        case .gguf(let g): g.path
+        }
+    }
+
+    func has(_ name: String) -> Bool {
+        switch storage {
+        case .safetensors(let c): c.contains(name)
+        case .gguf(let g): g.tensorInfo(name) != nil
+        }
+    }
 
     /// The first of `prefixes` under which `probe` exists. Checkpoints saved by different
     /// transformers versions disagree on the wrapper prefix ("transformer." vs none for GPT-2).
@@ -23,30 +46,37 @@ struct CheckpointWeights {
         return p
     }
 
-    private func tensor(_ name: String) throws -> (SafetensorsTensor, GGMLType) {
-        let t = try checkpoint.tensor(named: name)
-        guard let type = t.dtype.ggmlType else {
-            throw ModelLoadError.unsupported(path: t.path, reason: "tensor '\(name)' has dtype \(t.dtype); only F32, F16 and BF16 weights are supported")
+    /// A stored tensor: its shape (outermost first), element type, bytes, and the file it is in.
+    private func tensor(_ name: String) throws -> (shape: [Int], type: GGMLType, bytes: UnsafeRawBufferPointer, path: String) {
+        switch storage {
+        case .safetensors(let c):
+            let t = try c.tensor(named: name)
+            guard let type = t.dtype.ggmlType else {
+                throw ModelLoadError.unsupported(path: t.path, reason: "tensor '\(name)' has dtype \(t.dtype); only F32, F16 and BF16 weights are supported")
+            }
+            return (t.shape, type, t.bytes, t.path)
+        case .gguf(let g):
+            let (info, bytes) = try g.data(name)
+            return (info.shape.reversed(), info.type, bytes, g.path)
         }
-        return (t, type)
     }
 
-    /// A matrix stored as PyTorch `[rows, columns]` (an `nn.Linear` weight or an embedding table).
+    /// A matrix stored as `[rows, columns]` (an `nn.Linear` weight or an embedding table).
     func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightSource {
-        let (t, type) = try tensor(name)
+        let t = try tensor(name)
         guard t.shape == [rows, columns], let base = t.bytes.baseAddress else {
             throw ModelLoadError.malformed(path: t.path, reason: "tensor '\(name)' has shape \(t.shape), expected [\(rows), \(columns)]")
         }
-        return WeightSource(type: type, data: base, rows: rows, columns: columns)
+        return WeightSource(type: t.type, data: base, rows: rows, columns: columns)
     }
 
     /// A matrix stored transposed, `[columns, rows]` (GPT-2's `Conv1D`), as fp32 `[rows, columns]`.
     func transposedMatrix(_ name: String, rows: Int, columns: Int) throws -> OwnedWeight {
-        let t = try checkpoint.tensor(named: name)
+        let t = try tensor(name)
         guard t.shape == [columns, rows] else {
             throw ModelLoadError.malformed(path: t.path, reason: "tensor '\(name)' has shape \(t.shape), expected [\(columns), \(rows)]")
         }
-        let stored = try t.floats()
+        let stored = try dequantize(t.type, t.bytes, count: rows * columns)
         let owned = OwnedWeight(rows: rows, columns: columns)
         for r in 0..<rows {
             for c in 0..<columns { owned.values[r * columns + c] = stored[c * rows + r] }
@@ -56,11 +86,11 @@ struct CheckpointWeights {
 
     /// A vector of `count` values (norm scales, biases), in fp32.
     func vector(_ name: String, count: Int) throws -> [Float] {
-        let t = try checkpoint.tensor(named: name)
+        let t = try tensor(name)
         guard t.shape == [count] else {
             throw ModelLoadError.malformed(path: t.path, reason: "tensor '\(name)' has shape \(t.shape), expected [\(count)]")
         }
-        return try t.floats()
+        return try dequantize(t.type, t.bytes, count: count)
     }
 
     func optionalVector(_ name: String, count: Int) throws -> [Float]? {
@@ -69,10 +99,11 @@ struct CheckpointWeights {
 
     /// A whole matrix dequantized to fp32 rows (small tables such as learned positions).
     func floats(_ name: String, rows: Int, columns: Int) throws -> [Float] {
-        let s = try matrix(name, rows: rows, columns: columns)
-        var out = [Float](repeating: 0, count: rows * columns)
-        try out.withUnsafeMutableBufferPointer { try dequantize(s.type, s.data, count: rows * columns, into: $0.baseAddress!) }
-        return out
+        let t = try tensor(name)
+        guard t.shape == [rows, columns] else {
+            throw ModelLoadError.malformed(path: t.path, reason: "tensor '\(name)' has shape \(t.shape), expected [\(rows), \(columns)]")
+        }
+        return try dequantize(t.type, t.bytes, count: rows * columns)
     }
 }
 

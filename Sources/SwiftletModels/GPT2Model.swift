@@ -6,7 +6,9 @@ import SwiftletKernels
 /// feed-forward network, and the output head tied to the token embedding.
 ///
 /// Hugging Face stores GPT-2's projections as `Conv1D`, whose weight is `[in, out]` (the transpose
-/// of `nn.Linear`); they are transposed once at load. `c_attn` is q, k and v fused in that order.
+/// of `nn.Linear`); they are transposed once at load. llama.cpp's converter already writes them as
+/// `[out, in]`, so GGUF weights are used as stored (and may stay quantized). `c_attn` / `attn_qkv`
+/// is q, k and v fused in that order.
 public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let precision: ComputePrecision
@@ -20,62 +22,118 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
         var down: Linear
     }
 
+    /// Where a format keeps each tensor. Names are stems: LayerNorms and projections add
+    /// `.weight` and `.bias`.
+    struct TensorNames {
+        var tokenEmbedding: String
+        var positionEmbedding: String
+        var finalNorm: String
+        var outputHead: String
+        /// Per layer: LayerNorm 1, fused qkv, attention output, LayerNorm 2, up and down projections.
+        var layer: (Int) -> (norm1: String, qkv: String, attentionOutput: String, norm2: String, up: String, down: String)
+        /// Projections are stored `[in, out]` (Hugging Face `Conv1D`) rather than `[out, in]`.
+        var transposedProjections: Bool
+
+        /// A Hugging Face `GPT2LMHeadModel` whose tensors are under `prefix` ("transformer." or "").
+        static func huggingFace(prefix p: String) -> TensorNames {
+            TensorNames(tokenEmbedding: p + "wte.weight", positionEmbedding: p + "wpe.weight", finalNorm: p + "ln_f",
+                        outputHead: "lm_head.weight",
+                        layer: { i in
+                            let l = p + "h.\(i)."
+                            return (l + "ln_1", l + "attn.c_attn", l + "attn.c_proj", l + "ln_2", l + "mlp.c_fc", l + "mlp.c_proj")
+                        },
+                        transposedProjections: true)
+        }
+
+        /// llama.cpp's names for the `gpt2` architecture.
+        static var gguf: TensorNames {
+            TensorNames(tokenEmbedding: "token_embd.weight", positionEmbedding: "position_embd.weight", finalNorm: "output_norm",
+                        outputHead: "output.weight",
+                        layer: { i in
+                            let l = "blk.\(i)."
+                            return (l + "attn_norm", l + "attn_qkv", l + "attn_output", l + "ffn_norm", l + "ffn_up", l + "ffn_down")
+                        },
+                        transposedProjections: false)
+        }
+    }
+
     private let layers: [Layer]
     private let finalNorm: LayerNormWeights
     private let embedding: WeightSource
     private let positions: [Float]
     private let head: Linear
     private let activation: FeedForwardActivation
-    private let checkpoint: SafetensorsCheckpoint
+    /// The mapped checkpoint or GGUF file, which `embedding` (and unconverted weights) point into.
+    private let file: AnyObject
     private let workspace = Workspace()
     private let scratch = ScratchBuffers()
     public let residentBytes: Int
 
     /// Loads a Hugging Face `GPT2LMHeadModel` checkpoint. `progress` is called with (layers done, total).
-    public init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, precision: ComputePrecision = .fast,
-                progress: ((Int, Int) -> Void)? = nil) throws {
-        self.config = config
-        self.precision = precision
-        self.checkpoint = checkpoint
-        let path = checkpoint.directory.path
+    public convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, precision: ComputePrecision = .fast,
+                            progress: ((Int, Int) -> Void)? = nil) throws {
         let w = CheckpointWeights(checkpoint)
-        let D = config.hiddenSize, F = config.intermediateSize
-        activation = try FeedForwardActivation(name: config.hiddenActivation, path: path)
-        let flags = try Self.attentionFlags(directory: checkpoint.directory)
-
         // Older checkpoints (the original "gpt2") have no "transformer." wrapper prefix.
         let p = try w.prefix(among: ["transformer.", ""], probe: "wte.weight")
-        func conv1D(_ name: String, outputs: Int, inputs: Int) throws -> Linear {
-            let weight = try w.transposedMatrix(name + ".weight", rows: outputs, columns: inputs)
-            return try withExtendedLifetime(weight) {
-                try Linear([weight.source], bias: try w.vector(name + ".bias", count: outputs), precision: precision)
+        let flags = try GPT2Model.attentionFlags(directory: checkpoint.directory)
+        try self.init(weights: w, names: .huggingFace(prefix: p), file: checkpoint, path: checkpoint.directory.path,
+                      attentionFlags: flags, config: config, precision: precision, progress: progress)
+    }
+
+    /// Loads a GGUF file of llama.cpp's `gpt2` architecture. `progress` is called with (layers done, total).
+    public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
+                            progress: ((Int, Int) -> Void)? = nil) throws {
+        // llama.cpp's gpt2 graph always scales by 1/sqrt(head_dim) and has no per-layer scaling,
+        // and its converter does not record the Hugging Face switches, so these are the defaults.
+        try self.init(weights: CheckpointWeights(gguf), names: .gguf, file: gguf, path: gguf.path,
+                      attentionFlags: (scaleWeights: true, scaleByInverseLayer: false),
+                      config: config, precision: precision, progress: progress)
+    }
+
+    private init(weights w: CheckpointWeights, names: TensorNames, file: AnyObject, path: String,
+                 attentionFlags flags: (scaleWeights: Bool, scaleByInverseLayer: Bool),
+                 config: ModelConfig, precision: ComputePrecision, progress: ((Int, Int) -> Void)?) throws {
+        self.config = config
+        self.precision = precision
+        self.file = file
+        let D = config.hiddenSize, F = config.intermediateSize
+        activation = try FeedForwardActivation(name: config.hiddenActivation, path: path)
+
+        func projection(_ name: String, outputs: Int, inputs: Int) throws -> Linear {
+            let bias = try w.vector(name + ".bias", count: outputs)
+            guard names.transposedProjections else {
+                return try Linear([try w.matrix(name + ".weight", rows: outputs, columns: inputs)], bias: bias, precision: precision)
             }
+            let weight = try w.transposedMatrix(name + ".weight", rows: outputs, columns: inputs)
+            return try withExtendedLifetime(weight) { try Linear([weight.source], bias: bias, precision: precision) }
         }
 
         let total = config.numLayers + 1
         var built: [Layer] = []
         var resident = 0
         for i in 0..<config.numLayers {
-            let lp = p + "h.\(i)."
+            let n = names.layer(i)
             var scale = flags.scaleWeights ? 1 / Float(config.headDim).squareRoot() : 1
             if flags.scaleByInverseLayer { scale /= Float(i + 1) }
             let layer = Layer(
-                norm1: try w.layerNorm(lp + "ln_1", width: D),
-                attention: PagedSelfAttention(qkv: try conv1D(lp + "attn.c_attn", outputs: 3 * D, inputs: D),
-                                              output: try conv1D(lp + "attn.c_proj", outputs: D, inputs: D), scale: scale),
-                norm2: try w.layerNorm(lp + "ln_2", width: D),
-                up: try conv1D(lp + "mlp.c_fc", outputs: F, inputs: D),
-                down: try conv1D(lp + "mlp.c_proj", outputs: D, inputs: F))
+                norm1: try w.layerNorm(n.norm1, width: D),
+                attention: PagedSelfAttention(qkv: try projection(n.qkv, outputs: 3 * D, inputs: D),
+                                              output: try projection(n.attentionOutput, outputs: D, inputs: D), scale: scale),
+                norm2: try w.layerNorm(n.norm2, width: D),
+                up: try projection(n.up, outputs: F, inputs: D),
+                down: try projection(n.down, outputs: D, inputs: F))
             resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
         layers = built
-        finalNorm = try w.layerNorm(p + "ln_f", width: D)
-        embedding = try w.matrix(p + "wte.weight", rows: config.vocabSize, columns: D)
-        positions = try w.floats(p + "wpe.weight", rows: config.maxPositionEmbeddings, columns: D)
-        let untied = !config.tieWordEmbeddings && w.has("lm_head.weight")
-        head = try Linear([untied ? try w.matrix("lm_head.weight", rows: config.vocabSize, columns: D) : embedding], precision: precision)
+        finalNorm = try w.layerNorm(names.finalNorm, width: D)
+        embedding = try w.matrix(names.tokenEmbedding, rows: config.vocabSize, columns: D)
+        positions = try w.floats(names.positionEmbedding, rows: config.maxPositionEmbeddings, columns: D)
+        // transformers ignores a stored lm_head when the embeddings are tied; a GGUF file's
+        // configuration is tied exactly when it has no output tensor.
+        let untied = !config.tieWordEmbeddings && w.has(names.outputHead)
+        head = try Linear([untied ? try w.matrix(names.outputHead, rows: config.vocabSize, columns: D) : embedding], precision: precision)
         resident += head.residentBytes + positions.count * MemoryLayout<Float>.size
         residentBytes = resident
         progress?(total, total)

@@ -267,13 +267,15 @@ extension ModelConfig {
             ropeFrequencyFactorsTensor: freqTensor,
             maxPositionEmbeddings: try requiredInt("context_length"),
             tieWordEmbeddings: gguf.tensorInfo("output.weight") == nil,
-            attentionBias: gguf.tensorInfo("blk.0.attn_q.bias") != nil,
+            // GPT-2 style files fuse q, k and v into one tensor.
+            attentionBias: gguf.tensorInfo("blk.0.attn_q.bias") != nil || gguf.tensorInfo("blk.0.attn_qkv.bias") != nil,
             slidingWindow: try int("attention.sliding_window"),
             bosTokenId: gguf.metadata["tokenizer.ggml.bos_token_id"]?.int,
             eosTokenIds: eos,
             positionEmbedding: learned ? .learned : .rotary,
             normalization: normalization,
-            hiddenActivation: arch == "gpt2" ? "gelu" : "silu")
+            // llama.cpp runs GPT-2's feed-forward with ggml_gelu, the tanh approximation (HF "gelu_new").
+            hiddenActivation: arch == "gpt2" ? "gelu_new" : "silu")
         try validate(path: path)
     }
 }

@@ -12,9 +12,9 @@ public struct LoadedModel {
     public let gguf: GGUFFile?
 }
 
-/// Loads a model: a GGUF file (LLaMA-family architectures), or a Hugging Face model directory
-/// (`config.json`, safetensors weights, `tokenizer.json`, optionally `generation_config.json`)
-/// of one of `HuggingFaceArchitectures.supported`.
+/// Loads a model: a GGUF file of one of `GGUFArchitectures.supported`, or a Hugging Face model
+/// directory (`config.json`, safetensors weights, `tokenizer.json`, optionally
+/// `generation_config.json`) of one of `HuggingFaceArchitectures.supported`.
 public func loadModel(path: String, precision: ComputePrecision = .fast,
                       progress: ((Int, Int) -> Void)? = nil) throws -> LoadedModel {
     var isDir: ObjCBool = false
@@ -25,15 +25,30 @@ public func loadModel(path: String, precision: ComputePrecision = .fast,
         return try loadHuggingFaceModel(directory: URL(fileURLWithPath: path), precision: precision, progress: progress)
     }
     let gguf = try GGUFFile(path: path)
-    let config = try ModelConfig(gguf: gguf)
-    let supported = ["llama", "mistral", "qwen2"]
-    guard supported.contains(config.architecture) else {
-        throw ModelLoadError.unsupported(path: path, reason: "architecture '\(config.architecture)' (supported: \(supported.joined(separator: ", ")))")
+    // Checked before the configuration is read, whose keys depend on the architecture.
+    if let arch = gguf.metadata["general.architecture"]?.string, !GGUFArchitectures.supported.contains(arch) {
+        throw ModelLoadError.unsupported(path: path, reason: "GGUF architecture '\(arch)' (\(GGUFArchitectures.listing))")
     }
+    let config = try ModelConfig(gguf: gguf)
     let tokenizer = try loadTokenizer(gguf: gguf)
-    let model = try LlamaModel(gguf: gguf, config: config, precision: precision, progress: progress)
+    let model: any CausalLanguageModel
+    switch config.architecture {
+    case "gpt2":
+        model = try GPT2Model(gguf: gguf, config: config, precision: precision, progress: progress)
+    default:
+        model = try LlamaModel(gguf: gguf, config: config, precision: precision, progress: progress)
+    }
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer, fileBytes: size ?? 0, gguf: gguf)
+}
+
+/// The llama.cpp architectures (`general.architecture`) whose GGUF files `loadModel` runs.
+public enum GGUFArchitectures {
+    /// `llama`, `mistral` and `qwen2` run as `LlamaModel`, `gpt2` as `GPT2Model`.
+    public static let supported = ["llama", "mistral", "qwen2", "gpt2"]
+
+    /// The supported architectures, for error messages.
+    static var listing: String { "supported GGUF architectures: \(supported.joined(separator: ", "))" }
 }
 
 /// What a model is for: generating text, or embedding it.

@@ -5,7 +5,8 @@ import SwiftletModels
 @testable import SwiftletEngine
 
 /// Tiny random-weight Hugging Face checkpoints of each supported family (made by
-/// scripts/make_family_fixtures.py) against transformers' greedy tokens and top-5 logprobs.
+/// scripts/make_family_fixtures.py), and their GGUF conversions where llama.cpp defines the family
+/// (scripts/make_family_gguf_fixtures.py), against transformers' greedy tokens and top-5 logprobs.
 @Suite(.serialized) struct FamilyFidelityTests {
     static let families = ["gpt2", "opt-pre", "opt-post", "qwen2", "mistral"]
 
@@ -18,13 +19,32 @@ import SwiftletModels
         return try JSONDecoder().decode(ReferenceFixture.self, from: Data(contentsOf: url))
     }
 
+    /// The GGUF files converted from family checkpoints by llama.cpp's converter
+    /// (scripts/make_family_gguf_fixtures.py), by the family whose reference they must reproduce.
+    static let ggufFamilies = ["gpt2"]
+
+    static func gguf(_ family: String) -> String {
+        TestModels.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family).f32.gguf").path
+    }
+
     /// Free-running greedy decoding in fp32: every token must match and every reference top-5
     /// logprob must agree to 1e-3. Run with whole-prompt prefill and with small prefill chunks,
     /// which put chunk boundaries inside Mistral's sliding window.
     @Test(arguments: families)
     func greedyTokensAndLogprobsMatchTransformers(_ family: String) throws {
-        let loaded = try loadModel(path: Self.directory(family), precision: .fp32)
+        try Self.expectGreedyMatch(path: Self.directory(family), family: family)
+    }
+
+    /// The same check on the GGUF conversion of a family checkpoint.
+    @Test(arguments: ggufFamilies)
+    func ggufGreedyTokensAndLogprobsMatchTransformers(_ family: String) throws {
+        try Self.expectGreedyMatch(path: Self.gguf(family), family: family)
+    }
+
+    static func expectGreedyMatch(path: String, family: String) throws {
+        let loaded = try loadModel(path: path, precision: .fp32)
         let c = loaded.config
+        let source = (path as NSString).lastPathComponent
         var maxError = 0.0
         for chunk in [512, 5] {
             let cache = try PagedKVCache(numBlocks: 64, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
@@ -32,9 +52,9 @@ import SwiftletModels
             let decoder = GreedyDecoder(model: loaded.model, cache: cache, prefillChunk: chunk)
             for (n, k) in try Self.reference(family).cases.enumerated() {
                 #expect(loaded.tokenizer.encode(k.prompt, addSpecialTokens: true, parseSpecial: true) == k.prompt_ids,
-                        "\(family) case \(n): prompt ids differ")
+                        "\(source) case \(n): prompt ids differ")
                 let steps = try decoder.generate(prompt: k.prompt_ids, maxTokens: k.greedy_ids.count, topK: 8)
-                #expect(steps.map(\.token) == k.greedy_ids, "\(family) case \(n) (prefill chunk \(chunk)): greedy tokens differ")
+                #expect(steps.map(\.token) == k.greedy_ids, "\(source) case \(n) (prefill chunk \(chunk)): greedy tokens differ")
                 for (i, step) in steps.enumerated() {
                     let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
                     for pair in k.top5[i] {
@@ -43,16 +63,26 @@ import SwiftletModels
                 }
             }
         }
-        print("\(family) fp32: 32 greedy tokens per case compared, max top-5 logprob error \(String(format: "%.2e", maxError))")
-        #expect(maxError < 1e-3, "\(family): max logprob error \(maxError)")
+        print("\(source) fp32: 32 greedy tokens per case compared, max top-5 logprob error \(String(format: "%.2e", maxError))")
+        #expect(maxError < 1e-3, "\(source): max logprob error \(maxError)")
     }
 
     /// The integer fast path on the same checkpoints, teacher-forced: the argmax should mostly
     /// agree (the weights are requantized to 8 bits, so an exact match is not expected).
     @Test(arguments: families)
     func fastPathAgreesOnTop1(_ family: String) throws {
-        let loaded = try loadModel(path: Self.directory(family), precision: .fast)
+        try Self.expectFastPathAgreement(path: Self.directory(family), family: family)
+    }
+
+    @Test(arguments: ggufFamilies)
+    func ggufFastPathAgreesOnTop1(_ family: String) throws {
+        try Self.expectFastPathAgreement(path: Self.gguf(family), family: family)
+    }
+
+    static func expectFastPathAgreement(path: String, family: String) throws {
+        let loaded = try loadModel(path: path, precision: .fast)
         let c = loaded.config
+        let source = (path as NSString).lastPathComponent
         let cache = try PagedKVCache(numBlocks: 64, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                      headDim: c.headDim, dtype: .bf16)
         var agree = 0, total = 0
@@ -67,8 +97,45 @@ import SwiftletModels
                 logits = loaded.model.forward(tokens: [Int32(token)], metadata: meta, cache: cache)
             }
         }
-        print("\(family) fast path (teacher-forced): top-1 agreement \(agree)/\(total)")
-        #expect(Double(agree) >= 0.8 * Double(total), "\(family): \(agree)/\(total)")
+        print("\(source) fast path (teacher-forced): top-1 agreement \(agree)/\(total)")
+        #expect(Double(agree) >= 0.8 * Double(total), "\(source): \(agree)/\(total)")
+    }
+
+    /// The GGUF conversion describes the same model as the directory it was made from.
+    @Test(arguments: ggufFamilies)
+    func ggufConfigurationMatchesTheDirectory(_ family: String) throws {
+        let file = try loadModel(path: Self.gguf(family), precision: .fp32)
+        let dir = try loadModel(path: Self.directory(family), precision: .fp32)
+        #expect(file.gguf != nil && file.model is GPT2Model)
+        var expected = dir.config
+        // GGUF stores the epsilon as a float32.
+        expected.rmsNormEps = Double(Float(expected.rmsNormEps))
+        // The rotary pairing GGUF implies per architecture means nothing with learned positions.
+        #expect(file.config.positionEmbedding == .learned)
+        expected.ropeStyle = file.config.ropeStyle
+        #expect(file.config == expected)
+    }
+
+    /// A GGUF of an architecture llama.cpp knows but Swiftlet does not run is refused by name,
+    /// listing the ones it does run. The fixture's architecture is renamed in a copy; the name has
+    /// the same length, so every offset in the file stays valid.
+    @Test func unsupportedGGUFArchitectureListsTheSupportedOnes() throws {
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: Self.gguf("gpt2")))
+        let key = Data("general.architecture".utf8)
+        let keyRange = try #require(bytes.range(of: key))
+        // The key is followed by the value type (u32, 8 = string), the string length (u64) and the string.
+        let value = keyRange.upperBound + 4 + 8
+        #expect(bytes[value..<value + 4] == Data("gpt2".utf8))
+        bytes.replaceSubrange(value..<value + 4, with: Data("gptj".utf8))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-gptj-\(UUID().uuidString).gguf")
+        try bytes.write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(try GGUFFile(path: url.path).metadata["general.architecture"]?.string == "gptj")
+
+        let error = #expect(throws: ModelLoadError.self) { try loadModel(path: url.path) }
+        let message = error.map(String.init(describing:)) ?? ""
+        #expect(message.contains("GGUF architecture 'gptj'"), "\(message)")
+        #expect(message.contains("supported GGUF architectures: llama, mistral, qwen2, gpt2"), "\(message)")
     }
 
     @Test func mistralFixtureExercisesTheSlidingWindow() throws {
