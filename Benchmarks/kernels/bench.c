@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "CSwiftletKernels.h"
+#include "bench_random.h"
 
 // With BENCH_CPUTIME=1 (single-thread runs only) time is process CPU time, which excludes the
 // periods the benchmark is descheduled on a shared machine.
@@ -19,14 +20,6 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-static float frnd(void) { return (rnd() & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f; }
 
 static void *make_weights(sw_qtype t, int N, int K) {
     size_t bb = sw_qtype_block_bytes(t), nb = (size_t)N * (K / 32);

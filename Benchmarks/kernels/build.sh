@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the kernel benchmarks straight from the C sources (not part of the Swift package):
-# the matmul/thread-pool benchmark and the whole decode step (step.c).
+# the matmul/thread-pool benchmark and the whole decode step (step.c), which share bench_random.h.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/../../Sources/CSwiftletKernels"

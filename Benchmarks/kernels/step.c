@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "CSwiftletKernels.h"
+#include "bench_random.h"
 
 enum { L = 30, D = 576, F = 1536, H = 9, KVH = 3, HD = 64, BS = 16, V = 49152 };
 
@@ -25,14 +26,6 @@ static double cpu(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-static float frnd(void) { return (rnd() & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f; }
 
 static void *q41(int N, int K) {
     size_t nb = (size_t)N * (K / 32);
