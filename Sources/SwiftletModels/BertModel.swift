@@ -78,9 +78,8 @@ public final class BertModel: @unchecked Sendable {
 
         let p = try w.prefix(among: ["", "bert."], probe: "embeddings.word_embeddings.weight")
         func linear(_ names: [String], rows: Int, columns: Int) throws -> Linear {
-            let sources = try names.map { try w.matrix($0 + ".weight", rows: rows, columns: columns) }
-            let bias = try names.flatMap { try w.vector($0 + ".bias", count: rows) }
-            return try Linear(sources, bias: bias, precision: precision)
+            try w.linear(names, rows: Array(repeating: rows, count: names.count), columns: columns, precision: precision,
+                         biasRequired: true)
         }
 
         let total = config.numLayers + 1

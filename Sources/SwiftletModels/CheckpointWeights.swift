@@ -97,6 +97,20 @@ struct CheckpointWeights {
         has(name) ? try vector(name, count: count) : nil
     }
 
+    /// One `Linear` over the `name.weight` matrices of `names` stacked row-wise (q, k and v fused, or a
+    /// single projection), with their `name.bias` vectors. With `biasRequired` every bias must be
+    /// there; otherwise a missing one counts as zeros, and a layer with none gets no bias at all.
+    func linear(_ names: [String], rows: [Int], columns: Int, precision: ComputePrecision,
+                biasRequired: Bool) throws -> Linear {
+        let sources = try zip(names, rows).map { try matrix($0 + ".weight", rows: $1, columns: columns) }
+        let biases = try zip(names, rows).map { name, count in
+            biasRequired ? try vector(name + ".bias", count: count) : try optionalVector(name + ".bias", count: count)
+        }
+        let bias: [Float]? = biases.allSatisfy({ $0 == nil }) ? nil
+            : zip(biases, rows).flatMap { $0 ?? [Float](repeating: 0, count: $1) }
+        return try Linear(sources, bias: bias, precision: precision)
+    }
+
     /// A whole matrix dequantized to fp32 rows (small tables such as learned positions).
     func floats(_ name: String, rows: Int, columns: Int) throws -> [Float] {
         let t = try tensor(name)

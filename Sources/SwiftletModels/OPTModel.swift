@@ -90,11 +90,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         // `layer_norm_elementwise_affine = false` leaves LayerNorms without parameters.
         func norm(_ name: String) throws -> LayerNormWeights { try w.optionalLayerNorm(name, width: D) }
         func linear(_ names: [String], rows: [Int], columns: Int) throws -> Linear {
-            let sources = try zip(names, rows).map { try w.matrix($0 + ".weight", rows: $1, columns: columns) }
-            let biases = try zip(names, rows).map { try w.optionalVector($0 + ".bias", count: $1) }
-            let bias: [Float]? = biases.allSatisfy({ $0 == nil }) ? nil
-                : zip(biases, rows).flatMap { $0 ?? [Float](repeating: 0, count: $1) }
-            return try Linear(sources, bias: bias, precision: precision)
+            try w.linear(names, rows: rows, columns: columns, precision: precision, biasRequired: false)
         }
 
         let total = config.numLayers + 1
