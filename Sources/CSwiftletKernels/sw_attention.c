@@ -21,28 +21,105 @@ static inline float bf16_to_f32(uint16_t h) {
     return f;
 }
 
+// Where element (d, o) of a key and (o, d) of a value sit inside one head's block. fp32 blocks
+// are plain [head_dim][block_size] (K) and [block_size][head_dim] (V). bf16 blocks are arranged
+// so that one 64-byte load converts to fp32 with a single shift or mask per 16 values: K keeps
+// dims 2p and 2p+1 of a key side by side ([head_dim/2][block_size][2]), and each 32-dim group of
+// a V row interleaves dims i and 16+i.
+static inline size_t k_index(int dtype, int d, int o, int head_dim, int block_size) {
+    if (dtype == SW_KV_BF16 && (head_dim & 1) == 0)
+        return (size_t)(d >> 1) * block_size * 2 + (size_t)o * 2 + (size_t)(d & 1);
+    return (size_t)d * block_size + o;
+}
+
+static inline size_t v_index(int dtype, int o, int d, int head_dim) {
+    const size_t row = (size_t)o * head_dim;
+    if (dtype != SW_KV_BF16 || d >= (head_dim & ~31)) return row + d;
+    const int w = d & 31;
+    return row + (size_t)(d & ~31) + (size_t)(w < 16 ? 2 * w : 2 * (w - 16) + 1);
+}
+
+#if defined(__x86_64__)
+// 32 floats -> 32 bf16 words (round to nearest even, NaN kept a NaN, as f32_to_bf16), in the
+// order given by idx: word j of the result is the rounded float idx[j].
+SW_AVX512 static inline __m512i bf16_words(const float *x, __m512i idx) {
+    const __m512i lo = _mm512_castps_si512(_mm512_loadu_ps(x)), hi = _mm512_castps_si512(_mm512_loadu_ps(x + 16));
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), abs = _mm512_set1_epi32(0x7fffffff);
+    const __m512i inf = _mm512_set1_epi32(0x7f800000), quiet = _mm512_set1_epi32(0x400000);
+    __m512i r[2];
+    const __m512i src[2] = {lo, hi};
+    for (int j = 0; j < 2; j++) {
+        const __m512i u = src[j];
+        const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs), inf);
+        const __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        r[j] = _mm512_mask_blend_epi32(nan, rounded, _mm512_or_si512(u, quiet));
+    }
+    // The bf16 is the high word of each rounded dword: words 2j+1 of r[0] and r[1].
+    return _mm512_permutex2var_epi16(r[0], idx, r[1]);
+}
+
+// bf16 cache, head_dim a multiple of 32: each key's dims become pairs stored a dword at a time,
+// each 32-dim group of a value one 64-byte store (layouts of k_index and v_index).
+SW_AVX512 static void kv_write_bf16_avx512(const float *k, size_t k_stride, const float *v, size_t v_stride,
+                                           const int32_t *slot_mapping, int num_tokens, uint16_t *k_cache,
+                                           uint16_t *v_cache, int num_kv_heads, int head_dim, int block_size) {
+    _Alignas(64) uint16_t natural_idx[32], swizzle_idx[32];
+    for (int j = 0; j < 32; j++) {
+        natural_idx[j] = (uint16_t)(2 * j + 1);                                  // d0, d1, ..., d31
+        swizzle_idx[j] = (uint16_t)(j & 1 ? 2 * (16 + j / 2) + 1 : 2 * (j / 2) + 1); // d0, d16, d1, d17, ...
+    }
+    const __m512i nat = _mm512_load_si512(natural_idx), swz = _mm512_load_si512(swizzle_idx);
+    for (int i = 0; i < num_tokens; i++) {
+        const int32_t slot = slot_mapping[i];
+        if (slot < 0) continue;
+        const size_t block = (size_t)(slot / block_size);
+        const int off = slot % block_size;
+        const float *ki = k + (size_t)i * k_stride, *vi = v + (size_t)i * v_stride;
+        for (int h = 0; h < num_kv_heads; h++) {
+            const size_t base = (block * num_kv_heads + h) * (size_t)head_dim * block_size;
+            uint32_t *kc = (uint32_t *)(k_cache + base) + off;
+            uint16_t *vc = v_cache + base + (size_t)off * head_dim;
+            for (int g = 0; g < head_dim; g += 32) {
+                _Alignas(64) uint32_t pairs[16];
+                _mm512_store_si512(pairs, bf16_words(ki + h * head_dim + g, nat));
+                for (int p = 0; p < 16; p++) kc[(size_t)(g / 2 + p) * block_size] = pairs[p];
+                _mm512_storeu_si512(vc + g, bf16_words(vi + h * head_dim + g, swz));
+            }
+        }
+    }
+}
+#endif
+
 void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_stride,
                  const int32_t *slot_mapping, int num_tokens,
                  void *k_cache, void *v_cache, int dtype,
                  int num_kv_heads, int head_dim, int block_size) {
+#if defined(__x86_64__)
+    if (dtype == SW_KV_BF16 && head_dim % 32 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        kv_write_bf16_avx512(k, k_stride, v, v_stride, slot_mapping, num_tokens, k_cache, v_cache,
+                             num_kv_heads, head_dim, block_size);
+        return;
+    }
+#endif
     for (int i = 0; i < num_tokens; i++) {
         int32_t slot = slot_mapping[i];
         if (slot < 0) continue;
-        size_t block = (size_t)(slot / block_size), off = (size_t)(slot % block_size);
+        size_t block = (size_t)(slot / block_size);
+        int off = slot % block_size;
         const float *ki = k + (size_t)i * k_stride, *vi = v + (size_t)i * v_stride;
         for (int h = 0; h < num_kv_heads; h++) {
             size_t base = (block * num_kv_heads + h) * (size_t)head_dim * block_size;
             if (dtype == SW_KV_BF16) {
-                uint16_t *kc = (uint16_t *)k_cache + base, *vc = (uint16_t *)v_cache + base + off * head_dim;
+                uint16_t *kc = (uint16_t *)k_cache + base, *vc = (uint16_t *)v_cache + base;
                 for (int d = 0; d < head_dim; d++) {
-                    kc[(size_t)d * block_size + off] = f32_to_bf16(ki[h * head_dim + d]);
-                    vc[d] = f32_to_bf16(vi[h * head_dim + d]);
+                    kc[k_index(dtype, d, off, head_dim, block_size)] = f32_to_bf16(ki[h * head_dim + d]);
+                    vc[v_index(dtype, off, d, head_dim)] = f32_to_bf16(vi[h * head_dim + d]);
                 }
             } else {
-                float *kc = (float *)k_cache + base, *vc = (float *)v_cache + base + off * head_dim;
+                float *kc = (float *)k_cache + base, *vc = (float *)v_cache + base;
                 for (int d = 0; d < head_dim; d++) {
-                    kc[(size_t)d * block_size + off] = ki[h * head_dim + d];
-                    vc[d] = vi[h * head_dim + d];
+                    kc[k_index(dtype, d, off, head_dim, block_size)] = ki[h * head_dim + d];
+                    vc[v_index(dtype, off, d, head_dim)] = vi[h * head_dim + d];
                 }
             }
         }
@@ -124,7 +201,7 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
                 const float *qr = c->q + (size_t)(b->query_start[s] + tok) * c->q_stride + (size_t)head * hd;
                 float dot = 0;
                 for (int d = 0; d < hd; d++) {
-                    size_t ki = base + (size_t)d * bs + o;
+                    size_t ki = base + k_index(c->dtype, d, o, hd, bs);
                     float kv = c->dtype == SW_KV_BF16 ? bf16_to_f32(((const uint16_t *)c->k_cache)[ki]) : ((const float *)c->k_cache)[ki];
                     dot += qr[d] * kv;
                 }
@@ -135,7 +212,7 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
                 m[r] = mn;
                 float *ar = acc + (size_t)r * hd;
                 for (int d = 0; d < hd; d++) {
-                    size_t vi = base + (size_t)o * hd + d;
+                    size_t vi = base + v_index(c->dtype, o, d, hd);
                     float vv = c->dtype == SW_KV_BF16 ? bf16_to_f32(((const uint16_t *)c->v_cache)[vi]) : ((const float *)c->v_cache)[vi];
                     ar[d] = ar[d] * corr + p * vv;
                 }
@@ -167,6 +244,33 @@ SW_AVX512 static inline __m512 load16(const void *base, size_t idx, int dtype, _
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
     return _mm512_maskz_loadu_ps(mask, (const float *)base + idx);
+}
+
+// Keys o..o+n-1 (n <= 16) of one head's block at element `base`, as fp32 rows kt[d][16].
+SW_AVX512 static inline void load_k_chunk(const attn_ctx *c, size_t base, int o, int n, float *kt) {
+    const int hd = c->head_dim, bs = c->block_size;
+    if (c->dtype == SW_KV_BF16) {
+        const uint16_t *kb = (const uint16_t *)c->k_cache + base + (size_t)o * 2;
+        const __mmask32 m = n >= 16 ? 0xffffffffu : (__mmask32)((1u << (2 * n)) - 1);
+        const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+        for (int p = 0; p < hd / 2; p++) {
+            const __m512i x = _mm512_maskz_loadu_epi16(m, kb + (size_t)p * bs * 2);
+            _mm512_store_ps(kt + 2 * p * 16, _mm512_castsi512_ps(_mm512_slli_epi32(x, 16)));
+            _mm512_store_ps(kt + (2 * p + 1) * 16, _mm512_castsi512_ps(_mm512_and_si512(x, hi)));
+        }
+        return;
+    }
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    for (int d = 0; d < hd; d++) _mm512_store_ps(kt + d * 16, load16(c->k_cache, base + (size_t)d * bs + o, c->dtype, m));
+}
+
+// Dims d0..d0+15 (d0 a multiple of 16) of the V row starting at element `row`.
+SW_AVX512 static inline __m512 load_v16(const attn_ctx *c, size_t row, int d0) {
+    if (c->dtype == SW_KV_BF16) {
+        const __m512i x = _mm512_loadu_si512((const uint16_t *)c->v_cache + row + (d0 & ~31));
+        return _mm512_castsi512_ps((d0 & 16) ? _mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u)) : _mm512_slli_epi32(x, 16));
+    }
+    return _mm512_loadu_ps((const float *)c->v_cache + row + d0);
 }
 
 // Scores of one query row against the 16 keys of a transposed chunk kt ([d][16]): broadcasting
@@ -226,11 +330,10 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
             if (first + SW_CHUNK <= lo) continue;
             const int n = bs - o < SW_CHUNK ? bs - o : SW_CHUNK;
             const __mmask16 mask = (__mmask16)((1u << n) - 1);
-            for (int d = 0; d < hd; d++)
-                _mm512_store_ps(kt + d * 16, load16(c->k_cache, base + (size_t)d * bs + o, c->dtype, mask));
+            load_k_chunk(c, base, o, n, kt);
             for (int t = 0; t < n; t++)
                 for (int v = 0; v < nv; v++)
-                    _mm512_store_ps(vt + t * hd + v * 16, load16(c->v_cache, base + (size_t)(o + t) * hd + v * 16, c->dtype, 0xffff));
+                    _mm512_store_ps(vt + t * hd + v * 16, load_v16(c, base + (size_t)(o + t) * hd, v * 16));
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
                 __m512 sc = _mm512_mul_ps(qk_chunk16(qrow[r], kt, hd), _mm512_set1_ps(c->scale));
@@ -292,40 +395,134 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
 
 #if defined(__x86_64__)
 
-// Pass 2 of the two-pass kernel for head_dim 64 and at most 4 rows: each V row is loaded once for
-// all query rows, and the rows x 4 accumulators stay in registers.
-SW_AVX512 static inline __attribute__((always_inline)) void pv_hd64(
-    const attn_ctx *c, const int rows, int s, int kvh, int t0, int base_key, int hi, int span,
-    const float *scores, const float *inv) {
+// Pass 1 of the two-pass kernel for a bf16 cache (head_dim a multiple of 32) and at most 4 rows:
+// each 64-byte load is two dims of 16 keys (see k_index), multiplied from registers into every
+// row's scores. The next block is prefetched a line per load, spread over the work, because a
+// burst of prefetches stalls on the line fill buffers.
+SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
+    const attn_ctx *c, const int rows, int s, int kvh, int base_key, int hi, int span,
+    const float *const *qrow, const int *pos, float *scores) {
     const sw_attn_batch *b = c->batch;
-    const int bs = c->block_size, G = c->num_heads / c->num_kv_heads;
+    const int hd = c->head_dim, bs = c->block_size, np = hd / 2, nkv = c->num_kv_heads;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const size_t head_elems = (size_t)64 * bs;
-    __m512 acc[4][4];
-    for (int r = 0; r < rows; r++) for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    const size_t head_elems = (size_t)hd * bs, block_lines = head_elems * 2 / 64;
+    const uint16_t *K = (const uint16_t *)c->k_cache, *V = (const uint16_t *)c->v_cache;
+    const __m512i himask = _mm512_set1_epi32((int)0xffff0000u);
+    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY), scale = _mm512_set1_ps(c->scale);
     for (int kp = base_key; kp <= hi; kp += bs) {
-        const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
-        if (kp + bs <= hi) prefetch_block(c->v_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
-        const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
-        const float *pk = scores + (kp - base_key);
-        for (int t = 0; t < n; t++) {
-            const size_t i0 = blk + (size_t)t * 64;
-            const __m512 v0 = load16(c->v_cache, i0, c->dtype, 0xffff), v1 = load16(c->v_cache, i0 + 16, c->dtype, 0xffff);
-            const __m512 v2 = load16(c->v_cache, i0 + 32, c->dtype, 0xffff), v3 = load16(c->v_cache, i0 + 48, c->dtype, 0xffff);
+        const uint16_t *kb = K + ((size_t)table[kp / bs] * nkv + kvh) * head_elems;
+        // The next block of keys; from the last one, the first block of values.
+        const char *pf = (const char *)(kp + bs <= hi ? K + ((size_t)table[kp / bs + 1] * nkv + kvh) * head_elems
+                                                      : V + ((size_t)table[base_key / bs] * nkv + kvh) * head_elems);
+        for (int o = 0; o < bs; o += 16) {
+            const int first = kp + o;
+            if (first > hi) break;
+            const int n = bs - o < 16 ? bs - o : 16;
+            const __mmask32 m = n >= 16 ? 0xffffffffu : (__mmask32)((1u << (2 * n)) - 1);
+            const uint16_t *kc = kb + (size_t)o * 2;
+            __m512 acc[4][4];
+            for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
+            for (int p = 0; p < np; p += 2) {
+                const size_t li = (size_t)(o / 16) * np + p;
+                if (li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
+                if (li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, _MM_HINT_T0);
+                const __m512i x0 = _mm512_maskz_loadu_epi16(m, kc + (size_t)p * bs * 2);
+                const __m512i x1 = _mm512_maskz_loadu_epi16(m, kc + (size_t)(p + 1) * bs * 2);
+                const __m512 k0 = _mm512_castsi512_ps(_mm512_slli_epi32(x0, 16));
+                const __m512 k1 = _mm512_castsi512_ps(_mm512_and_si512(x0, himask));
+                const __m512 k2 = _mm512_castsi512_ps(_mm512_slli_epi32(x1, 16));
+                const __m512 k3 = _mm512_castsi512_ps(_mm512_and_si512(x1, himask));
+                for (int r = 0; r < rows; r++) {
+                    const float *q = qrow[r] + 2 * p;
+                    acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(q[0]), k0, acc[r][0]);
+                    acc[r][1] = _mm512_fmadd_ps(_mm512_set1_ps(q[1]), k1, acc[r][1]);
+                    acc[r][2] = _mm512_fmadd_ps(_mm512_set1_ps(q[2]), k2, acc[r][2]);
+                    acc[r][3] = _mm512_fmadd_ps(_mm512_set1_ps(q[3]), k3, acc[r][3]);
+                }
+            }
+            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
+            const __mmask16 valid = (__mmask16)((1u << n) - 1);
             for (int r = 0; r < rows; r++) {
-                const __m512 p = _mm512_set1_ps(pk[(size_t)r * span + t]);
-                acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
-                acc[r][2] = _mm512_fmadd_ps(p, v2, acc[r][2]);
-                acc[r][3] = _mm512_fmadd_ps(p, v3, acc[r][3]);
+                const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
+                __mmask16 ok = valid & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
+                if (c->window > 0)
+                    ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+                _mm512_storeu_ps(scores + (size_t)r * span + (first - base_key), _mm512_mask_blend_ps(ok, ninf, _mm512_mul_ps(sum, scale)));
             }
         }
     }
-    for (int r = 0; r < rows; r++) {
-        const int tok = t0 + r / G, head = kvh * G + r % G;
-        float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * 64;
-        const __m512 iv = _mm512_set1_ps(inv[r]);
-        for (int v = 0; v < 4; v++) _mm512_storeu_ps(orow + v * 16, _mm512_mul_ps(acc[r][v], iv));
+}
+
+// Dims d..d+31 of the V row at element `row` (d a multiple of 32): for bf16 one 64-byte load (see
+// v_index), for fp32 two.
+SW_AVX512 static inline __attribute__((always_inline)) void load_v32(const attn_ctx *c, size_t row, int d, __m512 *lo, __m512 *hi) {
+    if (c->dtype == SW_KV_BF16) {
+        const __m512i x = _mm512_loadu_si512((const uint16_t *)c->v_cache + row + d);
+        *lo = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+        *hi = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u)));
+    } else {
+        *lo = _mm512_loadu_ps((const float *)c->v_cache + row + d);
+        *hi = _mm512_loadu_ps((const float *)c->v_cache + row + d + 16);
+    }
+}
+
+// Pass 2 of the two-pass kernel for head_dim a multiple of 32 and at most 4 rows, 64 dims at a
+// time: each V row is loaded once for every row, and rows x 4 accumulators stay in registers.
+SW_AVX512 static inline __attribute__((always_inline)) void pv_rows(
+    const attn_ctx *c, const int rows, int s, int kvh, int t0, int base_key, int hi, int span,
+    const float *scores, const float *inv) {
+    const sw_attn_batch *b = c->batch;
+    const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads, nkv = c->num_kv_heads;
+    const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+    const size_t head_elems = (size_t)hd * bs;
+    const size_t elem = c->dtype == SW_KV_BF16 ? 2 : 4;
+    const int row_lines = (int)(hd * elem / 64);
+    for (int ds = 0; ds < hd; ds += 64) {
+        const int two = hd - ds >= 64;
+        __m512 acc[4][4];
+        for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
+        for (int kp = base_key; kp <= hi; kp += bs) {
+            const size_t vb = ((size_t)table[kp / bs] * nkv + kvh) * head_elems;
+            const char *pf = ds == 0 && kp + bs <= hi ? (const char *)c->v_cache + ((size_t)table[kp / bs + 1] * nkv + kvh) * head_elems * elem : NULL;
+            const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
+            const float *pk = scores + (kp - base_key);
+            for (int t = 0; t < n; t++) {
+                if (pf)
+                    for (int j = 0; j < row_lines; j++) _mm_prefetch(pf + ((size_t)t * row_lines + j) * 64, _MM_HINT_T0);
+                const size_t row = vb + (size_t)t * hd;
+                __m512 v0, v1;
+                load_v32(c, row, ds, &v0, &v1);
+                if (two) {
+                    __m512 v2, v3;
+                    load_v32(c, row, ds + 32, &v2, &v3);
+                    for (int r = 0; r < rows; r++) {
+                        const __m512 p = _mm512_set1_ps(pk[(size_t)r * span + t]);
+                        acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
+                        acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
+                        acc[r][2] = _mm512_fmadd_ps(p, v2, acc[r][2]);
+                        acc[r][3] = _mm512_fmadd_ps(p, v3, acc[r][3]);
+                    }
+                } else {
+                    for (int r = 0; r < rows; r++) {
+                        const __m512 p = _mm512_set1_ps(pk[(size_t)r * span + t]);
+                        acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
+                        acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
+                    }
+                }
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            const int tok = t0 + r / G, head = kvh * G + r % G;
+            float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd + ds;
+            const __m512 iv = _mm512_set1_ps(inv[r]);
+            _mm512_storeu_ps(orow, _mm512_mul_ps(acc[r][0], iv));
+            _mm512_storeu_ps(orow + 16, _mm512_mul_ps(acc[r][1], iv));
+            if (two) {
+                _mm512_storeu_ps(orow + 32, _mm512_mul_ps(acc[r][2], iv));
+                _mm512_storeu_ps(orow + 48, _mm512_mul_ps(acc[r][3], iv));
+            }
+        }
     }
 }
 
@@ -351,8 +548,20 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
         qrow[r] = c->q + (size_t)(b->query_start[s] + t0 + r / G) * c->q_stride + (size_t)(kvh * G + r % G) * hd;
     }
     float kt[SW_MAX_HEAD_DIM * SW_CHUNK] __attribute__((aligned(64)));
+    // A bf16 cache with few rows: straight from the cache into registers. A compile-time row
+    // count keeps the accumulators in registers (a run-time one makes the compiler index them
+    // through the stack, a store-forwarding chain per FMA).
+    const int direct = c->dtype == SW_KV_BF16 && hd % 32 == 0 && rows <= 4;
+    if (direct) {
+        switch (rows) {
+            case 1: qk_bf16(c, 1, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+            case 2: qk_bf16(c, 2, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+            case 3: qk_bf16(c, 3, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+            default: qk_bf16(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+        }
+    }
     // Pass 1: masked, scaled scores.
-    for (int kp = base_key; kp <= hi; kp += bs) {
+    for (int kp = direct ? hi + 1 : base_key; kp <= hi; kp += bs) {
         const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
         if (kp + bs <= hi) prefetch_block(c->k_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
         else prefetch_block(c->v_cache, ((size_t)table[base_key / bs] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
@@ -361,8 +570,7 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
             if (first > hi) break;
             const int n = bs - o < SW_CHUNK ? bs - o : SW_CHUNK;
             const __mmask16 mask = (__mmask16)((1u << n) - 1);
-            for (int d = 0; d < hd; d++)
-                _mm512_store_ps(kt + d * 16, load16(c->k_cache, blk + (size_t)d * bs + o, c->dtype, mask));
+            load_k_chunk(c, blk, o, n, kt);
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
                 const __m512 sum = qk_chunk16(qrow[r], kt, hd);
@@ -398,14 +606,12 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
         inv[r] = z > 0 ? 1.0f / z : 0;
     }
     // Pass 2: weighted sum of V rows.
-    if (hd == 64 && rows <= 4) {
-        // A compile-time row count keeps the accumulators in registers (a run-time one makes the
-        // compiler index them through the stack, a store-forwarding chain per FMA).
+    if (hd % 32 == 0 && rows <= 4) {
         switch (rows) {
-            case 1: pv_hd64(c, 1, s, kvh, t0, base_key, hi, span, scores, inv); break;
-            case 2: pv_hd64(c, 2, s, kvh, t0, base_key, hi, span, scores, inv); break;
-            case 3: pv_hd64(c, 3, s, kvh, t0, base_key, hi, span, scores, inv); break;
-            default: pv_hd64(c, 4, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            case 1: pv_rows(c, 1, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            case 2: pv_rows(c, 2, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            case 3: pv_rows(c, 3, s, kvh, t0, base_key, hi, span, scores, inv); break;
+            default: pv_rows(c, 4, s, kvh, t0, base_key, hi, span, scores, inv); break;
         }
         return;
     }
@@ -419,24 +625,23 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
                 const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
                 const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
                 const float *pk = pr + (kp - base_key);
-                const void *vb = c->v_cache;
                 int t = 0;
                 for (; t + 2 <= n; t += 2) {
-                    const size_t i0 = blk + (size_t)t * hd + v0 * 16, i1 = i0 + hd;
+                    const size_t i0 = blk + (size_t)t * hd, i1 = i0 + hd;
                     const __m512 p0 = _mm512_set1_ps(pk[t]), p1 = _mm512_set1_ps(pk[t + 1]);
-                    a0 = _mm512_fmadd_ps(p0, load16(vb, i0, c->dtype, 0xffff), a0);
-                    b0 = _mm512_fmadd_ps(p1, load16(vb, i1, c->dtype, 0xffff), b0);
-                    if (nvv > 1) { a1 = _mm512_fmadd_ps(p0, load16(vb, i0 + 16, c->dtype, 0xffff), a1); b1 = _mm512_fmadd_ps(p1, load16(vb, i1 + 16, c->dtype, 0xffff), b1); }
-                    if (nvv > 2) { a2 = _mm512_fmadd_ps(p0, load16(vb, i0 + 32, c->dtype, 0xffff), a2); b2 = _mm512_fmadd_ps(p1, load16(vb, i1 + 32, c->dtype, 0xffff), b2); }
-                    if (nvv > 3) { a3 = _mm512_fmadd_ps(p0, load16(vb, i0 + 48, c->dtype, 0xffff), a3); b3 = _mm512_fmadd_ps(p1, load16(vb, i1 + 48, c->dtype, 0xffff), b3); }
+                    a0 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16), a0);
+                    b0 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16), b0);
+                    if (nvv > 1) { a1 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 16), a1); b1 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16 + 16), b1); }
+                    if (nvv > 2) { a2 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 32), a2); b2 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16 + 32), b2); }
+                    if (nvv > 3) { a3 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 48), a3); b3 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16 + 48), b3); }
                 }
                 for (; t < n; t++) {
-                    const size_t i0 = blk + (size_t)t * hd + v0 * 16;
+                    const size_t i0 = blk + (size_t)t * hd;
                     const __m512 p0 = _mm512_set1_ps(pk[t]);
-                    a0 = _mm512_fmadd_ps(p0, load16(vb, i0, c->dtype, 0xffff), a0);
-                    if (nvv > 1) a1 = _mm512_fmadd_ps(p0, load16(vb, i0 + 16, c->dtype, 0xffff), a1);
-                    if (nvv > 2) a2 = _mm512_fmadd_ps(p0, load16(vb, i0 + 32, c->dtype, 0xffff), a2);
-                    if (nvv > 3) a3 = _mm512_fmadd_ps(p0, load16(vb, i0 + 48, c->dtype, 0xffff), a3);
+                    a0 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16), a0);
+                    if (nvv > 1) a1 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 16), a1);
+                    if (nvv > 2) a2 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 32), a2);
+                    if (nvv > 3) a3 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 48), a3);
                 }
             }
             const int tok = t0 + r / G, head = kvh * G + r % G;
@@ -451,13 +656,13 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
 }
 #endif
 
-static int use_avx512(int head_dim, int rows) {
+static int use_avx512(int dtype, int head_dim, int rows) {
 #if defined(__x86_64__)
     static int has = -1;
     if (has < 0) has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    return has && head_dim % 16 == 0 && head_dim <= SW_MAX_HEAD_DIM && (head_dim <= 64 || rows > 0);
+    return has && head_dim % (dtype == SW_KV_BF16 ? 32 : 16) == 0 && head_dim <= SW_MAX_HEAD_DIM && (head_dim <= 64 || rows > 0);
 #else
-    (void)head_dim; (void)rows;
+    (void)dtype; (void)head_dim; (void)rows;
     return 0;
 #endif
 }
@@ -483,7 +688,7 @@ static void attn_worker(void *ctx, int ith, int nth) {
         const int t1 = t0 + c->q_tile < qlen ? t0 + c->q_tile : qlen;
         for (int kvh = h0; kvh < h1; kvh++) {
 #if defined(__x86_64__)
-            if (use_avx512(c->head_dim, (t1 - t0) * G)) {
+            if (use_avx512(c->dtype, c->head_dim, (t1 - t0) * G)) {
                 const int rows = (t1 - t0) * G;
                 int lo, hi;
                 tile_range(c, s, t0, t1, &lo, &hi);

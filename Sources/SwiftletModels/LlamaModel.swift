@@ -208,7 +208,14 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         metadata.queryStart.withUnsafeBufferPointer { qs in
         metadata.contextLengths.withUnsafeBufferPointer { cl in
         metadata.blockTables.withUnsafeBufferPointer { bt in
-        invFreq.withUnsafeBufferPointer { freq in
+        // The rope angles depend only on positions: computed once here, not once per layer.
+        var ropeAngles = [Float](repeating: 0, count: T * rot)
+        ropeAngles.withUnsafeMutableBufferPointer { a in
+            invFreq.withUnsafeBufferPointer { freq in
+                sw_rope_cos_sin(pos.baseAddress, Int32(T), freq.baseAddress, Int32(rot / 2), a.baseAddress)
+            }
+        }
+        ropeAngles.withUnsafeBufferPointer { angles in
             var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
                                       context_len: cl.baseAddress, block_tables: bt.baseAddress,
                                       max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
@@ -231,9 +238,9 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
                 rows { r0, n in
-                    let q = qkv + r0 * qkvWidth, p = pos.baseAddress! + r0
-                    sw_rope(q, qkvWidth, Int32(n), Int32(c.numHeads), Int32(hd), Int32(rot), p, freq.baseAddress, halves)
-                    sw_rope(q + qWidth, qkvWidth, Int32(n), Int32(c.numKVHeads), Int32(hd), Int32(rot), p, freq.baseAddress, halves)
+                    let q = qkv + r0 * qkvWidth, a = angles.baseAddress! + r0 * rot
+                    sw_rope_apply(q, qkvWidth, Int32(n), Int32(c.numHeads), Int32(hd), Int32(rot), a, halves)
+                    sw_rope_apply(q + qWidth, qkvWidth, Int32(n), Int32(c.numKVHeads), Int32(hd), Int32(rot), a, halves)
                     sw_kv_write(q + qWidth, qkvWidth, q + qWidth + kvWidth, qkvWidth, slots.baseAddress! + r0, Int32(n),
                                 cache.keys[li], cache.values[li], cache.dtype.kernelCode,
                                 Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize))

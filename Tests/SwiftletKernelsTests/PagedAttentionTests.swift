@@ -140,7 +140,9 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
 }
 
 @Suite struct PagedAttentionTests {
-    static let geometries: [(heads: Int, kvHeads: Int, headDim: Int)] = [(9, 3, 64), (8, 4, 8), (4, 4, 16), (6, 1, 32)]
+    // Head dims 64, 96 and 128 with 1-4 query heads per kv head take the bf16 register kernels
+    // (128 in two 64-dim slices, 96 in a full and a half one); 8 and 16 the portable path.
+    static let geometries: [(heads: Int, kvHeads: Int, headDim: Int)] = [(9, 3, 64), (8, 4, 8), (4, 4, 16), (6, 1, 32), (4, 4, 128), (8, 2, 96)]
 
     @Test(arguments: [1, 8, 16, 32])
     func decodeAndChunkedPrefillMatchNaive(blockSize: Int) {
@@ -172,11 +174,13 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     @Test(arguments: [8, 16])
     func slidingWindow(blockSize: Int) {
         var rng = SplitMix(state: 99)
-        for g in [(8, 2, 16), (4, 4, 8)] {
-            let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: Int32(SW_KV_F32), window: 20,
-                             shapes: [(90, 1), (70, 33), (15, 15)], rng: &rng)
-            let err = runPaged(c, pool: .shared, rng: &rng)
-            #expect(err < 2e-5, "window geometry \(g): error \(err)")
+        for g in [(8, 2, 16), (4, 4, 8), (6, 2, 64)] {
+            for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16)] {
+                let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: dtype, window: 20,
+                                 shapes: [(90, 1), (70, 33), (15, 15)], rng: &rng)
+                let err = runPaged(c, pool: .shared, rng: &rng)
+                #expect(err < 2e-5, "window geometry \(g) dtype \(dtype): error \(err)")
+            }
         }
     }
 

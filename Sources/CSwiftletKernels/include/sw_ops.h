@@ -15,6 +15,12 @@ void sw_layernorm(const float *x, size_t ldx, const float *w, const float *b, fl
 /// (GGUF LLaMA layout), 1 rotates (i, i + rot_dim/2) pairs (Hugging Face layout).
 void sw_rope(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
              const int32_t *positions, const float *inv_freq, int halves);
+/// The rope angles of rows positions: cs[r] holds half cosines then half sines, computed once
+/// per forward pass and shared by every layer's sw_rope_apply.
+void sw_rope_cos_sin(const int32_t *positions, int rows, const float *inv_freq, int half, float *cs);
+/// sw_rope with the angles from sw_rope_cos_sin (half = rot_dim / 2).
+void sw_rope_apply(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
+                   const float *cs, int halves);
 /// out[r][i] = silu(gu[r][i]) * gu[r][n + i]: gate and up projections stored side by side.
 void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows, int n);
 /// x[i] = gelu_tanh(x[i]) / relu in place.
