@@ -3,6 +3,7 @@
 // straight from the C kernels so that attention and matmul changes can be timed in seconds:
 //   Benchmarks/kernels/build.sh && /tmp/swiftlet-kstep [threads] [sequences] [context] [steps]
 // Each layer has its own weights and cache, as in the model, so both stream from memory.
+// BENCH_KV=i8 or f32 picks the KV cache element type (default bf16).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static void *cache_alloc(size_t bytes) {
     return p;
 }
 
-typedef struct { void *qkv, *o, *gu, *down; uint16_t *kc, *vc; } layer;
+typedef struct { void *qkv, *o, *gu, *down, *kc, *vc; } layer;
 
 enum { OP_MATMUL, OP_ATTN, OP_HEAD, OP_OTHER, OP_N };
 static const char *op_name[] = {"matmul", "attention", "head", "other"};
@@ -58,19 +59,28 @@ int main(int argc, char **argv) {
     const int nth = argc > 1 ? atoi(argv[1]) : 2, S = argc > 2 ? atoi(argv[2]) : 32;
     const int ctx = argc > 3 ? atoi(argv[3]) : 256, steps = argc > 4 ? atoi(argv[4]) : 10;
     const int per = (ctx + 1 + BS - 1) / BS, nblocks = per * S;
-    const size_t head_elems = (size_t)HD * BS, block_elems = head_elems * KVH;
+    // KV element type: BENCH_KV=bf16 (default), f32 or i8.
+    const char *kv_env = getenv("BENCH_KV");
+    const int kv = kv_env && !strcmp(kv_env, "i8") ? SW_KV_I8 : kv_env && !strcmp(kv_env, "f32") ? SW_KV_F32 : SW_KV_BF16;
+    const size_t block_bytes = sw_kv_head_block_bytes(kv, HD, BS) * KVH;
     sw_pool *pool = sw_pool_create(nth);
     layer ly[L];
+    // Every slot of the cache gets a random key and value through the cache writer.
+    const int fill = 256;
+    float *kvr = malloc(sizeof(float) * fill * 2 * KVH * HD);
+    int32_t *fslots = malloc(sizeof(int32_t) * fill);
     for (int l = 0; l < L; l++) {
         ly[l].qkv = q41((H + 2 * KVH) * HD, D);
         ly[l].o = q41(D, H * HD);
         ly[l].gu = q41(2 * F, D);
         ly[l].down = q41(D, F);
-        ly[l].kc = cache_alloc(2 * block_elems * nblocks);
-        ly[l].vc = cache_alloc(2 * block_elems * nblocks);
-        for (size_t i = 0; i < block_elems * nblocks; i++) {
-            ly[l].kc[i] = (uint16_t)(0x3c00 + (rnd() & 0x3ff)) ^ (rnd() & 0x8000);
-            ly[l].vc[i] = (uint16_t)(0x3c00 + (rnd() & 0x3ff)) ^ (rnd() & 0x8000);
+        ly[l].kc = cache_alloc(block_bytes * nblocks);
+        ly[l].vc = cache_alloc(block_bytes * nblocks);
+        for (int s0 = 0; s0 < nblocks * BS; s0 += fill) {
+            const int n = nblocks * BS - s0 < fill ? nblocks * BS - s0 : fill;
+            for (int i = 0; i < n * 2 * KVH * HD; i++) kvr[i] = frnd();
+            for (int i = 0; i < n; i++) fslots[i] = s0 + i;
+            sw_kv_write(kvr, 2 * KVH * HD, kvr + KVH * HD, 2 * KVH * HD, fslots, n, ly[l].kc, ly[l].vc, kv, KVH, HD, BS);
         }
     }
     void *head = q41(V, D);
@@ -111,9 +121,9 @@ int main(int argc, char **argv) {
             LAP(OP_MATMUL);
             sw_rope(qkv, qkvw, T, H, HD, HD, pos, inv_freq, 0);
             sw_rope(qkv + H * HD, qkvw, T, KVH, HD, HD, pos, inv_freq, 0);
-            sw_kv_write(qkv + H * HD, qkvw, qkv + (H + KVH) * HD, qkvw, slots, T, ly[l].kc, ly[l].vc, SW_KV_BF16, KVH, HD, BS);
+            sw_kv_write(qkv + H * HD, qkvw, qkv + (H + KVH) * HD, qkvw, slots, T, ly[l].kc, ly[l].vc, kv, KVH, HD, BS);
             LAP(OP_OTHER);
-            sw_paged_attention(pool, qkv, qkvw, att, H * HD, ly[l].kc, ly[l].vc, SW_KV_BF16, H, KVH, HD, BS, &batch, 0.125f, 0);
+            sw_paged_attention(pool, qkv, qkvw, att, H * HD, ly[l].kc, ly[l].vc, kv, H, KVH, HD, BS, &batch, 0.125f, 0);
             LAP(OP_ATTN);
             sw_quantize_rows_q8a(att, H * HD, T, H * HD, xq);
             sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].o, D, H * HD, xq, T, xn, D);

@@ -90,10 +90,69 @@ SW_AVX512 static void kv_write_bf16_avx512(const float *k, size_t k_stride, cons
 }
 #endif
 
+size_t sw_kv_head_block_bytes(int dtype, int head_dim, int block_size) {
+    const size_t elems = (size_t)head_dim * block_size;
+    switch (dtype) {
+        case SW_KV_BF16: return 2 * elems;
+        case SW_KV_I8: return elems + sizeof(float) * (size_t)block_size;
+        default: return 4 * elems;
+    }
+}
+
+// int8 heads: values, then one float scale per token (value = int8 * scale).
+static inline float i8_scale(const char *head, int o, int head_dim, int block_size) {
+    float sc;
+    memcpy(&sc, head + (size_t)head_dim * block_size + (size_t)o * sizeof(float), sizeof(float));
+    return sc;
+}
+
+// Element d of key o / value o of the head starting at byte `head`.
+static inline float k_value(int dtype, const char *head, int d, int o, int head_dim, int block_size) {
+    const size_t i = k_index(dtype, d, o, head_dim, block_size);
+    if (dtype == SW_KV_BF16) return bf16_to_f32(((const uint16_t *)head)[i]);
+    if (dtype == SW_KV_I8) return (float)((const int8_t *)head)[i] * i8_scale(head, o, head_dim, block_size);
+    return ((const float *)head)[i];
+}
+
+static inline float v_value(int dtype, const char *head, int o, int d, int head_dim, int block_size) {
+    const size_t i = v_index(dtype, o, d, head_dim);
+    if (dtype == SW_KV_BF16) return bf16_to_f32(((const uint16_t *)head)[i]);
+    if (dtype == SW_KV_I8) return (float)((const int8_t *)head)[i] * i8_scale(head, o, head_dim, block_size);
+    return ((const float *)head)[i];
+}
+
+// Symmetric int8 with one scale per token and head: the largest magnitude maps to 127.
+static void write_i8(const float *x, int head_dim, int block_size, int o, int8_t *vals, size_t stride, char *head) {
+    float amax = 0;
+    for (int d = 0; d < head_dim; d++) amax = fabsf(x[d]) > amax ? fabsf(x[d]) : amax;
+    const float sc = amax / 127.0f, inv = sc > 0 ? 1.0f / sc : 0.0f;
+    for (int d = 0; d < head_dim; d++) {
+        float q = rintf(x[d] * inv);
+        q = q > 127 ? 127 : q < -127 ? -127 : q;
+        vals[(size_t)d * stride] = (int8_t)q;
+    }
+    memcpy(head + (size_t)head_dim * block_size + (size_t)o * sizeof(float), &sc, sizeof(float));
+}
+
 void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_stride,
                  const int32_t *slot_mapping, int num_tokens,
                  void *k_cache, void *v_cache, int dtype,
                  int num_kv_heads, int head_dim, int block_size) {
+    if (dtype == SW_KV_I8) {
+        const size_t hb = sw_kv_head_block_bytes(dtype, head_dim, block_size);
+        for (int i = 0; i < num_tokens; i++) {
+            const int32_t slot = slot_mapping[i];
+            if (slot < 0) continue;
+            const size_t block = (size_t)(slot / block_size);
+            const int off = slot % block_size;
+            for (int h = 0; h < num_kv_heads; h++) {
+                char *kh = (char *)k_cache + (block * num_kv_heads + h) * hb, *vh = (char *)v_cache + (block * num_kv_heads + h) * hb;
+                write_i8(k + (size_t)i * k_stride + (size_t)h * head_dim, head_dim, block_size, off, (int8_t *)kh + off, (size_t)block_size, kh);
+                write_i8(v + (size_t)i * v_stride + (size_t)h * head_dim, head_dim, block_size, off, (int8_t *)vh + (size_t)off * head_dim, 1, vh);
+            }
+        }
+        return;
+    }
 #if defined(__x86_64__)
     if (dtype == SW_KV_BF16 && head_dim % 32 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
         kv_write_bf16_avx512(k, k_stride, v, v_stride, slot_mapping, num_tokens, k_cache, v_cache,
@@ -160,12 +219,18 @@ typedef struct {
     int num_heads, num_kv_heads, head_dim, block_size;
     const sw_attn_batch *batch; float scale; int window;
     int q_tile;
+    size_t head_bytes;        // bytes of one kv head's block (sw_kv_head_block_bytes)
     int num_tasks;
     const attn_task *tasks;
     float *scores;            // per-thread score rows for the two-pass kernel (NULL: online kernel only)
     size_t scores_per_thread;
     _Atomic int next;
 } attn_ctx;
+
+// Byte offset of kv head kvh of cache block `block` (same in the K and V caches).
+static inline size_t head_off(const attn_ctx *c, int32_t block, int kvh) {
+    return ((size_t)block * c->num_kv_heads + kvh) * c->head_bytes;
+}
 
 // Positions [lo, hi] of keys some row of the tile may need.
 static inline void tile_range(const attn_ctx *c, int s, int t0, int t1, int *lo, int *hi) {
@@ -189,9 +254,9 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
     int lo, hi;
     tile_range(c, s, t0, t1, &lo, &hi);
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    size_t head_elems = (size_t)hd * bs;
     for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
-        size_t base = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        const char *kh = (const char *)c->k_cache + head_off(c, table[kp / bs], kvh);
+        const char *vh = (const char *)c->v_cache + head_off(c, table[kp / bs], kvh);
         for (int o = 0; o < bs; o++) {
             int key = kp + o;
             if (key < lo || key > hi) continue;
@@ -200,22 +265,14 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
                 int tok = t0 + r / G, head = kvh * G + r % G;
                 const float *qr = c->q + (size_t)(b->query_start[s] + tok) * c->q_stride + (size_t)head * hd;
                 float dot = 0;
-                for (int d = 0; d < hd; d++) {
-                    size_t ki = base + k_index(c->dtype, d, o, hd, bs);
-                    float kv = c->dtype == SW_KV_BF16 ? bf16_to_f32(((const uint16_t *)c->k_cache)[ki]) : ((const float *)c->k_cache)[ki];
-                    dot += qr[d] * kv;
-                }
+                for (int d = 0; d < hd; d++) dot += qr[d] * k_value(c->dtype, kh, d, o, hd, bs);
                 float sc = dot * c->scale;
                 float mn = sc > m[r] ? sc : m[r];
                 float corr = expf(m[r] - mn), p = expf(sc - mn);
                 l[r] = l[r] * corr + p;
                 m[r] = mn;
                 float *ar = acc + (size_t)r * hd;
-                for (int d = 0; d < hd; d++) {
-                    size_t vi = base + v_index(c->dtype, o, d, hd);
-                    float vv = c->dtype == SW_KV_BF16 ? bf16_to_f32(((const uint16_t *)c->v_cache)[vi]) : ((const float *)c->v_cache)[vi];
-                    ar[d] = ar[d] * corr + p * vv;
-                }
+                for (int d = 0; d < hd; d++) ar[d] = ar[d] * corr + p * v_value(c->dtype, vh, o, d, hd, bs);
             }
         }
     }
@@ -232,25 +289,17 @@ static void attn_task_generic(const attn_ctx *c, int s, int kvh, int t0, int t1)
 
 // Blocks of a sequence sit anywhere in the cache, so hardware prefetchers cannot see the next one
 // coming; ask for it explicitly while the current one is being used.
-static inline void prefetch_block(const void *cache, size_t elem_index, int dtype, size_t elems) {
-    const char *p = (const char *)cache + elem_index * (dtype == SW_KV_BF16 ? 2 : 4);
-    const size_t bytes = elems * (dtype == SW_KV_BF16 ? 2 : 4);
+static inline void prefetch_block(const void *cache, size_t off, size_t bytes) {
+    const char *p = (const char *)cache + off;
     for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
-SW_AVX512 static inline __m512 load16(const void *base, size_t idx, int dtype, __mmask16 mask) {
-    if (dtype == SW_KV_BF16) {
-        __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)base + idx);
-        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    }
-    return _mm512_maskz_loadu_ps(mask, (const float *)base + idx);
-}
-
-// Keys o..o+n-1 (n <= 16) of one head's block at element `base`, as fp32 rows kt[d][16].
-SW_AVX512 static inline void load_k_chunk(const attn_ctx *c, size_t base, int o, int n, float *kt) {
+// Keys o..o+n-1 (n <= 16) of the head at byte offset `off`, as fp32 rows kt[d][16].
+SW_AVX512 static inline void load_k_chunk(const attn_ctx *c, size_t off, int o, int n, float *kt) {
     const int hd = c->head_dim, bs = c->block_size;
+    const char *head = (const char *)c->k_cache + off;
     if (c->dtype == SW_KV_BF16) {
-        const uint16_t *kb = (const uint16_t *)c->k_cache + base + (size_t)o * 2;
+        const uint16_t *kb = (const uint16_t *)head + (size_t)o * 2;
         const __mmask32 m = n >= 16 ? 0xffffffffu : (__mmask32)((1u << (2 * n)) - 1);
         const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
         for (int p = 0; p < hd / 2; p++) {
@@ -261,16 +310,30 @@ SW_AVX512 static inline void load_k_chunk(const attn_ctx *c, size_t base, int o,
         return;
     }
     const __mmask16 m = (__mmask16)((1u << n) - 1);
-    for (int d = 0; d < hd; d++) _mm512_store_ps(kt + d * 16, load16(c->k_cache, base + (size_t)d * bs + o, c->dtype, m));
+    if (c->dtype == SW_KV_I8) {
+        const __m512 sc = _mm512_maskz_loadu_ps(m, (const float *)(head + (size_t)hd * bs) + o);
+        for (int d = 0; d < hd; d++) {
+            const __m128i x = _mm_maskz_loadu_epi8(m, (const int8_t *)head + (size_t)d * bs + o);
+            _mm512_store_ps(kt + d * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x)), sc));
+        }
+        return;
+    }
+    for (int d = 0; d < hd; d++) _mm512_store_ps(kt + d * 16, _mm512_maskz_loadu_ps(m, (const float *)head + (size_t)d * bs + o));
 }
 
-// Dims d0..d0+15 (d0 a multiple of 16) of the V row starting at element `row`.
-SW_AVX512 static inline __m512 load_v16(const attn_ctx *c, size_t row, int d0) {
+// Dims d0..d0+15 (d0 a multiple of 16) of value t of the head at byte offset `off`.
+SW_AVX512 static inline __m512 load_v16(const attn_ctx *c, size_t off, int t, int d0) {
+    const int hd = c->head_dim;
+    const char *head = (const char *)c->v_cache + off;
     if (c->dtype == SW_KV_BF16) {
-        const __m512i x = _mm512_loadu_si512((const uint16_t *)c->v_cache + row + (d0 & ~31));
+        const __m512i x = _mm512_loadu_si512((const uint16_t *)head + (size_t)t * hd + (d0 & ~31));
         return _mm512_castsi512_ps((d0 & 16) ? _mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u)) : _mm512_slli_epi32(x, 16));
     }
-    return _mm512_loadu_ps((const float *)c->v_cache + row + d0);
+    if (c->dtype == SW_KV_I8) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)((const int8_t *)head + (size_t)t * hd + d0));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x)), _mm512_set1_ps(i8_scale(head, t, hd, c->block_size)));
+    }
+    return _mm512_loadu_ps((const float *)head + (size_t)t * hd + d0);
 }
 
 // Scores of one query row against the 16 keys of a transposed chunk kt ([d][16]): broadcasting
@@ -315,14 +378,13 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
     int lo, hi;
     tile_range(c, s, t0, t1, &lo, &hi);
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const size_t head_elems = (size_t)hd * bs;
     const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
-        const size_t base = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+        const size_t base = head_off(c, table[kp / bs], kvh);
         if (kp + bs <= hi) {
-            const size_t next = ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems;
-            prefetch_block(c->k_cache, next, c->dtype, head_elems);
-            prefetch_block(c->v_cache, next, c->dtype, head_elems);
+            const size_t next = head_off(c, table[kp / bs + 1], kvh);
+            prefetch_block(c->k_cache, next, c->head_bytes);
+            prefetch_block(c->v_cache, next, c->head_bytes);
         }
         for (int o = 0; o < bs; o += SW_CHUNK) {
             const int first = kp + o;
@@ -333,7 +395,7 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
             load_k_chunk(c, base, o, n, kt);
             for (int t = 0; t < n; t++)
                 for (int v = 0; v < nv; v++)
-                    _mm512_store_ps(vt + t * hd + v * 16, load_v16(c, base + (size_t)(o + t) * hd, v * 16));
+                    _mm512_store_ps(vt + t * hd + v * 16, load_v16(c, base, o + t, v * 16));
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
                 __m512 sc = _mm512_mul_ps(qk_chunk16(qrow[r], kt, hd), _mm512_set1_ps(c->scale));
@@ -395,6 +457,40 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
 
 #if defined(__x86_64__)
 
+// Decode attention waits on memory latency more than on bandwidth: a sequence's blocks are
+// scattered, so the hardware prefetchers cannot run ahead. Passes 1 and 2 prefetch the block
+// SW_PF_BLOCKS ahead of the one they work on, a line at a time spread over the work: pass 1 runs
+// through the keys and on into the first values, pass 2 through the values.
+enum { SW_PF_BLOCKS = 3 };
+
+// The block `ahead` blocks past block i (counted from base_key) of a pass over nblk blocks: keys
+// first, then values when keys_then_values is set; NULL past the end.
+static inline const char *pf_block(const attn_ctx *c, const int32_t *table, int base_block, int kvh, int i, int nblk, int keys_then_values) {
+    int j = i + SW_PF_BLOCKS;
+    if (keys_then_values) {
+        if (j < nblk) return (const char *)c->k_cache + head_off(c, table[base_block + j], kvh);
+        j -= nblk;
+    }
+    return j < nblk ? (const char *)c->v_cache + head_off(c, table[base_block + j], kvh) : NULL;
+}
+
+// Masked scores of one 16-key chunk for every row: keys past the row's position or outside the
+// window get -inf; `mul` scales the accumulated dot products (per key for int8 caches).
+SW_AVX512 static inline __attribute__((always_inline)) void store_chunk_scores(
+    const attn_ctx *c, const int rows, __m512 acc[][4], int first, __mmask16 valid, const int *pos,
+    __m512 mul, float *scores, int span, int base_key) {
+    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
+    for (int r = 0; r < rows; r++) {
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
+        __mmask16 ok = valid & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
+        if (c->window > 0)
+            ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+        _mm512_storeu_ps(scores + (size_t)r * span + (first - base_key),
+                         _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), _mm512_mul_ps(sum, mul)));
+    }
+}
+
 // Pass 1 of the two-pass kernel for a bf16 cache (head_dim a multiple of 32) and at most 4 rows:
 // each 64-byte load is two dims of 16 keys (see k_index), multiplied from registers into every
 // row's scores. The next block is prefetched a line per load, spread over the work, because a
@@ -405,16 +501,14 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
     const sw_attn_batch *b = c->batch;
     const int hd = c->head_dim, bs = c->block_size, np = hd / 2, nkv = c->num_kv_heads;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const size_t head_elems = (size_t)hd * bs, block_lines = head_elems * 2 / 64;
-    const uint16_t *K = (const uint16_t *)c->k_cache, *V = (const uint16_t *)c->v_cache;
+    const size_t block_lines = c->head_bytes / 64;
+    const char *K = (const char *)c->k_cache, *V = (const char *)c->v_cache;
     const __m512i himask = _mm512_set1_epi32((int)0xffff0000u);
-    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512 ninf = _mm512_set1_ps(-INFINITY), scale = _mm512_set1_ps(c->scale);
+    const __m512 scale = _mm512_set1_ps(c->scale);
     for (int kp = base_key; kp <= hi; kp += bs) {
-        const uint16_t *kb = K + ((size_t)table[kp / bs] * nkv + kvh) * head_elems;
+        const uint16_t *kb = (const uint16_t *)(K + head_off(c, table[kp / bs], kvh));
         // The next block of keys; from the last one, the first block of values.
-        const char *pf = (const char *)(kp + bs <= hi ? K + ((size_t)table[kp / bs + 1] * nkv + kvh) * head_elems
-                                                      : V + ((size_t)table[base_key / bs] * nkv + kvh) * head_elems);
+        const char *pf = pf_block(c, table, base_key / bs, kvh, (kp - base_key) / bs, (hi - base_key) / bs + 1, 1);
         for (int o = 0; o < bs; o += 16) {
             const int first = kp + o;
             if (first > hi) break;
@@ -425,8 +519,8 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
             for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
             for (int p = 0; p < np; p += 2) {
                 const size_t li = (size_t)(o / 16) * np + p;
-                if (li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
-                if (li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, _MM_HINT_T0);
+                if (pf && li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
+                if (pf && li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, _MM_HINT_T0);
                 const __m512i x0 = _mm512_maskz_loadu_epi16(m, kc + (size_t)p * bs * 2);
                 const __m512i x1 = _mm512_maskz_loadu_epi16(m, kc + (size_t)(p + 1) * bs * 2);
                 const __m512 k0 = _mm512_castsi512_ps(_mm512_slli_epi32(x0, 16));
@@ -441,29 +535,67 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
                     acc[r][3] = _mm512_fmadd_ps(_mm512_set1_ps(q[3]), k3, acc[r][3]);
                 }
             }
-            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
-            const __mmask16 valid = (__mmask16)((1u << n) - 1);
-            for (int r = 0; r < rows; r++) {
-                const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
-                __mmask16 ok = valid & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
-                if (c->window > 0)
-                    ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
-                _mm512_storeu_ps(scores + (size_t)r * span + (first - base_key), _mm512_mask_blend_ps(ok, ninf, _mm512_mul_ps(sum, scale)));
+            store_chunk_scores(c, rows, acc, first, (__mmask16)((1u << n) - 1), pos, scale, scores, span, base_key);
+        }
+    }
+}
+
+// Pass 1 for an int8 cache (head_dim a multiple of 32) and at most 4 rows: a key row of 16 tokens
+// widens to fp32 in two ops and is reused by every row; the keys' scales multiply the sums once.
+SW_AVX512 static inline __attribute__((always_inline)) void qk_i8(
+    const attn_ctx *c, const int rows, int s, int kvh, int base_key, int hi, int span,
+    const float *const *qrow, const int *pos, float *scores) {
+    const sw_attn_batch *b = c->batch;
+    const int hd = c->head_dim, bs = c->block_size;
+    const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+    const size_t block_lines = (c->head_bytes + 63) / 64;
+    const char *K = (const char *)c->k_cache, *V = (const char *)c->v_cache;
+    const __m512 scale = _mm512_set1_ps(c->scale);
+    for (int kp = base_key; kp <= hi; kp += bs) {
+        const char *head = K + head_off(c, table[kp / bs], kvh);
+        const char *pf = pf_block(c, table, base_key / bs, kvh, (kp - base_key) / bs, (hi - base_key) / bs + 1, 1);
+        for (int o = 0; o < bs; o += 16) {
+            const int first = kp + o;
+            if (first > hi) break;
+            const int n = bs - o < 16 ? bs - o : 16;
+            const __mmask16 m = (__mmask16)((1u << n) - 1);
+            const int8_t *kc = (const int8_t *)head + o;
+            __m512 acc[4][4];
+            for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
+            for (int d = 0; d < hd; d += 4) {
+                const size_t li = ((size_t)(o / 16) * hd + d) / 4;
+                if (pf && li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
+                // The scales after the values.
+                if (pf && li == 0) _mm_prefetch(pf + (size_t)hd * bs, _MM_HINT_T0);
+                __m512 k[4];
+                for (int j = 0; j < 4; j++)
+                    k[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, kc + (size_t)(d + j) * bs)));
+                for (int r = 0; r < rows; r++)
+                    for (int j = 0; j < 4; j++) acc[r][j] = _mm512_fmadd_ps(_mm512_set1_ps(qrow[r][d + j]), k[j], acc[r][j]);
             }
+            const __m512 ks = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, (const float *)(head + (size_t)hd * bs) + o), scale);
+            store_chunk_scores(c, rows, acc, first, m, pos, ks, scores, span, base_key);
         }
     }
 }
 
 // Dims d..d+31 of the V row at element `row` (d a multiple of 32): for bf16 one 64-byte load (see
 // v_index), for fp32 two.
-SW_AVX512 static inline __attribute__((always_inline)) void load_v32(const attn_ctx *c, size_t row, int d, __m512 *lo, __m512 *hi) {
+SW_AVX512 static inline __attribute__((always_inline)) void load_v32(const attn_ctx *c, size_t off, int t, int d, __m512 *lo, __m512 *hi) {
+    const char *head = (const char *)c->v_cache + off;
+    const size_t row = (size_t)t * c->head_dim + d;
     if (c->dtype == SW_KV_BF16) {
-        const __m512i x = _mm512_loadu_si512((const uint16_t *)c->v_cache + row + d);
+        const __m512i x = _mm512_loadu_si512((const uint16_t *)head + row);
         *lo = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
         *hi = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u)));
+    } else if (c->dtype == SW_KV_I8) {
+        // Unscaled: pv_rows has folded each value's scale into its weight.
+        const __m256i x = _mm256_loadu_si256((const __m256i *)((const int8_t *)head + row));
+        *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(x)));
+        *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(x, 1)));
     } else {
-        *lo = _mm512_loadu_ps((const float *)c->v_cache + row + d);
-        *hi = _mm512_loadu_ps((const float *)c->v_cache + row + d + 16);
+        *lo = _mm512_loadu_ps((const float *)head + row);
+        *hi = _mm512_loadu_ps((const float *)head + row + 16);
     }
 }
 
@@ -471,31 +603,37 @@ SW_AVX512 static inline __attribute__((always_inline)) void load_v32(const attn_
 // time: each V row is loaded once for every row, and rows x 4 accumulators stay in registers.
 SW_AVX512 static inline __attribute__((always_inline)) void pv_rows(
     const attn_ctx *c, const int rows, int s, int kvh, int t0, int base_key, int hi, int span,
-    const float *scores, const float *inv) {
+    float *scores, const float *inv) {
     const sw_attn_batch *b = c->batch;
     const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads, nkv = c->num_kv_heads;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const size_t head_elems = (size_t)hd * bs;
-    const size_t elem = c->dtype == SW_KV_BF16 ? 2 : 4;
-    const int row_lines = (int)(hd * elem / 64);
+    const size_t elem = c->dtype == SW_KV_BF16 ? 2 : c->dtype == SW_KV_I8 ? 1 : 4;
+    const int row_lines = (int)((hd * elem + 63) / 64);
+    (void)nkv;
     for (int ds = 0; ds < hd; ds += 64) {
         const int two = hd - ds >= 64;
         __m512 acc[4][4];
         for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
         for (int kp = base_key; kp <= hi; kp += bs) {
-            const size_t vb = ((size_t)table[kp / bs] * nkv + kvh) * head_elems;
-            const char *pf = ds == 0 && kp + bs <= hi ? (const char *)c->v_cache + ((size_t)table[kp / bs + 1] * nkv + kvh) * head_elems * elem : NULL;
+            const size_t vb = head_off(c, table[kp / bs], kvh);
+            const char *pf = ds == 0 ? pf_block(c, table, base_key / bs, kvh, (kp - base_key) / bs, (hi - base_key) / bs + 1, 0) : NULL;
             const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
-            const float *pk = scores + (kp - base_key);
+            float *pk = scores + (kp - base_key);
+            if (ds == 0 && c->dtype == SW_KV_I8) {
+                // Fold each value's scale into its weights once, so the loads below stay plain int8.
+                const char *head = (const char *)c->v_cache + vb;
+                for (int r = 0; r < rows; r++)
+                    for (int t = 0; t < n; t++) pk[(size_t)r * span + t] *= i8_scale(head, t, hd, bs);
+            }
+            if (pf && c->dtype == SW_KV_I8) _mm_prefetch(pf + (size_t)hd * bs, _MM_HINT_T0);
             for (int t = 0; t < n; t++) {
                 if (pf)
                     for (int j = 0; j < row_lines; j++) _mm_prefetch(pf + ((size_t)t * row_lines + j) * 64, _MM_HINT_T0);
-                const size_t row = vb + (size_t)t * hd;
                 __m512 v0, v1;
-                load_v32(c, row, ds, &v0, &v1);
+                load_v32(c, vb, t, ds, &v0, &v1);
                 if (two) {
                     __m512 v2, v3;
-                    load_v32(c, row, ds + 32, &v2, &v3);
+                    load_v32(c, vb, t, ds + 32, &v2, &v3);
                     for (int r = 0; r < rows; r++) {
                         const __m512 p = _mm512_set1_ps(pk[(size_t)r * span + t]);
                         acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
@@ -539,7 +677,6 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
     // chunks of small blocks store 16 lanes from any offset.
     const int base_key = lo - lo % bs, valid = hi - base_key + 1, span = (valid + 15) / 16 * 16 + 16;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const size_t head_elems = (size_t)hd * bs;
     const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const float *qrow[SW_TWO_PASS_ROWS];
     int pos[SW_TWO_PASS_ROWS];
@@ -551,20 +688,27 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
     // A bf16 cache with few rows: straight from the cache into registers. A compile-time row
     // count keeps the accumulators in registers (a run-time one makes the compiler index them
     // through the stack, a store-forwarding chain per FMA).
-    const int direct = c->dtype == SW_KV_BF16 && hd % 32 == 0 && rows <= 4;
-    if (direct) {
+    const int direct = (c->dtype == SW_KV_BF16 || c->dtype == SW_KV_I8) && hd % 32 == 0 && rows <= 4;
+    if (direct && c->dtype == SW_KV_BF16) {
         switch (rows) {
             case 1: qk_bf16(c, 1, s, kvh, base_key, hi, span, qrow, pos, scores); break;
             case 2: qk_bf16(c, 2, s, kvh, base_key, hi, span, qrow, pos, scores); break;
             case 3: qk_bf16(c, 3, s, kvh, base_key, hi, span, qrow, pos, scores); break;
             default: qk_bf16(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
         }
+    } else if (direct) {
+        switch (rows) {
+            case 1: qk_i8(c, 1, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+            case 2: qk_i8(c, 2, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+            case 3: qk_i8(c, 3, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+            default: qk_i8(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+        }
     }
     // Pass 1: masked, scaled scores.
     for (int kp = direct ? hi + 1 : base_key; kp <= hi; kp += bs) {
-        const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
-        if (kp + bs <= hi) prefetch_block(c->k_cache, ((size_t)table[kp / bs + 1] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
-        else prefetch_block(c->v_cache, ((size_t)table[base_key / bs] * c->num_kv_heads + kvh) * head_elems, c->dtype, head_elems);
+        const size_t blk = head_off(c, table[kp / bs], kvh);
+        if (kp + bs <= hi) prefetch_block(c->k_cache, head_off(c, table[kp / bs + 1], kvh), c->head_bytes);
+        else prefetch_block(c->v_cache, head_off(c, table[base_key / bs], kvh), c->head_bytes);
         for (int o = 0; o < bs; o += SW_CHUNK) {
             const int first = kp + o;
             if (first > hi) break;
@@ -622,26 +766,26 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
             __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
             const float *pr = scores + (size_t)r * span;
             for (int kp = base_key; kp <= hi; kp += bs) {
-                const size_t blk = ((size_t)table[kp / bs] * c->num_kv_heads + kvh) * head_elems;
+                const size_t blk = head_off(c, table[kp / bs], kvh);
                 const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;
                 const float *pk = pr + (kp - base_key);
                 int t = 0;
                 for (; t + 2 <= n; t += 2) {
-                    const size_t i0 = blk + (size_t)t * hd, i1 = i0 + hd;
+
                     const __m512 p0 = _mm512_set1_ps(pk[t]), p1 = _mm512_set1_ps(pk[t + 1]);
-                    a0 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16), a0);
-                    b0 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16), b0);
-                    if (nvv > 1) { a1 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 16), a1); b1 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16 + 16), b1); }
-                    if (nvv > 2) { a2 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 32), a2); b2 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16 + 32), b2); }
-                    if (nvv > 3) { a3 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 48), a3); b3 = _mm512_fmadd_ps(p1, load_v16(c, i1, v0 * 16 + 48), b3); }
+                    a0 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16), a0);
+                    b0 = _mm512_fmadd_ps(p1, load_v16(c, blk, t + 1, v0 * 16), b0);
+                    if (nvv > 1) { a1 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 16), a1); b1 = _mm512_fmadd_ps(p1, load_v16(c, blk, t + 1, v0 * 16 + 16), b1); }
+                    if (nvv > 2) { a2 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 32), a2); b2 = _mm512_fmadd_ps(p1, load_v16(c, blk, t + 1, v0 * 16 + 32), b2); }
+                    if (nvv > 3) { a3 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 48), a3); b3 = _mm512_fmadd_ps(p1, load_v16(c, blk, t + 1, v0 * 16 + 48), b3); }
                 }
                 for (; t < n; t++) {
-                    const size_t i0 = blk + (size_t)t * hd;
+
                     const __m512 p0 = _mm512_set1_ps(pk[t]);
-                    a0 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16), a0);
-                    if (nvv > 1) a1 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 16), a1);
-                    if (nvv > 2) a2 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 32), a2);
-                    if (nvv > 3) a3 = _mm512_fmadd_ps(p0, load_v16(c, i0, v0 * 16 + 48), a3);
+                    a0 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16), a0);
+                    if (nvv > 1) a1 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 16), a1);
+                    if (nvv > 2) a2 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 32), a2);
+                    if (nvv > 3) a3 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 48), a3);
                 }
             }
             const int tok = t0 + r / G, head = kvh * G + r % G;
@@ -750,6 +894,7 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
         .k_cache = k_cache, .v_cache = v_cache, .dtype = dtype,
         .num_heads = num_heads, .num_kv_heads = num_kv_heads, .head_dim = head_dim, .block_size = block_size,
         .batch = batch, .scale = scale, .window = sliding_window, .q_tile = q_tile,
+        .head_bytes = sw_kv_head_block_bytes(dtype, head_dim, block_size),
         .num_tasks = n, .tasks = tasks,
     };
     // Score rows for the two-pass (few-row) kernel, sized for the longest context of the batch.

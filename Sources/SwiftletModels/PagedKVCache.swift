@@ -7,9 +7,22 @@ import Glibc
 /// Element type of the KV cache.
 public enum KVCacheDType: String, Sendable, CaseIterable {
     case bf16, fp32
+    /// Symmetric int8 with one scale per token and kv head: about half the bytes of bf16, so twice
+    /// the tokens fit a budget and decode attention reads half as much memory.
+    case int8
 
-    public var byteSize: Int { self == .bf16 ? 2 : 4 }
-    var kernelCode: Int32 { self == .bf16 ? Int32(SW_KV_BF16) : Int32(SW_KV_F32) }
+    var kernelCode: Int32 {
+        switch self {
+        case .bf16: return Int32(SW_KV_BF16)
+        case .fp32: return Int32(SW_KV_F32)
+        case .int8: return Int32(SW_KV_I8)
+        }
+    }
+
+    /// Bytes of one kv head's share of a block of `blockSize` tokens, in one layer's K or V cache.
+    public func headBlockBytes(headDim: Int, blockSize: Int) -> Int {
+        Int(sw_kv_head_block_bytes(kernelCode, Int32(headDim), Int32(blockSize)))
+    }
 }
 
 /// The physical KV cache: for every layer, `numBlocks` blocks of `blockSize` token slots.
@@ -32,7 +45,7 @@ public final class PagedKVCache: @unchecked Sendable {
 
     /// Bytes of KV cache one token needs across all layers.
     public static func bytesPerToken(numLayers: Int, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) -> Int {
-        2 * numLayers * numKVHeads * headDim * dtype.byteSize
+        2 * numLayers * numKVHeads * dtype.headBlockBytes(headDim: headDim, blockSize: 1)
     }
 
     public init(numBlocks: Int, blockSize: Int, numLayers: Int, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) throws {
@@ -43,7 +56,7 @@ public final class PagedKVCache: @unchecked Sendable {
         self.numKVHeads = numKVHeads
         self.headDim = headDim
         self.dtype = dtype
-        blockBytes = numKVHeads * headDim * blockSize * dtype.byteSize
+        blockBytes = numKVHeads * dtype.headBlockBytes(headDim: headDim, blockSize: blockSize)
         let layerBytes = blockBytes * numBlocks
         regionBytes = layerBytes * 2 * numLayers
         // Anonymous mapping: pages are committed only when a block is first written.

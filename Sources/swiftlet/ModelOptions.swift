@@ -14,7 +14,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Matmul precision: fast (quantized/bf16) or fp32.")
     var precision: ComputePrecision = .fast
 
-    @Option(name: .long, help: "KV cache element type: bf16 or fp32.")
+    @Option(name: .long, help: "KV cache element type: bf16, fp32, or int8 (one scale per token and head; about half the memory of bf16).")
     var kvCacheDtype: KVCacheDType = .bf16
 
     @Option(name: .long, help: "Tokens per KV block.")

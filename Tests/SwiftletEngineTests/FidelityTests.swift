@@ -48,11 +48,12 @@ import SwiftletModels
 
     /// Teacher-forced: the prompt in one pass (the many-token path), then the reference tokens one
     /// at a time (the decode path); at every position the argmax is compared with the reference token.
-    static func teacherForced(modelPath: String, fixture: String, precision: ComputePrecision) throws -> Report {
+    static func teacherForced(modelPath: String, fixture: String, precision: ComputePrecision,
+                              kv: KVCacheDType = .bf16) throws -> Report {
         let loaded = try loadModel(path: modelPath, precision: precision)
         let c = loaded.config
         let cache = try PagedKVCache(numBlocks: 128, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
-                                     headDim: c.headDim, dtype: .bf16)
+                                     headDim: c.headDim, dtype: kv)
         var report = Report()
         for k in try ReferenceFixture.load(fixture).cases {
             let total = k.prompt_ids.count + k.greedy_ids.count
@@ -85,6 +86,13 @@ import SwiftletModels
     @Test func smolLM2FastPathAgreesOnTop1() throws {
         let r = try Self.teacherForced(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast)
         print("SmolLM2 fast path (teacher-forced): \(r)")
+        #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
+    }
+
+    /// The int8 KV cache (one scale per token and head) on top of the fast matmuls.
+    @Test func smolLM2Int8KVCacheAgreesOnTop1() throws {
+        let r = try Self.teacherForced(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast, kv: .int8)
+        print("SmolLM2 fast path, int8 KV cache (teacher-forced): \(r)")
         #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
     }
 

@@ -24,6 +24,21 @@ func bf16Round(_ x: Float) -> Float {
     return y
 }
 
+/// What the cache gives back for rows of `width` values (one token's head): bf16 rounding, or
+/// int8 with one scale per row, computed the way sw_kv_write does.
+func cacheRounded(_ x: [Float], width: Int, dtype: Int32) -> [Float] {
+    if dtype == Int32(SW_KV_BF16) { return x.map(bf16Round) }
+    guard dtype == Int32(SW_KV_I8) else { return x }
+    var y = x
+    for r in stride(from: 0, to: x.count, by: width) {
+        let row = x[r..<(r + width)]
+        let sc = row.map { abs($0) }.max()! / 127
+        let inv: Float = sc > 0 ? 1 / sc : 0
+        for i in r..<(r + width) { y[i] = min(127, max(-127, (x[i] * inv).rounded(.toNearestOrEven))) * sc }
+    }
+    return y
+}
+
 /// One sequence of a paged-attention test case.
 struct SeqCase {
     var context: Int      // tokens in the cache after this step (cached + new)
@@ -44,7 +59,7 @@ func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
     let g = c.heads / c.kvHeads, hd = c.headDim
     let scale = 1 / Float(hd).squareRoot()
     var out = [Float](repeating: 0, count: s.newTokens * c.heads * hd)
-    let round: (Float) -> Float = c.dtype == Int32(SW_KV_BF16) ? bf16Round : { $0 }
+    let keys = cacheRounded(s.keys, width: hd, dtype: c.dtype), values = cacheRounded(s.values, width: hd, dtype: c.dtype)
     for t in 0..<s.newTokens {
         let pos = s.context - s.newTokens + t
         let lo = c.window > 0 ? max(0, pos - c.window + 1) : 0
@@ -54,7 +69,7 @@ func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
             for p in lo...pos {
                 var dot: Double = 0
                 for d in 0..<hd {
-                    dot += Double(s.queries[(t * c.heads + h) * hd + d]) * Double(round(s.keys[(p * c.kvHeads + kvh) * hd + d]))
+                    dot += Double(s.queries[(t * c.heads + h) * hd + d]) * Double(keys[(p * c.kvHeads + kvh) * hd + d])
                 }
                 scores.append(dot * Double(scale))
             }
@@ -63,7 +78,7 @@ func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
             let z = e.reduce(0, +)
             for d in 0..<hd {
                 var acc: Double = 0
-                for (i, p) in (lo...pos).enumerated() { acc += e[i] / z * Double(round(s.values[(p * c.kvHeads + kvh) * hd + d])) }
+                for (i, p) in (lo...pos).enumerated() { acc += e[i] / z * Double(values[(p * c.kvHeads + kvh) * hd + d]) }
                 out[(t * c.heads + h) * hd + d] = Float(acc)
             }
         }
@@ -81,8 +96,7 @@ func runPaged(_ c0: AttentionCase, pool: ThreadPool?, rng: inout SplitMix) -> Fl
     // Shuffled physical blocks: tables are deliberately non-contiguous.
     var free = Array(0..<Int32(total)).shuffled(using: &rng)
     for i in c.seqs.indices { c.seqs[i].table = (0..<blocksNeeded[i]).map { _ in free.removeLast() } }
-    let elem = c.dtype == Int32(SW_KV_BF16) ? 2 : 4
-    let blockBytes = c.kvHeads * c.headDim * bs * elem
+    let blockBytes = c.kvHeads * Int(sw_kv_head_block_bytes(c.dtype, Int32(c.headDim), Int32(bs)))
     let kc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
     let vc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
     defer { kc.deallocate(); vc.deallocate() }
@@ -148,7 +162,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     func decodeAndChunkedPrefillMatchNaive(blockSize: Int) {
         var rng = SplitMix(state: UInt64(blockSize))
         for g in Self.geometries {
-            for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16)] {
+            for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
                 // Decode steps, a fresh prefill, and prefill chunks on top of cached context.
                 let shapes: [(context: Int, new: Int)] = [(1, 1), (37, 1), (300, 1), (65, 65), (200, 23), (129, 17)]
                 let c = makeCase(heads: g.heads, kvHeads: g.kvHeads, headDim: g.headDim, blockSize: blockSize, dtype: dtype,
@@ -164,10 +178,12 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     @Test func longContexts() {
         var rng = SplitMix(state: 7)
         for len in [511, 1024, 2000] {
-            let c = makeCase(heads: 9, kvHeads: 3, headDim: 64, blockSize: 16, dtype: Int32(SW_KV_BF16),
-                             shapes: [(len, 1), (len, 5), (len, 40)], rng: &rng)
-            let err = runPaged(c, pool: .shared, rng: &rng)
-            #expect(err < 2e-5, "length \(len): error \(err)")
+            for dtype in [Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
+                let c = makeCase(heads: 9, kvHeads: 3, headDim: 64, blockSize: 16, dtype: dtype,
+                                 shapes: [(len, 1), (len, 5), (len, 40)], rng: &rng)
+                let err = runPaged(c, pool: .shared, rng: &rng)
+                #expect(err < 2e-5, "length \(len) dtype \(dtype): error \(err)")
+            }
         }
     }
 
@@ -175,7 +191,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     func slidingWindow(blockSize: Int) {
         var rng = SplitMix(state: 99)
         for g in [(8, 2, 16), (4, 4, 8), (6, 2, 64)] {
-            for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16)] {
+            for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
                 let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: dtype, window: 20,
                                  shapes: [(90, 1), (70, 33), (15, 15)], rng: &rng)
                 let err = runPaged(c, pool: .shared, rng: &rng)

@@ -7,8 +7,13 @@
 extern "C" {
 #endif
 
-/// Element type of the paged KV cache.
-enum { SW_KV_F32 = 0, SW_KV_BF16 = 1 };
+/// Element type of the paged KV cache. SW_KV_I8 stores symmetric int8 values with one float scale
+/// per token and kv head (after the head's values), halving the bytes attention reads against bf16.
+enum { SW_KV_F32 = 0, SW_KV_BF16 = 1, SW_KV_I8 = 2 };
+
+/// Bytes of one kv head's share of a block; a block of one layer's K (or V) cache holds
+/// num_kv_heads of them.
+size_t sw_kv_head_block_bytes(int dtype, int head_dim, int block_size);
 
 /// The sequences of one forward pass, as the paged kernels see them.
 /// Sequence s owns new tokens [query_start[s], query_start[s+1]) of the flat batch; they are the
@@ -23,7 +28,8 @@ typedef struct {
 } sw_attn_batch;
 
 /// Cache layout per layer: K as [block][kv_head][head_dim][block_size] (transposed so a block's
-/// scores vectorise over tokens), V as [block][kv_head][block_size][head_dim].
+/// scores vectorise over tokens), V as [block][kv_head][block_size][head_dim]; bf16 blocks pair
+/// up dims inside that order so that one load converts with one op (see sw_attention.c).
 /// Writes token i's K and V into slot slot_mapping[i] (block * block_size + offset); slots < 0 are skipped.
 void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_stride,
                  const int32_t *slot_mapping, int num_tokens,
