@@ -121,8 +121,36 @@ static inline float v_value(int dtype, const char *head, int o, int d, int head_
     return ((const float *)head)[i];
 }
 
+#if defined(__x86_64__)
+// write_i8 for head_dim a multiple of 16, bit-identical: rintf and the vector conversion both
+// round to nearest even, and |x * inv| <= 127 needs no clamping.
+SW_AVX512 static void write_i8_avx512(const float *x, int head_dim, int block_size, int o, int8_t *vals, size_t stride, char *head) {
+    __m512 m = _mm512_setzero_ps();
+    for (int d = 0; d < head_dim; d += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + d)));
+    const float sc = _mm512_reduce_max_ps(m) / 127.0f;
+    const __m512 inv = _mm512_set1_ps(sc > 0 ? 1.0f / sc : 0.0f);
+    for (int d = 0; d < head_dim; d += 16) {
+        const __m128i q = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + d), inv)));
+        if (stride == 1) {
+            _mm_storeu_si128((__m128i *)(vals + d), q);
+        } else {
+            _Alignas(16) int8_t b[16];
+            _mm_store_si128((__m128i *)b, q);
+            for (int j = 0; j < 16; j++) vals[(size_t)(d + j) * stride] = b[j];
+        }
+    }
+    memcpy(head + (size_t)head_dim * block_size + (size_t)o * sizeof(float), &sc, sizeof(float));
+}
+#endif
+
 // Symmetric int8 with one scale per token and head: the largest magnitude maps to 127.
 static void write_i8(const float *x, int head_dim, int block_size, int o, int8_t *vals, size_t stride, char *head) {
+#if defined(__x86_64__)
+    if (head_dim % 16 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        write_i8_avx512(x, head_dim, block_size, o, vals, stride, head);
+        return;
+    }
+#endif
     float amax = 0;
     for (int d = 0; d < head_dim; d++) amax = fabsf(x[d]) > amax ? fabsf(x[d]) : amax;
     const float sc = amax / 127.0f, inv = sc > 0 ? 1.0f / sc : 0.0f;

@@ -334,11 +334,26 @@ static void qgemm_task(void *arg, int ith, int nth) {
     }
 }
 
+// Activation rows per pass over the weights. Every weight tile reads all rows of its pass, so the
+// quantized rows of a pass (about 40 bytes per 32 columns each) must stay in L2: with 2,048 rows
+// of 576 columns they do not, and the kernel fell from ~410 to ~290 GOP/s per core.
+#ifndef SW_GEMM_MC
+#define SW_GEMM_MC 256
+#endif
+
 void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const void *Xq, int m,
                float *Y, size_t ldy) {
     if (N <= 0 || m <= 0) return;
     if (K <= 0) {
         for (int i = 0; i < m; i++) memset(Y + (size_t)i * ldy, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    if (m > SW_GEMM_MC) {
+        const size_t xrb = sw_q8a_row_bytes(K);
+        for (int i0 = 0; i0 < m; i0 += SW_GEMM_MC) {
+            const int mc = m - i0 < SW_GEMM_MC ? m - i0 : SW_GEMM_MC;
+            sw_gemm_q(pool, type, W, N, K, (const uint8_t *)Xq + (size_t)i0 * xrb, mc, Y + (size_t)i0 * ldy, ldy);
+        }
         return;
     }
     qgemm_ctx c;

@@ -28,6 +28,13 @@ public final class ForwardProfiler: @unchecked Sendable {
         lastCPU = cpu
     }
 
+    /// Starts timing from now without charging the time since the previous lap (which, at the
+    /// start of a forward pass, is the engine's own work between passes).
+    public func mark() {
+        last = DispatchTime.now().uptimeNanoseconds
+        lastCPU = Self.threadCPUSeconds()
+    }
+
     public func reset() {
         seconds = seconds.map { _ in 0 }
         cpuSeconds = cpuSeconds.map { _ in 0 }

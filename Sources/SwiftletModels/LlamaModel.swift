@@ -195,7 +195,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         let window = Int32(c.slidingWindow ?? 0)
         let rot = c.ropeDimensions > 0 ? c.ropeDimensions : hd
 
-        profiler?.lap(.other)
+        profiler?.mark()
         let h = buffers.hidden, xn = buffers.normed, qkv = buffers.qkv, att = buffers.attn
         let gu = buffers.gateUp, act = buffers.act
         // Embedding lookup: dequantize the rows of the batch's tokens.
