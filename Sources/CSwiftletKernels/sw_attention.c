@@ -732,8 +732,8 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
             default: qk_i8(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
         }
     }
-    // Pass 1: masked, scaled scores.
-    for (int kp = direct ? hi + 1 : base_key; kp <= hi; kp += bs) {
+    // Pass 1 otherwise: masked, scaled scores through fp32 copies of each chunk of keys.
+    if (!direct) for (int kp = base_key; kp <= hi; kp += bs) {
         const size_t blk = head_off(c, table[kp / bs], kvh);
         if (kp + bs <= hi) prefetch_block(c->k_cache, head_off(c, table[kp / bs + 1], kvh), c->head_bytes);
         else prefetch_block(c->v_cache, head_off(c, table[base_key / bs], kvh), c->head_bytes);
