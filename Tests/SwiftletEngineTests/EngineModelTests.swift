@@ -23,20 +23,46 @@ import SwiftletModels
         "The sun was hot, so",
     ]
 
-    static func makeCache(blocks: Int, blockSize: Int) -> PagedKVCache {
+    static func makeCache(blocks: Int, blockSize: Int, dtype: KVCacheDType = .fp32) -> PagedKVCache {
         let c = loaded.config
         return try! PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
-                                 headDim: c.headDim, dtype: .fp32)
+                                 headDim: c.headDim, dtype: dtype)
     }
 
     /// The request alone: the single-sequence decoder, whole prompt in one pass.
-    static func alone(_ prompt: [Int], maxTokens: Int) -> [Int] {
-        let decoder = GreedyDecoder(model: loaded.model, cache: makeCache(blocks: 64, blockSize: 16))
+    static func alone(_ prompt: [Int], maxTokens: Int, dtype: KVCacheDType = .fp32) -> [Int] {
+        let decoder = GreedyDecoder(model: loaded.model, cache: makeCache(blocks: 64, blockSize: 16, dtype: dtype))
         return try! decoder.generate(prompt: prompt, maxTokens: maxTokens).map(\.token)
     }
 
     /// Every prompt's 30 greedy tokens, computed once for all modes.
     static let aloneOutputs = prompts.map { alone(loaded.tokenizer.encode($0), maxTokens: 30) }
+
+    /// With an int8 cache every token's keys and values are quantized on their own, so batching,
+    /// chunking, block copies and swapping (blocks carry their scales) still change nothing.
+    @Test func batchedGreedyMatchesAloneWithInt8Cache() throws {
+        let tokenizer = Self.loaded.tokenizer
+        let ids = Self.prompts.map { tokenizer.encode($0) }
+        let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: 24, maxNumSeqs: 8, preemptionMode: .auto),
+                                  swapSpaceBytes: 1 << 20)
+        let engine = try LLMEngine(model: Self.loaded.model, cache: Self.makeCache(blocks: 44, blockSize: 4, dtype: .int8),
+                                   tokenizer: tokenizer, config: config)
+        var expected: [String: [[Int]]] = [:]
+        for (i, p) in ids.enumerated() {
+            var params = SamplingParams.greedy(maxTokens: 30, ignoreEOS: true)
+            if i % 3 == 0 { params.n = 2 }
+            try engine.addRequest(id: "r\(i)", promptTokenIDs: p, params: params)
+            expected["r\(i)"] = Array(repeating: Self.alone(p, maxTokens: 30, dtype: .int8), count: params.n)
+        }
+        var results: [String: RequestOutput] = [:]
+        while engine.hasUnfinishedRequests {
+            for o in engine.step() where o.finished { results[o.requestID] = o }
+        }
+        for (id, want) in expected { #expect(results[id]?.outputs.map(\.tokenIDs) == want, "\(id)") }
+        let s = engine.statistics
+        #expect(s.preemptionsSwap > 0 && s.prefixCacheHits > 0)
+        #expect(s.kvBlocksUsed == 0 && s.swapBlocksUsed == 0)
+    }
 
     @Test(arguments: [PreemptionMode.recompute, .swap, .auto])
     func batchedGreedyMatchesAlone(mode: PreemptionMode) throws {
