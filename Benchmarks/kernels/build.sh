@@ -11,5 +11,5 @@ flags="-O3 -fno-math-errno -ffp-contract=fast -I$src/include"
     -o "$out" -lpthread -lm
 echo "built $out"
 "$CC" $flags "$here/step.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
-    "$src/sw_attention.c" "$src/sw_ops.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
+    "$src/sw_attention.c" "$src/sw_kv_cache.c" "$src/sw_ops.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
 echo "built ${2:-/tmp/swiftlet-kstep}"

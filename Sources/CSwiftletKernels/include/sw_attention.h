@@ -29,7 +29,7 @@ typedef struct {
 
 /// Cache layout per layer: K as [block][kv_head][head_dim][block_size] (transposed so a block's
 /// scores vectorise over tokens), V as [block][kv_head][block_size][head_dim]; bf16 blocks pair
-/// up dims inside that order so that one load converts with one op (see sw_attention.c).
+/// up dims inside that order so that one load converts with one op (see sw_kv_layout.h).
 /// Writes token i's K and V into slot slot_mapping[i] (block * block_size + offset); slots < 0 are skipped.
 void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_stride,
                  const int32_t *slot_mapping, int num_tokens,
