@@ -266,31 +266,50 @@ public struct KVCacheManager: Sendable {
         return copies
     }
 
-    /// Moves swapped sequences back into fresh device blocks. Returns the (swap -> device) copies;
-    /// the caller checked that `distinctBlocks` of them are free.
-    public mutating func swapIn(_ seqs: [Int]) -> [BlockCopy] {
+    /// Moves swapped sequences back into device blocks. Returns the (swap -> device) copies; the
+    /// caller checked that `distinctBlocks` of them are free.
+    ///
+    /// With prefix caching, a full block whose content the cache still holds (because another
+    /// sequence shares it, or it was left cached) is taken from there instead of copied back;
+    /// `tokens` gives each sequence's tokens, to check such hits. The other blocks go into fresh
+    /// device blocks, and full ones are registered again under their hashes so that later
+    /// requests can share them.
+    public mutating func swapIn(_ seqs: [Int], tokens: [Int: [Int]] = [:]) -> [BlockCopy] {
         var mapping: [Int32: Int32] = [:]
         var copies: [BlockCopy] = []
         for s in seqs {
             guard var e = entries[s], e.swapped else { continue }
+            let known = enablePrefixCaching ? tokens[s] : nil
             var table: [Int32] = []
             table.reserveCapacity(e.table.count)
-            for b in e.table {
+            for (j, b) in e.table.enumerated() {
                 if let target = mapping[b] {
                     pool.retain(target)
                     table.append(target)
-                } else {
-                    guard let target = pool.allocate() else { preconditionFailure("out of blocks for swap-in") }
-                    mapping[b] = target
-                    copies.append(BlockCopy(source: b, destination: target))
-                    table.append(target)
+                    continue
                 }
+                // The content of full block j, when it is known and hashed.
+                var content: (hash: BlockHash, parent: BlockHash, tokens: ArraySlice<Int>)?
+                if let t = known, j < e.hashes.count, (j + 1) * blockSize <= t.count {
+                    content = (e.hashes[j], j == 0 ? e.root : e.hashes[j - 1], t[(j * blockSize)..<((j + 1) * blockSize)])
+                }
+                if let c = content, let hit = pool.cachedBlock(hash: c.hash, parent: c.parent, tokens: c.tokens) {
+                    pool.touch(hit)
+                    mapping[b] = hit
+                    table.append(hit)
+                    continue
+                }
+                guard let target = pool.allocate() else { preconditionFailure("out of blocks for swap-in") }
+                if let c = content { _ = pool.register(target, hash: c.hash, parent: c.parent, tokens: c.tokens) }
+                mapping[b] = target
+                copies.append(BlockCopy(source: b, destination: target))
+                table.append(target)
             }
             for b in e.table.reversed() { swapPool!.release(b) }
             e.table = table
             e.swapped = false
-            // The fresh blocks are not in the prefix index; the chain is hashed again as it grows.
-            e.hashes = []
+            // Without the tokens the chain cannot be checked: it is hashed again as it grows.
+            if known == nil { e.hashes = [] }
             entries[s] = e
         }
         return copies

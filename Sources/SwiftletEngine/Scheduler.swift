@@ -171,7 +171,8 @@ public final class Scheduler {
             let need = manager.distinctBlocks(ids) + (running.isEmpty ? 0 : ids.count)
             let reserve = running.isEmpty ? 0 : watermarkBlocks
             guard need + reserve <= manager.freeBlocks else { break }
-            out.blocksToSwapIn += manager.swapIn(ids)
+            let tokens = Dictionary(uniqueKeysWithValues: g.unfinishedIndices.map { (g.sequences[$0].id, g.sequences[$0].tokenIDs) })
+            out.blocksToSwapIn += manager.swapIn(ids, tokens: tokens)
             swapped.removeFirst()
             g.status = .running
             insert(g, into: &running)

@@ -200,6 +200,38 @@ struct KVCacheManagerPropertyTests {
         #expect(m.validate().isEmpty)
     }
 
+    /// Full blocks still in the prefix cache come back without a copy: those another sequence
+    /// shares, and those left cached after the swap-out. Only the partial last block is copied.
+    @Test func swapInTakesFullBlocksFromThePrefixCache() {
+        var m = KVCacheManager(numBlocks: 16, blockSize: 4, numSwapBlocks: 8)
+        let root = BlockHash.root()
+        let tokens = Array(0..<10) // blocks 0-3, 4-7 full; 8-9 partial
+        m.admit(0, root: root)
+        _ = m.allocateSlots(0, tokens: tokens, computed: 0, newTokens: 10)
+        let before = m.blockTable(0)
+        // Sequence 1 shares the first full block.
+        let prefix = m.cachedPrefix(tokens: Array(0..<4) + [99, 98], root: root)
+        #expect(prefix.blocks == [before[0]])
+        m.admit(1, root: root, prefix: prefix)
+        _ = m.allocateSlots(1, tokens: Array(0..<4) + [99, 98], computed: 4, newTokens: 2)
+        let out = m.swapOut([0])!
+        #expect(out.count == 3)
+        // Block 0 stays with sequence 1; block 1 is left cached; the partial block is plain free.
+        #expect(m.pool.refCount(before[0]) == 1 && m.pool.cachedFreeCount == 1)
+        let back = m.swapIn([0], tokens: [0: tokens])
+        #expect(back.count == 1, "only the partial block is copied: \(back)")
+        #expect(Array(m.blockTable(0).prefix(2)) == Array(before.prefix(2)))
+        #expect(m.pool.refCount(before[0]) == 2)
+        #expect(m.validate().isEmpty)
+        // Without the tokens nothing can be checked, so every block is copied back.
+        _ = m.swapOut([0])!
+        #expect(m.swapIn([0]).count == 3)
+        #expect(m.validate().isEmpty)
+        m.free(0)
+        m.free(1)
+        #expect(m.pool.usedCount == 0 && m.swapPool!.usedCount == 0)
+    }
+
     @Test func aFullPromptHitLeavesTheLastBlockToCompute() {
         var m = KVCacheManager(numBlocks: 8, blockSize: 4)
         let root = BlockHash.root()
