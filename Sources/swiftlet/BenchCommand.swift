@@ -55,6 +55,7 @@ struct BenchKernelsCommand: ParsableCommand {
             let toks = randomTokens(prefill)
             let meta = AttentionMetadata.build(sequences: [(prefill, 0, t)], blockSize: bs)
             _ = model.forward(tokens: toks, metadata: meta, cache: cache) // warm-up: primitives, pages
+            (model as? LlamaModel)?.profiler?.reset()
             var times: [Double] = []
             for _ in 0..<repetitions {
                 let s = Date()
@@ -62,6 +63,7 @@ struct BenchKernelsCommand: ParsableCommand {
                 times.append(Date().timeIntervalSince(s))
             }
             print(String(format: "pp%d: %.1f tok/s (median of %d, %.1f ms)", prefill, Double(prefill) / median(times), repetitions, median(times) * 1000))
+            if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) passes: \(p.summary)") }
         }
         if parts.contains("decode") {
             let t = table(0, decode + 1)
