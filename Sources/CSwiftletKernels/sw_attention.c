@@ -169,6 +169,22 @@ SW_AVX512 static inline __m512 qk_chunk16(const float *qr, const float *kt, int 
                          _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
 }
 
+// Scores of nr (<= 4) query rows against the 16 keys of kt, into out[i][16]: each K row loaded
+// serves every query row, and two sums per row keep the FMAs off their latency chain.
+SW_AVX512 static inline __attribute__((always_inline)) void qk_rows16(const int nr, const float *const *q, const float *kt,
+                                                                     int hd, float *out) {
+    __m512 a[4][2];
+    for (int i = 0; i < nr; i++) a[i][0] = a[i][1] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d += 2) {
+        const __m512 k0 = _mm512_load_ps(kt + d * 16), k1 = _mm512_load_ps(kt + (d + 1) * 16);
+        for (int i = 0; i < nr; i++) {
+            a[i][0] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d]), k0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d + 1]), k1, a[i][1]);
+        }
+    }
+    for (int i = 0; i < nr; i++) _mm512_store_ps(out + i * 16, _mm512_add_ps(a[i][0], a[i][1]));
+}
+
 // Fast path: head_dim a multiple of 16 (at most 256). Keys are handled 16 at a time; scores of a
 // chunk come from broadcasting q[d] against the transposed K rows, so no horizontal sums are needed.
 SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0, int t1) {
@@ -182,6 +198,7 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
     float *accp = hd <= 64 ? acc : aligned_alloc(64, (size_t)rows * hd * sizeof(float));
     float kt[SW_MAX_HEAD_DIM * SW_CHUNK] __attribute__((aligned(64)));
     float vt[SW_CHUNK * SW_MAX_HEAD_DIM] __attribute__((aligned(64)));
+    float sraw[SW_MAX_ROWS * 16] __attribute__((aligned(64)));
     const float *qrow[SW_MAX_ROWS];
     for (int r = 0; r < rows; r++) {
         m[r] = -INFINITY; l[r] = 0;
@@ -211,13 +228,24 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
                 for (int v = 0; v < nv; v++)
                     _mm512_store_ps(vt + t * hd + v * 16, load_v16(c, base, o + t, v * 16));
             const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
+            // Raw scores of every row that can see a key of the chunk (rows go by position, so
+            // those are a suffix), four rows at a time.
+            for (int r = 0; r < rows;) {
+                if (pos[r] < first) { r++; continue; }
+                switch (rows - r) {
+                    case 1: qk_rows16(1, qrow + r, kt, hd, sraw + r * 16); r += 1; break;
+                    case 2: qk_rows16(2, qrow + r, kt, hd, sraw + r * 16); r += 2; break;
+                    case 3: qk_rows16(3, qrow + r, kt, hd, sraw + r * 16); r += 3; break;
+                    default: qk_rows16(4, qrow + r, kt, hd, sraw + r * 16); r += 4; break;
+                }
+            }
             for (int r = 0; r < rows; r++) {
-                __m512 sc = _mm512_mul_ps(qk_chunk16(qrow[r], kt, hd), _mm512_set1_ps(c->scale));
                 // valid: key < n in chunk, key <= pos, inside the window
                 __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
                 if (c->window > 0)
                     ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
                 if (!ok) continue;
+                __m512 sc = _mm512_mul_ps(_mm512_load_ps(sraw + r * 16), _mm512_set1_ps(c->scale));
                 sc = _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), sc);
                 float cmax = _mm512_reduce_max_ps(sc);
                 float mn = cmax > m[r] ? cmax : m[r];
