@@ -80,25 +80,10 @@ import SwiftletModels
     }
 
     static func expectFastPathAgreement(path: String, family: String) throws {
-        let loaded = try loadModel(path: path, precision: .fast)
-        let c = loaded.config
         let source = (path as NSString).lastPathComponent
-        let cache = try PagedKVCache(numBlocks: 64, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
-                                     headDim: c.headDim, dtype: .bf16)
-        var agree = 0, total = 0
-        for k in try Self.reference(family).cases {
-            let table = (0..<Int32((k.prompt_ids.count + k.greedy_ids.count + 15) / 16)).map { $0 }
-            var logits = loaded.model.forward(tokens: k.prompt_ids.map { Int32($0) },
-                                              metadata: .build(sequences: [(k.prompt_ids.count, 0, table)], blockSize: 16), cache: cache)
-            for (i, token) in k.greedy_ids.enumerated() {
-                total += 1
-                if GreedyDecoder.pick(logits: logits, topK: 0).token == token { agree += 1 }
-                let meta = AttentionMetadata.build(sequences: [(1, k.prompt_ids.count + i, table)], blockSize: 16)
-                logits = loaded.model.forward(tokens: [Int32(token)], metadata: meta, cache: cache)
-            }
-        }
-        print("\(source) fast path (teacher-forced): top-1 agreement \(agree)/\(total)")
-        #expect(Double(agree) >= 0.8 * Double(total), "\(source): \(agree)/\(total)")
+        let r = try FidelityTests.teacherForced(loaded: loadModel(path: path, precision: .fast), cases: Self.reference(family).cases)
+        print("\(source) fast path (teacher-forced): top-1 agreement \(r.top1Agree)/\(r.positions)")
+        #expect(Double(r.top1Agree) >= 0.8 * Double(r.positions), "\(source): \(r.top1Agree)/\(r.positions)")
     }
 
     /// The GGUF conversion describes the same model as the directory it was made from.

@@ -50,12 +50,16 @@ import SwiftletModels
     /// at a time (the decode path); at every position the argmax is compared with the reference token.
     static func teacherForced(modelPath: String, fixture: String, precision: ComputePrecision,
                               kv: KVCacheDType = .bf16) throws -> Report {
-        let loaded = try loadModel(path: modelPath, precision: precision)
+        try teacherForced(loaded: loadModel(path: modelPath, precision: precision), cases: ReferenceFixture.load(fixture).cases, kv: kv)
+    }
+
+    /// The teacher-forced comparison for a loaded model; every case starts again at block 0.
+    static func teacherForced(loaded: LoadedModel, cases: [ReferenceFixture.Case], kv: KVCacheDType = .bf16) throws -> Report {
         let c = loaded.config
         let cache = try PagedKVCache(numBlocks: 128, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                      headDim: c.headDim, dtype: kv)
         var report = Report()
-        for k in try ReferenceFixture.load(fixture).cases {
+        for k in cases {
             let total = k.prompt_ids.count + k.greedy_ids.count
             let table = (0..<Int32((total + 15) / 16)).map { $0 }
             var logits = loaded.model.forward(tokens: k.prompt_ids.map { Int32($0) },
