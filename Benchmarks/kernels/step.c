@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
         slots[s] = bt[s * per + ctx / BS] * BS + ctx % BS;
     }
     qs[S] = S;
-    float inv_freq[HD / 2];
+    float inv_freq[HD / 2], *angles = malloc(sizeof(float) * T * HD);
     for (int i = 0; i < HD / 2; i++) inv_freq[i] = powf(100000.0f, -2.0f * i / HD);
     sw_attn_batch batch = {S, qs, cl, bt, per};
     double tw[OP_N] = {0}, tc[OP_N] = {0};
@@ -113,14 +113,16 @@ int main(int argc, char **argv) {
     for (int step = -1; step < steps; step++) {
         double sw = wall(), lw = sw, lc = cpu();
 #define LAP(op) do { double w_ = wall(), c_ = cpu(); if (step >= 0) { tw[op] += w_ - lw; tc[op] += c_ - lc; } lw = w_; lc = c_; } while (0)
+        // As the model does: the rope angles of the step's positions once, shared by every layer.
+        sw_rope_cos_sin(pos, T, inv_freq, HD / 2, angles);
         for (int l = 0; l < L; l++) {
             sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(xn, D, T, D, xq);
             sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].qkv, qkvw, D, xq, T, qkv, qkvw);
             LAP(OP_MATMUL);
-            sw_rope(qkv, qkvw, T, H, HD, HD, pos, inv_freq, 0);
-            sw_rope(qkv + H * HD, qkvw, T, KVH, HD, HD, pos, inv_freq, 0);
+            sw_rope_apply(qkv, qkvw, T, H, HD, HD, angles, 0);
+            sw_rope_apply(qkv + H * HD, qkvw, T, KVH, HD, HD, angles, 0);
             sw_kv_write(qkv + H * HD, qkvw, qkv + (H + KVH) * HD, qkvw, slots, T, ly[l].kc, ly[l].vc, kv, KVH, HD, BS);
             LAP(OP_OTHER);
             sw_paged_attention(pool, qkv, qkvw, att, H * HD, ly[l].kc, ly[l].vc, kv, H, KVH, HD, BS, &batch, 0.125f, 0);

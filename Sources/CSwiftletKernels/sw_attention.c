@@ -341,7 +341,7 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
     const attn_ctx *c, const int rows, int s, int kvh, int base_key, int hi, int span,
     const float *const *qrow, const int *pos, float *scores) {
     const sw_attn_batch *b = c->batch;
-    const int hd = c->head_dim, bs = c->block_size, np = hd / 2, nkv = c->num_kv_heads;
+    const int hd = c->head_dim, bs = c->block_size, np = hd / 2;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const size_t block_lines = c->head_bytes / 64;
     const char *K = (const char *)c->k_cache, *V = (const char *)c->v_cache;
@@ -447,11 +447,10 @@ SW_AVX512 static inline __attribute__((always_inline)) void pv_rows(
     const attn_ctx *c, const int rows, int s, int kvh, int t0, int base_key, int hi, int span,
     float *scores, const float *inv) {
     const sw_attn_batch *b = c->batch;
-    const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads, nkv = c->num_kv_heads;
+    const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const size_t elem = c->dtype == SW_KV_BF16 ? 2 : c->dtype == SW_KV_I8 ? 1 : 4;
     const int row_lines = (int)((hd * elem + 63) / 64);
-    (void)nkv;
     for (int ds = 0; ds < hd; ds += 64) {
         const int two = hd - ds >= 64;
         __m512 acc[4][4];

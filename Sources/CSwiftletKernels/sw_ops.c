@@ -119,16 +119,6 @@ void sw_rope_apply(float *x, size_t ld, int rows, int n_heads, int head_dim, int
     }
 }
 
-void sw_rope(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
-             const int32_t *positions, const float *inv_freq, int halves) {
-    float cs[1024];
-    const int half = rot_dim / 2 < 512 ? rot_dim / 2 : 512;
-    for (int r = 0; r < rows; r++) {
-        sw_rope_cos_sin(positions + r, 1, inv_freq, half, cs);
-        sw_rope_apply(x + (size_t)r * ld, ld, 1, n_heads, head_dim, 2 * half, cs, halves);
-    }
-}
-
 #if defined(__x86_64__)
 SW_AVX512 static void silu_mul_avx512(const float *gu, size_t ldgu, float *out, size_t ldo, int rows, int n) {
     const __m512 one = _mm512_set1_ps(1.0f);

@@ -10,15 +10,12 @@ extern "C" {
 void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t ldo, int rows, int n, float eps);
 /// LayerNorm with optional bias (b may be NULL).
 void sw_layernorm(const float *x, size_t ldx, const float *w, const float *b, float *out, size_t ldo, int rows, int n, float eps);
-/// Rotary embedding in place on rows of n_heads * head_dim floats (stride ld), rotating the first
-/// rot_dim dims of each head. inv_freq holds rot_dim/2 frequencies. halves = 0 rotates adjacent pairs
-/// (GGUF LLaMA layout), 1 rotates (i, i + rot_dim/2) pairs (Hugging Face layout).
-void sw_rope(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
-             const int32_t *positions, const float *inv_freq, int halves);
 /// The rope angles of rows positions: cs[r] holds half cosines then half sines, computed once
-/// per forward pass and shared by every layer's sw_rope_apply.
+/// per forward pass and shared by every layer's sw_rope_apply. inv_freq holds half frequencies.
 void sw_rope_cos_sin(const int32_t *positions, int rows, const float *inv_freq, int half, float *cs);
-/// sw_rope with the angles from sw_rope_cos_sin (half = rot_dim / 2).
+/// Rotary embedding in place on rows of n_heads * head_dim floats (stride ld), rotating the first
+/// rot_dim dims of each head by the angles from sw_rope_cos_sin (half = rot_dim / 2). halves = 0
+/// rotates adjacent pairs (GGUF LLaMA layout), 1 rotates (i, i + rot_dim/2) pairs (Hugging Face layout).
 void sw_rope_apply(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
                    const float *cs, int halves);
 /// out[r][i] = silu(gu[r][i]) * gu[r][n + i]: gate and up projections stored side by side.
