@@ -67,7 +67,7 @@ static double median_time(run_fn f, void *arg, double min_total) {
 typedef struct {
     sw_pool *pool;
     sw_qtype t;
-    const void *W;
+    const void *W, *P;  // P: packed W (as models hold it), or NULL
     int N, K, m;
     const void *Xq;
     float *Y;
@@ -77,7 +77,7 @@ typedef struct {
 
 static void run_q(void *a) {
     gargs *g = a;
-    sw_gemm_q(g->pool, g->t, g->W, g->N, g->K, g->Xq, g->m, g->Y, g->N);
+    sw_gemm_qp(g->pool, g->t, g->W, g->P, g->N, g->K, g->Xq, g->m, g->Y, g->N);
 }
 static void run_b(void *a) {
     gargs *g = a;
@@ -187,6 +187,9 @@ int main(int argc, char **argv) {
         for (int t = 0; t < 3 && do_q; t++) {
             void *W = make_weights((sw_qtype)t, N, K);
             size_t wbytes = sw_qtype_block_bytes((sw_qtype)t) * (size_t)N * (K / 32);
+            const size_t pbytes = sw_qpack_bytes((sw_qtype)t, N, K);
+            void *P = pbytes ? aligned_alloc(64, (pbytes + 63) & ~(size_t)63) : NULL;
+            if (P) sw_qpack((sw_qtype)t, W, N, K, P);
             int mlist[] = {1, 4, 32};
             for (int mi = 0; mi < 3; mi++) {
                 int m = mlist[mi];
@@ -195,14 +198,14 @@ int main(int argc, char **argv) {
                 void *Xq = malloc(sw_q8a_row_bytes(K) * m);
                 sw_quantize_rows_q8a(X, K, m, K, Xq);
                 float *Y = malloc(sizeof(float) * m * N);
-                gargs g = {pool, (sw_qtype)t, W, N, K, m, Xq, Y, NULL, NULL};
+                gargs g = {pool, (sw_qtype)t, W, P, N, K, m, Xq, Y, NULL, NULL};
                 double tm = median_time(run_q, &g, 1.0);
                 printf("%s N=%5d K=%4d m=%2d: median %8.1f us %6.1f GB/s %6.1f GOP/s | best %6.1f GB/s %6.1f GOP/s\n",
                        tname(t), N, K, m, tm * 1e6, wbytes / tm / 1e9, 2.0 * m * N * K / tm / 1e9,
                        wbytes / g_min / 1e9, 2.0 * m * N * K / g_min / 1e9);
                 free(X); free(Xq); free(Y);
             }
-            free(W);
+            free(W); free(P);
         }
         if (do_b) {
             uint16_t *Wb = malloc(2 * (size_t)N * K);
@@ -213,7 +216,7 @@ int main(int argc, char **argv) {
                 float *X = malloc(sizeof(float) * m * K);
                 for (int i = 0; i < m * K; i++) X[i] = frnd();
                 float *Y = malloc(sizeof(float) * m * N);
-                gargs g = {pool, 0, NULL, N, K, m, NULL, Y, Wb, X};
+                gargs g = {pool, 0, NULL, NULL, N, K, m, NULL, Y, Wb, X};
                 double tm = median_time(run_b, &g, 1.0);
                 printf("BF16 N=%5d K=%4d m=%2d: median %8.1f us %6.1f GB/s %6.1f GFLOP/s | best %6.1f GB/s %6.1f GFLOP/s\n",
                        N, K, m, tm * 1e6, 2.0 * N * K / tm / 1e9, 2.0 * m * N * K / tm / 1e9,

@@ -49,7 +49,20 @@ static void *cache_alloc(size_t bytes) {
     return p;
 }
 
-typedef struct { void *qkv, *o, *gu, *down, *kc, *vc; } layer;
+// A Q4_1 weight matrix with its packed copy, as the model's Linear holds them.
+typedef struct { void *w, *p; } qmat;
+
+static qmat q41p(int N, int K) {
+    qmat q = {q41(N, K), NULL};
+    const size_t bytes = sw_qpack_bytes(SW_QTYPE_Q4_1, N, K);
+    if (bytes) {
+        q.p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        sw_qpack(SW_QTYPE_Q4_1, q.w, N, K, q.p);
+    }
+    return q;
+}
+
+typedef struct { qmat qkv, o, gu, down; void *kc, *vc; } layer;
 
 enum { OP_MATMUL, OP_ATTN, OP_HEAD, OP_OTHER, OP_N };
 static const char *op_name[] = {"matmul", "attention", "head", "other"};
@@ -70,10 +83,10 @@ int main(int argc, char **argv) {
     float *kvr = malloc(sizeof(float) * fill * 2 * KVH * HD);
     int32_t *fslots = malloc(sizeof(int32_t) * fill);
     for (int l = 0; l < L; l++) {
-        ly[l].qkv = q41((H + 2 * KVH) * HD, D);
-        ly[l].o = q41(D, H * HD);
-        ly[l].gu = q41(2 * F, D);
-        ly[l].down = q41(D, F);
+        ly[l].qkv = q41p((H + 2 * KVH) * HD, D);
+        ly[l].o = q41p(D, H * HD);
+        ly[l].gu = q41p(2 * F, D);
+        ly[l].down = q41p(D, F);
         ly[l].kc = cache_alloc(block_bytes * nblocks);
         ly[l].vc = cache_alloc(block_bytes * nblocks);
         for (int s0 = 0; s0 < nblocks * BS; s0 += fill) {
@@ -83,7 +96,7 @@ int main(int argc, char **argv) {
             sw_kv_write(kvr, 2 * KVH * HD, kvr + KVH * HD, 2 * KVH * HD, fslots, n, ly[l].kc, ly[l].vc, kv, KVH, HD, BS);
         }
     }
-    void *head = q41(V, D);
+    qmat head = q41p(V, D);
     const int T = S, qkvw = (H + 2 * KVH) * HD;
     float *h = malloc(sizeof(float) * T * D), *xn = malloc(sizeof(float) * T * F), *qkv = malloc(sizeof(float) * T * qkvw);
     float *att = malloc(sizeof(float) * T * H * HD), *gu = malloc(sizeof(float) * T * 2 * F), *act = malloc(sizeof(float) * T * F);
@@ -119,7 +132,7 @@ int main(int argc, char **argv) {
             sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(xn, D, T, D, xq);
-            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].qkv, qkvw, D, xq, T, qkv, qkvw);
+            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].qkv.w, ly[l].qkv.p, qkvw, D, xq, T, qkv, qkvw);
             LAP(OP_MATMUL);
             sw_rope_apply(qkv, qkvw, T, H, HD, HD, angles, 0);
             sw_rope_apply(qkv + H * HD, qkvw, T, KVH, HD, HD, angles, 0);
@@ -128,18 +141,18 @@ int main(int argc, char **argv) {
             sw_paged_attention(pool, qkv, qkvw, att, H * HD, ly[l].kc, ly[l].vc, kv, H, KVH, HD, BS, &batch, 0.125f, 0);
             LAP(OP_ATTN);
             sw_quantize_rows_q8a(att, H * HD, T, H * HD, xq);
-            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].o, D, H * HD, xq, T, xn, D);
+            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].o.w, ly[l].o.p, D, H * HD, xq, T, xn, D);
             LAP(OP_MATMUL);
             sw_add_rows(h, D, xn, D, T, D);
             sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(xn, D, T, D, xq);
-            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].gu, 2 * F, D, xq, T, gu, 2 * F);
+            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].gu.w, ly[l].gu.p, 2 * F, D, xq, T, gu, 2 * F);
             LAP(OP_MATMUL);
             sw_silu_mul(gu, 2 * F, act, F, T, F);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(act, F, T, F, xq);
-            sw_gemm_q(pool, SW_QTYPE_Q4_1, ly[l].down, D, F, xq, T, xn, D);
+            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].down.w, ly[l].down.p, D, F, xq, T, xn, D);
             LAP(OP_MATMUL);
             sw_add_rows(h, D, xn, D, T, D);
             // Keep the residual stream bounded over many layers of random weights.
@@ -149,7 +162,7 @@ int main(int argc, char **argv) {
         sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
         LAP(OP_OTHER);
         sw_quantize_rows_q8a(xn, D, T, D, xq);
-        sw_gemm_q(pool, SW_QTYPE_Q4_1, head, V, D, xq, T, logits, V);
+        sw_gemm_qp(pool, SW_QTYPE_Q4_1, head.w, head.p, V, D, xq, T, logits, V);
         LAP(OP_HEAD);
         double dt = wall() - sw;
         if (step >= 0) { total_w += dt; if (dt < best) best = dt; }

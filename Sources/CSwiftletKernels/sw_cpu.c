@@ -77,9 +77,9 @@ int sw_cpu_has_avx512_vnni(void) { return (features() & F_AVX512VNNI) != 0; }
 int sw_cpu_has_avx512_bf16(void) { return (features() & F_AVX512BF16) != 0; }
 int sw_cpu_has_avx_vnni(void) { return (features() & F_AVXVNNI) != 0; }
 
-int sw_cpu_use_avx512(void) {
-    return simd_enabled() && (features() & F_AVX512_SET) == F_AVX512_SET;
-}
+int sw_cpu_has_avx512_set(void) { return (features() & F_AVX512_SET) == F_AVX512_SET; }
+
+int sw_cpu_use_avx512(void) { return simd_enabled() && sw_cpu_has_avx512_set(); }
 
 int sw_cpu_set_simd_enabled(int enabled) {
     int prev = simd_enabled();

@@ -11,9 +11,9 @@
 
 // Implemented in sw_quant_avx512.c (only called when sw_cpu_use_avx512() is true).
 void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out);
-void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, int K,
-                      const uint8_t *Xq, int m, float *Y, size_t ldy, const uint8_t *pf,
-                      size_t pf_bytes);
+void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq,
+                      int m, float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes);
+void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out);
 void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
                           float *Y, size_t ldy, int rows_after);
 void swi_f32_to_bf16_avx512(const float *x, uint16_t *y, size_t n);
@@ -302,31 +302,31 @@ static inline int sched_next(sw_sched *s, int *r, int *visited, int *t0, int *t1
 typedef struct {
     sw_qtype type;
     const uint8_t *W;
+    const uint8_t *P;  // packed W, or NULL for the portable path
     int N, K;
     const uint8_t *Xq;
     int m;
     float *Y;
     size_t ldy;
-    int simd;
     sw_sched sched;
 } qgemm_ctx;
 
 static void qgemm_task(void *arg, int ith, int nth) {
     (void)nth;
     qgemm_ctx *c = (qgemm_ctx *)arg;
-    const size_t rb = sw_qtype_block_bytes(c->type) * (size_t)(c->K / 32);
+    // Bytes of one packed 32-row tile.
+    const size_t tb = c->P ? sw_qpack_bytes(c->type, SW_QTILE, c->K) : 0;
+    const int ntiles = (c->N + SW_QTILE - 1) / SW_QTILE;
     int r = ith % c->sched.nr, visited = 0, t0, t1;
     while (sched_next(&c->sched, &r, &visited, &t0, &t1)) {
         for (int t = t0; t < t1; t++) {
             const int n0 = t * SW_QTILE;
             const int nr = c->N - n0 < SW_QTILE ? c->N - n0 : SW_QTILE;
-            if (c->simd) {
+            if (c->P) {
                 // Prefetch the following tile: usually this thread's next one.
-                const int pn0 = n0 + SW_QTILE;
-                const int pnr = c->N - pn0 < SW_QTILE ? c->N - pn0 : SW_QTILE;
-                const uint8_t *pf = pnr > 0 ? c->W + (size_t)pn0 * rb : NULL;
-                swi_qtile_avx512(c->type, c->W + (size_t)n0 * rb, rb, nr, c->K, c->Xq, c->m,
-                                 c->Y + n0, c->ldy, pf, pnr > 0 ? (size_t)pnr * rb : 0);
+                const uint8_t *pf = t + 1 < ntiles ? c->P + (size_t)(t + 1) * tb : NULL;
+                swi_qtile_avx512(c->type, c->P + (size_t)t * tb, nr, c->K, c->Xq, c->m, c->Y + n0,
+                                 c->ldy, pf, pf ? tb : 0);
             } else {
                 ref_rows(c->type, c->W, n0, n0 + nr, c->K, c->Xq, c->m, c->Y, c->ldy);
             }
@@ -341,31 +341,53 @@ static void qgemm_task(void *arg, int ith, int nth) {
 #define SW_GEMM_MC 256
 #endif
 
-void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const void *Xq, int m,
-               float *Y, size_t ldy) {
+size_t sw_qpack_bytes(sw_qtype type, int N, int K) {
+    if (!sw_cpu_has_avx512_set() || N <= 0 || K <= 0) return 0;
+    const size_t rec = type == SW_QTYPE_Q8_0 ? 1088 : type == SW_QTYPE_Q4_0 ? 576 : 640;
+    return (size_t)((N + SW_QTILE - 1) / SW_QTILE) * (size_t)(K / 32) * rec;
+}
+
+void sw_qpack(sw_qtype type, const void *W, int N, int K, void *out) {
+    if (sw_qpack_bytes(type, N, K) == 0) return;
+    swi_qpack_avx512(type, (const uint8_t *)W, N, K, (uint8_t *)out);
+}
+
+void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int N, int K,
+                const void *Xq, int m, float *Y, size_t ldy) {
     if (N <= 0 || m <= 0) return;
     if (K <= 0) {
         for (int i = 0; i < m; i++) memset(Y + (size_t)i * ldy, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    if (P && !sw_cpu_has_avx512_set()) {
+        P = NULL;
+    } else if (!P && sw_cpu_use_avx512()) {
+        const size_t bytes = sw_qpack_bytes(type, N, K);
+        void *tmp = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!tmp) abort();
+        sw_qpack(type, W, N, K, tmp);
+        sw_gemm_qp(pool, type, W, tmp, N, K, Xq, m, Y, ldy);
+        free(tmp);
         return;
     }
     if (m > SW_GEMM_MC) {
         const size_t xrb = sw_q8a_row_bytes(K);
         for (int i0 = 0; i0 < m; i0 += SW_GEMM_MC) {
             const int mc = m - i0 < SW_GEMM_MC ? m - i0 : SW_GEMM_MC;
-            sw_gemm_q(pool, type, W, N, K, (const uint8_t *)Xq + (size_t)i0 * xrb, mc, Y + (size_t)i0 * ldy, ldy);
+            sw_gemm_qp(pool, type, W, P, N, K, (const uint8_t *)Xq + (size_t)i0 * xrb, mc, Y + (size_t)i0 * ldy, ldy);
         }
         return;
     }
     qgemm_ctx c;
     c.type = type;
     c.W = (const uint8_t *)W;
+    c.P = (const uint8_t *)P;
     c.N = N;
     c.K = K;
     c.Xq = (const uint8_t *)Xq;
     c.m = m;
     c.Y = Y;
     c.ldy = ldy;
-    c.simd = sw_cpu_use_avx512();
     // Keep each hand-out at roughly >= 64K multiply-adds so the shared counters stay cold.
     const long work = (long)SW_QTILE * K * (m < 4 ? 4 : m);
     const int ntiles = (N + SW_QTILE - 1) / SW_QTILE;
@@ -376,6 +398,11 @@ void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const 
     } else {
         qgemm_task(&c, 0, 1);
     }
+}
+
+void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const void *Xq, int m,
+               float *Y, size_t ldy) {
+    sw_gemm_qp(pool, type, W, NULL, N, K, Xq, m, Y, ldy);
 }
 
 void sw_gemm_q8_0(sw_pool *pool, const void *W, int N, int K, const void *Xq, int m, float *Y,

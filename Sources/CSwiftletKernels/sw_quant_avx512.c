@@ -18,14 +18,23 @@
 // multiplies 4 consecutive k of 16 rows by the same 4 activation bytes (a dword broadcast).
 // The int32 accumulator of a 32-element block then needs a single int->float conversion and
 // scale per 16 rows, instead of one per row as in a horizontal dot product. GGUF stores rows
-// contiguously, so each 32-row block column is transposed on the fly into `PB` bytes:
-//   [8 groups][32 rows] dwords of unsigned bytes | 32 float row scales d | 32 float mins m
+// contiguously, so sw_qpack regroups each 32-row tile once at load into block records:
+//   Q8_0: [8 groups][32 rows] dwords of w ^ 0x80 (1024 B) | 32 f16 d
+//   Q4_x: [4 groups g][32 rows] dwords of raw qs bytes 4g..4g+3 (512 B: the low nibbles are
+//         group g, the high ones group g + 4) | 32 f16 d | Q4_1: 32 f16 m
+// Q8_0 records are read as they are. Q4 records are widened per K chunk into `PB`-byte scratch
+// blocks ([8 groups][32 rows] dwords of nibbles | 32 float d | 32 float m) that every register
+// tile of activation rows then reuses.
 #define NR 32          // weight rows per tile (two zmm of lanes)
 #define MR 6           // activation rows per register tile
-#define KCB 32         // K blocks per packed chunk (keeps the packed chunk at 40 KB, ~L1)
-#define PB 1280        // packed bytes per block of NR rows
+#define KCB 32         // K blocks per chunk (keeps the widened chunk at 40 KB, ~L1)
+#define PB 1280        // widened bytes per block of NR rows
 // Prefetch stride: every other line, since the L2 adjacent-line prefetcher fetches the pairs.
 #define PF_STEP 128
+
+static inline size_t rec_bytes(sw_qtype t) {
+    return t == SW_QTYPE_Q8_0 ? 1088 : t == SW_QTYPE_Q4_0 ? 576 : 640;
+}
 
 static inline int32_t load_i32(const void *p) {
     int32_t v;
@@ -34,7 +43,7 @@ static inline int32_t load_i32(const void *p) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Packing: 16 rows of one block into lanes of dst (dst = group 0 of this half).
+// Packing (at load): 16 rows of one block into lanes of dst (dst = group 0 of this half).
 // ---------------------------------------------------------------------------------------------
 
 // Q8_0: rows are signed; vpdpbusd wants the weight side unsigned, so store w ^ 0x80 = w + 128
@@ -71,7 +80,7 @@ SWTI void pack16_q8_0(const uint8_t *w, size_t rb, uint8_t *dst) {
     g[3] = _mm512_permutex2var_epi64(u3, ilo, u7);
     g[7] = _mm512_permutex2var_epi64(u3, ihi, u7);
 #pragma clang loop unroll(full)
-    for (int j = 0; j < 8; j++) _mm512_store_si512((__m512i *)(dst + j * 128), _mm512_xor_si512(g[j], x80));
+    for (int j = 0; j < 8; j++) _mm512_storeu_si512((__m512i *)(dst + j * 128), _mm512_xor_si512(g[j], x80));
 }
 
 // Q4_0 / Q4_1: byte j of qs holds element j (low nibble) and element j+16 (high nibble), so
@@ -88,54 +97,84 @@ SWTI void pack16_q4(const uint8_t *w, size_t rb, uint8_t *dst) {
     }
     __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
     __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-    __m512i o[4];
-    o[0] = _mm512_unpacklo_epi64(t0, t2);
-    o[1] = _mm512_unpackhi_epi64(t0, t2);
-    o[2] = _mm512_unpacklo_epi64(t1, t3);
-    o[3] = _mm512_unpackhi_epi64(t1, t3);
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-#pragma clang loop unroll(full)
-    for (int j = 0; j < 4; j++) {
-        _mm512_store_si512((__m512i *)(dst + j * 128), _mm512_and_si512(o[j], m4));
-        _mm512_store_si512((__m512i *)(dst + (j + 4) * 128),
-                           _mm512_and_si512(_mm512_srli_epi16(o[j], 4), m4));
-    }
+    _mm512_storeu_si512((__m512i *)(dst + 0 * 128), _mm512_unpacklo_epi64(t0, t2));
+    _mm512_storeu_si512((__m512i *)(dst + 1 * 128), _mm512_unpackhi_epi64(t0, t2));
+    _mm512_storeu_si512((__m512i *)(dst + 2 * 128), _mm512_unpacklo_epi64(t1, t3));
+    _mm512_storeu_si512((__m512i *)(dst + 3 * 128), _mm512_unpackhi_epi64(t1, t3));
 }
 
-// Row scales (and Q4_1 mins, which directly follow d) of 32 rows: one dword gather per 16.
-SWTI void pack_scales(const uint8_t *w, size_t rb, __m512i gidx, int has_m, uint8_t *dst) {
+// The f16 row scales (and Q4_1 mins, which directly follow d) of 32 rows: one dword gather per 16.
+SWTI void pack_scales(const uint8_t *w, size_t rb, __m512i gidx, int has_m, uint8_t *d, uint8_t *m) {
 #pragma clang loop unroll(full)
     for (int h = 0; h < 2; h++) {
         __m512i v = _mm512_i32gather_epi32(gidx, (const void *)(w + (size_t)h * 16 * rb), 1);
-        _mm512_store_ps((float *)(dst + 1024 + h * 64), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
-        if (has_m) {
-            _mm512_store_ps((float *)(dst + 1152 + h * 64),
-                            _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
-        }
+        _mm256_storeu_si256((__m256i *)(d + h * 32), _mm512_cvtepi32_epi16(v));
+        if (has_m) _mm256_storeu_si256((__m256i *)(m + h * 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
     }
 }
 
-SWTI void pack_block(const sw_qtype fmt, const uint8_t *w, size_t rb, __m512i gidx, uint8_t *dst) {
-    if (fmt == SW_QTYPE_Q8_0) {
-        pack16_q8_0(w + 2, rb, dst);
-        pack16_q8_0(w + 2 + 16 * rb, rb, dst + 64);
-    } else {
-        const size_t off = fmt == SW_QTYPE_Q4_0 ? 2 : 4;
-        pack16_q4(w + off, rb, dst);
-        pack16_q4(w + off + 16 * rb, rb, dst + 64);
+SWT void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out) {
+    const int nb = K / 32;
+    const size_t bb = sw_qtype_block_bytes(fmt), rb = bb * (size_t)nb, rec = rec_bytes(fmt);
+    const __m512i gidx = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32((int)rb));
+    uint8_t *padded = NULL;
+    for (int n0 = 0; n0 < N; n0 += NR) {
+        const uint8_t *w = W + (size_t)n0 * rb;
+        if (N - n0 < NR) {
+            // The kernel always reads NR rows: the tail tile gets zero rows (scale 0).
+            padded = (uint8_t *)calloc(NR, rb);
+            if (!padded) abort();
+            memcpy(padded, w, (size_t)(N - n0) * rb);
+            w = padded;
+        }
+        uint8_t *dst = out + (size_t)(n0 / NR) * nb * rec;
+        for (int b = 0; b < nb; b++, dst += rec) {
+            const uint8_t *wb = w + (size_t)b * bb;
+            if (fmt == SW_QTYPE_Q8_0) {
+                pack16_q8_0(wb + 2, rb, dst);
+                pack16_q8_0(wb + 2 + 16 * rb, rb, dst + 64);
+                pack_scales(wb, rb, gidx, 0, dst + 1024, NULL);
+            } else {
+                const size_t off = fmt == SW_QTYPE_Q4_0 ? 2 : 4;
+                pack16_q4(wb + off, rb, dst);
+                pack16_q4(wb + off + 16 * rb, rb, dst + 64);
+                pack_scales(wb, rb, gidx, fmt == SW_QTYPE_Q4_1, dst + 512, dst + 576);
+            }
+        }
     }
-    pack_scales(w, rb, gidx, fmt == SW_QTYPE_Q4_1, dst);
+    free(padded);
+}
+
+// Widens one Q4 record into a scratch block (see the geometry note).
+SWTI void widen_q4(const uint8_t *rec, int has_m, uint8_t *dst) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 8; j++) {
+        const __m512i v = _mm512_loadu_si512((const __m512i *)(rec + j * 64));
+        const int g = j >> 1, h = j & 1;
+        _mm512_store_si512((__m512i *)(dst + g * 128 + h * 64), _mm512_and_si512(v, m4));
+        _mm512_store_si512((__m512i *)(dst + (g + 4) * 128 + h * 64), _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+    }
+#pragma clang loop unroll(full)
+    for (int h = 0; h < 2; h++) {
+        _mm512_store_ps((float *)(dst + 1024 + h * 64), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + 512 + h * 32))));
+        if (has_m)
+            _mm512_store_ps((float *)(dst + 1152 + h * 64), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + 576 + h * 32))));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Register tile: NR weight rows x mr activation rows over blocks [kb0, kb0 + kcb).
 // ---------------------------------------------------------------------------------------------
 
-SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *W, size_t rb, __m512i gidx,
-                  int kb0, int kcb, int nb, const uint8_t *X, size_t xrb, int pack,
-                  uint8_t *scratch, float *Y, size_t ldy, __mmask16 mk0, __mmask16 mk1,
-                  int accumulate, const uint8_t *pf, const uint8_t *pf_end, int pf_lines) {
-    const size_t bb = fmt == SW_QTYPE_Q8_0 ? 34 : fmt == SW_QTYPE_Q4_0 ? 18 : 20;
+// R: the records of blocks kb0.. of this tile. Q4 formats read the widened scratch, which the
+// first register tile of a chunk fills (`widen`).
+SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *R, int kb0, int kcb, int nb,
+                  const uint8_t *X, size_t xrb, int widen, uint8_t *scratch, float *Y, size_t ldy,
+                  __mmask16 mk0, __mmask16 mk1, int accumulate, const uint8_t *pf,
+                  const uint8_t *pf_end, int pf_lines) {
+    const size_t rec = rec_bytes(fmt);
     // The offset folded into the unsigned weights (see pack16_q8_0 / Q4_0's "-8").
     const int32_t off = fmt == SW_QTYPE_Q8_0 ? -128 : fmt == SW_QTYPE_Q4_0 ? -8 : 0;
     __m512 f[MR][2];
@@ -145,11 +184,15 @@ SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *W, size_t rb,
 
     for (int bi = 0; bi < kcb; bi++) {
         const int b = kb0 + bi;
-        uint8_t *pk = scratch + (size_t)bi * PB;
+        const uint8_t *rb = R + (size_t)bi * rec;
         // Pull the next tile's weights into L2 a few lines at a time (see swi_qtile_avx512).
         for (int j = 0; j < pf_lines; j++, pf += PF_STEP)
             if (pf < pf_end) _mm_prefetch((const char *)pf, _MM_HINT_T1);
-        if (pack) pack_block(fmt, W + (size_t)b * bb, rb, gidx, pk);
+        const uint8_t *pk = rb;
+        if (fmt != SW_QTYPE_Q8_0) {
+            pk = scratch + (size_t)bi * PB;
+            if (widen) widen_q4(rb, fmt == SW_QTYPE_Q4_1, scratch + (size_t)bi * PB);
+        }
         __m512i a[MR][2];
 #pragma clang loop unroll(full)
         for (int i = 0; i < mr; i++) {
@@ -162,8 +205,8 @@ SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *W, size_t rb,
         }
 #pragma clang loop unroll(full)
         for (int g = 0; g < 8; g++) {
-            const __m512i w0 = _mm512_load_si512((const __m512i *)(pk + g * 128));
-            const __m512i w1 = _mm512_load_si512((const __m512i *)(pk + g * 128 + 64));
+            const __m512i w0 = _mm512_loadu_si512((const __m512i *)(pk + g * 128));
+            const __m512i w1 = _mm512_loadu_si512((const __m512i *)(pk + g * 128 + 64));
 #pragma clang loop unroll(full)
             for (int i = 0; i < mr; i++) {
                 const uint8_t *xb = X + (size_t)i * xrb + (size_t)b * sizeof(sw_block_q8a);
@@ -172,8 +215,14 @@ SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *W, size_t rb,
                 a[i][1] = _mm512_dpbusd_epi32(a[i][1], w1, xv);
             }
         }
-        const __m512 d0 = _mm512_load_ps((const float *)(pk + 1024));
-        const __m512 d1 = _mm512_load_ps((const float *)(pk + 1024 + 64));
+        __m512 d0, d1;
+        if (fmt == SW_QTYPE_Q8_0) {
+            d0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pk + 1024)));
+            d1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(pk + 1056)));
+        } else {
+            d0 = _mm512_load_ps((const float *)(pk + 1024));
+            d1 = _mm512_load_ps((const float *)(pk + 1024 + 64));
+        }
 #pragma clang loop unroll(full)
         for (int i = 0; i < mr; i++) {
             const sw_block_q8a *xb =
@@ -208,19 +257,19 @@ SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *W, size_t rb,
     }
 }
 
-typedef void (*qkernel_fn)(const uint8_t *W, size_t rb, __m512i gidx, int kb0, int kcb, int nb,
-                           const uint8_t *X, size_t xrb, int pack, uint8_t *scratch, float *Y,
-                           size_t ldy, __mmask16 mk0, __mmask16 mk1, int accumulate,
-                           const uint8_t *pf, const uint8_t *pf_end, int pf_lines);
+typedef void (*qkernel_fn)(const uint8_t *R, int kb0, int kcb, int nb, const uint8_t *X,
+                           size_t xrb, int widen, uint8_t *scratch, float *Y, size_t ldy,
+                           __mmask16 mk0, __mmask16 mk1, int accumulate, const uint8_t *pf,
+                           const uint8_t *pf_end, int pf_lines);
 
-#define QK_DEF(FMT, NAME, R)                                                                     \
-    SWT static void qk_##NAME##_##R(const uint8_t *W, size_t rb, __m512i gidx, int kb0, int kcb, \
-                                    int nb, const uint8_t *X, size_t xrb, int pack,             \
-                                    uint8_t *scratch, float *Y, size_t ldy, __mmask16 mk0,      \
-                                    __mmask16 mk1, int accumulate, const uint8_t *pf,           \
-                                    const uint8_t *pf_end, int pf_lines) {                      \
-        qkernel(FMT, R, W, rb, gidx, kb0, kcb, nb, X, xrb, pack, scratch, Y, ldy, mk0, mk1,     \
-                accumulate, pf, pf_end, pf_lines);                                              \
+#define QK_DEF(FMT, NAME, R)                                                                   \
+    SWT static void qk_##NAME##_##R(const uint8_t *Rp, int kb0, int kcb, int nb,              \
+                                    const uint8_t *X, size_t xrb, int widen, uint8_t *scratch, \
+                                    float *Y, size_t ldy, __mmask16 mk0, __mmask16 mk1,       \
+                                    int accumulate, const uint8_t *pf, const uint8_t *pf_end, \
+                                    int pf_lines) {                                           \
+        qkernel(FMT, R, Rp, kb0, kcb, nb, X, xrb, widen, scratch, Y, ldy, mk0, mk1,           \
+                accumulate, pf, pf_end, pf_lines);                                            \
     }
 #define QK_DEF_ALL(FMT, NAME) \
     QK_DEF(FMT, NAME, 1) QK_DEF(FMT, NAME, 2) QK_DEF(FMT, NAME, 3) QK_DEF(FMT, NAME, 4) \
@@ -235,25 +284,13 @@ static const qkernel_fn qk_table[3][MR + 1] = {
     {NULL, qk_q4_1_1, qk_q4_1_2, qk_q4_1_3, qk_q4_1_4, qk_q4_1_5, qk_q4_1_6},
 };
 
-// One tile of up to NR weight rows starting at W (rows rb bytes apart); Y points at the tile's
-// first output column. [pf, pf + pf_bytes) is the weight memory of the tile this thread will
-// probably do next (rows are contiguous, so it is one range).
-SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, int K,
-                          const uint8_t *Xq, int m, float *Y, size_t ldy, const uint8_t *pf,
-                          size_t pf_bytes) {
+// One packed tile of up to NR weight rows (P: its K/32 records); Y points at the tile's first
+// output column. [pf, pf + pf_bytes) is the packed tile this thread will probably do next.
+SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq,
+                          int m, float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes) {
     _Alignas(64) uint8_t scratch[KCB * PB];
-    uint8_t *padded = NULL;
-    if (nrows < NR) {
-        // The kernel always reads NR rows; give the tail tile zero rows (scale 0) to read.
-        padded = (uint8_t *)calloc(NR, rb);
-        if (!padded) abort();
-        memcpy(padded, W, (size_t)nrows * rb);
-        W = padded;
-    }
     const int nb = K / 32;
-    const size_t xrb = sw_q8a_row_bytes(K);
-    const __m512i gidx = _mm512_mullo_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32((int)rb));
+    const size_t xrb = sw_q8a_row_bytes(K), rec = rec_bytes(t);
     const __mmask16 mk0 = nrows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nrows) - 1);
     const __mmask16 mk1 = nrows >= 32 ? (__mmask16)0xFFFF
                           : nrows <= 16 ? (__mmask16)0
@@ -262,9 +299,8 @@ SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, in
     // Balanced row tiles (32 rows -> 6,6,5,5,5,5 rather than 6,6,6,6,6,2): a thin last tile
     // would pay the full weight-load cost for little work.
     const int ntile = (m + MR - 1) / MR, base = m / ntile, extra = m % ntile;
-    // Rows are read block-column by block-column, i.e. as 32 interleaved streams, which the
-    // hardware prefetchers follow poorly once weights come from L3 or DRAM. Spreading explicit
-    // prefetches of the next tile over every block iteration of this one hides that latency.
+    // Spreading explicit prefetches of the next tile over every block iteration of this one
+    // hides the latency of weights that come from L3 or DRAM.
     const uint8_t *pf_end = pf ? pf + pf_bytes : NULL;
     const long iters = (long)ntile * nb;
     const int pf_lines = pf ? (int)(((long)((pf_bytes + PF_STEP - 1) / PF_STEP) + iters - 1) / iters) : 0;
@@ -272,13 +308,12 @@ SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, in
         const int kcb = nb - kb0 < KCB ? nb - kb0 : KCB;
         for (int ti = 0, i0 = 0; ti < ntile; ti++) {
             const int mr = base + (ti < extra);
-            fns[mr](W, rb, gidx, kb0, kcb, nb, Xq + (size_t)i0 * xrb, xrb, i0 == 0, scratch,
+            fns[mr](P + (size_t)kb0 * rec, kb0, kcb, nb, Xq + (size_t)i0 * xrb, xrb, i0 == 0, scratch,
                     Y + (size_t)i0 * ldy, ldy, mk0, mk1, kb0 > 0, pf, pf_end, pf_lines);
             if (pf) pf += (size_t)pf_lines * PF_STEP * (size_t)kcb;
             i0 += mr;
         }
     }
-    free(padded);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,11 +521,13 @@ SWT void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n) {
 void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out) {
     (void)x; (void)ldx; (void)m; (void)k; (void)out; abort();
 }
-void swi_qtile_avx512(sw_qtype t, const uint8_t *W, size_t rb, int nrows, int K,
-                      const uint8_t *Xq, int m, float *Y, size_t ldy, const uint8_t *pf,
-                      size_t pf_bytes) {
-    (void)t; (void)W; (void)rb; (void)nrows; (void)K; (void)Xq; (void)m; (void)Y; (void)ldy;
+void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq,
+                      int m, float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes) {
+    (void)t; (void)P; (void)nrows; (void)K; (void)Xq; (void)m; (void)Y; (void)ldy;
     (void)pf; (void)pf_bytes; abort();
+}
+void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out) {
+    (void)fmt; (void)W; (void)N; (void)K; (void)out; abort();
 }
 void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
                           float *Y, size_t ldy, int rows_after) {

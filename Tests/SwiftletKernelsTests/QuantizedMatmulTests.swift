@@ -403,6 +403,56 @@ struct QuantizedMatmulTests {
         #expect(y == [42])
     }
 
+    /// A Linear over several stored matrices packs neighbours of one format into one kernel call
+    /// only where the earlier rows end on a whole 32-row tile; every output column must still
+    /// come from its own matrix.
+    @Test func linearOverFusedAndSplitSegments() throws {
+        var rng = QMRandom(seed: 77)
+        let k = 96
+        let parts: [(QuantizedWeightFormat, GGMLType, Int)] = [
+            (.q4_1, .q4_1, 64), (.q4_1, .q4_1, 40), (.q4_1, .q4_1, 32), (.q8_0, .q8_0, 24),
+            (.q8_0, .q8_0, 32), (.q4_0, .q4_0, 33),
+        ]
+        let weights = parts.map { makeWeights($0.0, n: $0.2, k: k, rng: &rng) }
+        let n = parts.reduce(0) { $0 + $1.2 }
+        // Stored matrices live in memory of their own, as in a mapped model file.
+        let stored = weights.map { w in
+            let p = UnsafeMutableRawPointer.allocate(byteCount: w.count, alignment: 64)
+            w.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: w.count) }
+            return p
+        }
+        defer { stored.forEach { $0.deallocate() } }
+        let sources = zip(parts, stored).map { part, p in
+            WeightSource(type: part.1, data: UnsafeRawPointer(p), rows: part.2, columns: k)
+        }
+        let linear = try Linear(sources, precision: .fast)
+        #expect(linear.outFeatures == n)
+        for m in [1, 7, 37] {
+            let x = makeActivations(m: m, k: k, rng: &rng)
+            var y = [Float](repeating: .nan, count: m * n)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    linear.forward(xp.baseAddress!, ldx: k, m: m, yp.baseAddress!, ldy: n, workspace: Workspace())
+                }
+            }
+            let xq = quantize(x, m: m, k: k)
+            var expected = [Float](repeating: 0, count: m * n)
+            var col = 0
+            for (part, w) in zip(parts, weights) {
+                w.withUnsafeBytes { wp in
+                    xq.withUnsafeBytes { xp in
+                        expected.withUnsafeMutableBufferPointer { ep in
+                            quantizedGemmReference(format: part.0, weights: wp.baseAddress!, n: part.2, k: k,
+                                                   x: xp.baseAddress!, m: m, y: ep.baseAddress! + col, ldy: n)
+                        }
+                    }
+                }
+                col += part.2
+            }
+            #expect(relativeError(y, expected) < 1e-5, "m = \(m)")
+        }
+    }
+
     @Test func cpuFeaturesDescribe() {
         let f = CPUFeatures.current
         #expect(!f.description.isEmpty)

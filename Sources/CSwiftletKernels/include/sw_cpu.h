@@ -19,6 +19,10 @@ int sw_cpu_has_avx512_vnni(void);
 int sw_cpu_has_avx512_bf16(void);
 int sw_cpu_has_avx_vnni(void);
 
+/// 1 when the CPU has the full AVX-512 kernel set (F/BW/VL/DQ + VNNI + BF16 + F16C + FMA),
+/// whether or not SIMD kernels are currently enabled.
+int sw_cpu_has_avx512_set(void);
+
 /// 1 when the full AVX-512 kernel set (F/BW/VL/DQ + VNNI + BF16 + F16C + FMA) is present *and*
 /// SIMD kernels are enabled. Kernels consult this on every call to pick their code path.
 int sw_cpu_use_avx512(void);

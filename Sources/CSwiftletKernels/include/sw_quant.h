@@ -80,6 +80,27 @@ void sw_gemm_q4_1(sw_pool *pool, const void *W, int N, int K, const void *Xq, in
 void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const void *Xq, int m,
                float *Y, size_t ldy);
 
+// ---------------------------------------------------------------------------------------------
+// Packed weights. The SIMD kernel consumes weights "vertically" (one zmm lane per weight row),
+// so rows are regrouped once at load into 32-row tiles, each stored as K/32 consecutive block
+// records. Packed weights take the same memory as the GGUF blocks (Q8_0 1088 bytes, Q4_0 576
+// and Q4_1 640 bytes per 32x32 block), and each tile becomes one sequential stream.
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of the packed form of N rows of K elements, or 0 when this CPU has no SIMD kernel that
+/// reads packed weights (then pass P = NULL).
+size_t sw_qpack_bytes(sw_qtype type, int N, int K);
+
+/// Packs N rows of K elements (W, rows stored back to back) into `out` (sw_qpack_bytes bytes,
+/// 64-byte aligned). Only valid when sw_qpack_bytes returned nonzero.
+void sw_qpack(sw_qtype type, const void *W, int N, int K, void *out);
+
+/// sw_gemm_q with the packed copy P of W (or NULL). Given P, the SIMD kernel reads it whenever
+/// the CPU has one (sw_cpu_set_simd_enabled only steers calls without P), so W may then be
+/// NULL. Without P, the SIMD path packs W into a temporary and the portable path reads W.
+void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int N, int K,
+                const void *Xq, int m, float *Y, size_t ldy);
+
 /// Reference implementation of the same quantized arithmetic (scalar, single thread), used by
 /// tests and as the portable fallback. Results agree with the SIMD path up to float rounding.
 void sw_gemm_q_ref(sw_qtype type, const void *W, int N, int K, const void *Xq, int m, float *Y,
