@@ -169,10 +169,10 @@ SW_AVX512 static inline __m512 qk_chunk16(const float *qr, const float *kt, int 
                          _mm512_add_ps(_mm512_add_ps(s4, s5), _mm512_add_ps(s6, s7)));
 }
 
-// Scores of nr (<= 4) query rows against the 16 keys of kt, into out[i][16]: each K row loaded
-// serves every query row, and two sums per row keep the FMAs off their latency chain.
+// Scores of nr (<= 4) query rows against the 16 keys of kt, into out + i * ostride: each K row
+// loaded serves every query row, and two sums per row keep the FMAs off their latency chain.
 SW_AVX512 static inline __attribute__((always_inline)) void qk_rows16(const int nr, const float *const *q, const float *kt,
-                                                                     int hd, float *out) {
+                                                                     int hd, float *out, int ostride) {
     __m512 a[4][2];
     for (int i = 0; i < nr; i++) a[i][0] = a[i][1] = _mm512_setzero_ps();
     for (int d = 0; d < hd; d += 2) {
@@ -182,7 +182,116 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_rows16(const int 
             a[i][1] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d + 1]), k1, a[i][1]);
         }
     }
-    for (int i = 0; i < nr; i++) _mm512_store_ps(out + i * 16, _mm512_add_ps(a[i][0], a[i][1]));
+    for (int i = 0; i < nr; i++) _mm512_store_ps(out + i * ostride, _mm512_add_ps(a[i][0], a[i][1]));
+}
+
+// Keys of one step of the online kernel: up to SW_SUPER runs of at most 16 keys (one run per
+// block when blocks are smaller than 16).
+enum { SW_SUPER = 4 };
+typedef struct {
+    size_t base;   // byte offset of the run's kv head block
+    int o, n;      // first key inside the block, and count
+    int first;     // position of the first key
+} key_run;
+
+// One step of the online softmax over the keys of `runs` for every row of the tile. Scores of all
+// runs come first, so that each row pays for one max, one exp of the correction and one sum per
+// step (up to 64 keys) instead of per 16 keys, and its output accumulators are read and written
+// once per step.
+SW_AVX512 static inline __attribute__((always_inline)) void online_step(
+    const attn_ctx *c, const key_run *runs, int nr, int rows, const float *const *qrow, const int *pos,
+    float *m, float *l, float *accp, float *kt, float *vt, float *sraw) {
+    const int hd = c->head_dim, nv = hd / 16;
+    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < nr; j++) {
+        load_k_chunk(c, runs[j].base, runs[j].o, runs[j].n, kt + (size_t)j * hd * 16);
+        for (int t = 0; t < runs[j].n; t++)
+            for (int v = 0; v < nv; v++)
+                _mm512_store_ps(vt + (size_t)(j * 16 + t) * hd + v * 16, load_v16(c, runs[j].base, runs[j].o + t, v * 16));
+    }
+    const int rstride = SW_SUPER * 16;
+    // Raw scores of every row that can see a key of the step (rows go by position, so those are
+    // a suffix), four rows at a time.
+    for (int r = 0; r < rows;) {
+        if (pos[r] < runs[0].first) { r++; continue; }
+        const int k = rows - r < 4 ? rows - r : 4;
+        for (int j = 0; j < nr; j++) {
+            float *out = sraw + (size_t)r * rstride + j * 16;
+            const float *kj = kt + (size_t)j * hd * 16;
+            switch (k) {
+                case 1: qk_rows16(1, qrow + r, kj, hd, out, rstride); break;
+                case 2: qk_rows16(2, qrow + r, kj, hd, out, rstride); break;
+                case 3: qk_rows16(3, qrow + r, kj, hd, out, rstride); break;
+                default: qk_rows16(4, qrow + r, kj, hd, out, rstride); break;
+            }
+        }
+        r += k;
+    }
+    const __m512 scale = _mm512_set1_ps(c->scale);
+    for (int r = 0; r < rows; r++) {
+        if (pos[r] < runs[0].first) continue;
+        __m512 sc[SW_SUPER];
+        __mmask16 ok[SW_SUPER];
+        __m512 mx = ninf;
+        for (int j = 0; j < nr; j++) {
+            // valid: key inside the run, key <= pos, inside the window
+            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)runs[j].first));
+            ok[j] = (__mmask16)((1u << runs[j].n) - 1) & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
+            if (c->window > 0)
+                ok[j] &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+            sc[j] = _mm512_mask_blend_ps(ok[j], ninf, _mm512_mul_ps(_mm512_load_ps(sraw + (size_t)r * rstride + j * 16), scale));
+            mx = _mm512_max_ps(mx, sc[j]);
+        }
+        const float cmax = _mm512_reduce_max_ps(mx);
+        if (cmax == -INFINITY) continue;
+        const float mn = cmax > m[r] ? cmax : m[r];
+        const float corr = expf(m[r] - mn);
+        const __m512 vmn = _mm512_set1_ps(mn);
+        float pv[SW_SUPER * 16] __attribute__((aligned(64)));
+        __m512 psum = _mm512_setzero_ps();
+        for (int j = 0; j < nr; j++) {
+            const __m512 p = _mm512_maskz_mov_ps(ok[j], sw_exp512(_mm512_sub_ps(sc[j], vmn)));
+            psum = _mm512_add_ps(psum, p);
+            _mm512_store_ps(pv + j * 16, p);
+        }
+        l[r] = l[r] * corr + _mm512_reduce_add_ps(psum);
+        m[r] = mn;
+        float *ar = accp + (size_t)r * hd;
+        const __m512 cv = _mm512_set1_ps(corr);
+        // Even and odd keys accumulate separately, two chains per 16 dims.
+        for (int v = 0; v + 2 <= nv; v += 2) {
+            __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv), a1 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16 + 16), cv);
+            __m512 b0 = _mm512_setzero_ps(), b1 = b0;
+            for (int j = 0; j < nr; j++) {
+                const float *pj = pv + j * 16, *vj = vt + (size_t)j * 16 * hd + v * 16;
+                const int n = runs[j].n;
+                int t = 0;
+                for (; t + 2 <= n; t += 2) {
+                    const __m512 p0 = _mm512_set1_ps(pj[t]), p1 = _mm512_set1_ps(pj[t + 1]);
+                    a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd), a0);
+                    a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd + 16), a1);
+                    b0 = _mm512_fmadd_ps(p1, _mm512_load_ps(vj + (size_t)(t + 1) * hd), b0);
+                    b1 = _mm512_fmadd_ps(p1, _mm512_load_ps(vj + (size_t)(t + 1) * hd + 16), b1);
+                }
+                if (t < n) {
+                    const __m512 p0 = _mm512_set1_ps(pj[t]);
+                    a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd), a0);
+                    a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd + 16), a1);
+                }
+            }
+            _mm512_storeu_ps(ar + v * 16, _mm512_add_ps(a0, b0));
+            _mm512_storeu_ps(ar + v * 16 + 16, _mm512_add_ps(a1, b1));
+        }
+        if (nv & 1) {
+            const int v = nv - 1;
+            __m512 a = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv);
+            for (int j = 0; j < nr; j++)
+                for (int t = 0; t < runs[j].n; t++)
+                    a = _mm512_fmadd_ps(_mm512_set1_ps(pv[j * 16 + t]), _mm512_load_ps(vt + (size_t)(j * 16 + t) * hd + v * 16), a);
+            _mm512_storeu_ps(ar + v * 16, a);
+        }
+    }
 }
 
 // Fast path: head_dim a multiple of 16 (at most 256). Keys are handled 16 at a time; scores of a
@@ -192,13 +301,15 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
     const int hd = c->head_dim, bs = c->block_size, G = c->num_heads / c->num_kv_heads;
     const int qlen = b->query_start[s + 1] - b->query_start[s];
     const int rows = (t1 - t0) * G, nv = hd / 16;
+    // Runs per step: as many as the K and V buffers hold (4 for head_dim 64, 1 for 256).
+    const int super = SW_MAX_HEAD_DIM / hd < SW_SUPER ? SW_MAX_HEAD_DIM / hd : SW_SUPER;
     float m[SW_MAX_ROWS], l[SW_MAX_ROWS];
     int pos[SW_MAX_ROWS];
     float acc[SW_MAX_ROWS * 64] __attribute__((aligned(64)));
     float *accp = hd <= 64 ? acc : aligned_alloc(64, (size_t)rows * hd * sizeof(float));
     float kt[SW_MAX_HEAD_DIM * SW_CHUNK] __attribute__((aligned(64)));
     float vt[SW_CHUNK * SW_MAX_HEAD_DIM] __attribute__((aligned(64)));
-    float sraw[SW_MAX_ROWS * 16] __attribute__((aligned(64)));
+    float sraw[SW_MAX_ROWS * SW_SUPER * 16] __attribute__((aligned(64)));
     const float *qrow[SW_MAX_ROWS];
     for (int r = 0; r < rows; r++) {
         m[r] = -INFINITY; l[r] = 0;
@@ -209,7 +320,8 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
     int lo, hi;
     tile_range(c, s, t0, t1, &lo, &hi);
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    key_run runs[SW_SUPER];
+    int nr = 0;
     for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
         const size_t base = head_off(c, table[kp / bs], kvh);
         if (kp + bs <= hi) {
@@ -221,72 +333,14 @@ SW_AVX512 static void attn_task_avx512(const attn_ctx *c, int s, int kvh, int t0
             const int first = kp + o;
             if (first > hi) break;
             if (first + SW_CHUNK <= lo) continue;
-            const int n = bs - o < SW_CHUNK ? bs - o : SW_CHUNK;
-            const __mmask16 mask = (__mmask16)((1u << n) - 1);
-            load_k_chunk(c, base, o, n, kt);
-            for (int t = 0; t < n; t++)
-                for (int v = 0; v < nv; v++)
-                    _mm512_store_ps(vt + t * hd + v * 16, load_v16(c, base, o + t, v * 16));
-            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
-            // Raw scores of every row that can see a key of the chunk (rows go by position, so
-            // those are a suffix), four rows at a time.
-            for (int r = 0; r < rows;) {
-                if (pos[r] < first) { r++; continue; }
-                switch (rows - r) {
-                    case 1: qk_rows16(1, qrow + r, kt, hd, sraw + r * 16); r += 1; break;
-                    case 2: qk_rows16(2, qrow + r, kt, hd, sraw + r * 16); r += 2; break;
-                    case 3: qk_rows16(3, qrow + r, kt, hd, sraw + r * 16); r += 3; break;
-                    default: qk_rows16(4, qrow + r, kt, hd, sraw + r * 16); r += 4; break;
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                // valid: key < n in chunk, key <= pos, inside the window
-                __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
-                if (c->window > 0)
-                    ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
-                if (!ok) continue;
-                __m512 sc = _mm512_mul_ps(_mm512_load_ps(sraw + r * 16), _mm512_set1_ps(c->scale));
-                sc = _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), sc);
-                float cmax = _mm512_reduce_max_ps(sc);
-                float mn = cmax > m[r] ? cmax : m[r];
-                float corr = expf(m[r] - mn);
-                __m512 p = _mm512_maskz_mov_ps(ok, sw_exp512(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
-                l[r] = l[r] * corr + _mm512_reduce_add_ps(p);
-                m[r] = mn;
-                float pv[16] __attribute__((aligned(64)));
-                _mm512_store_ps(pv, p);
-                float *ar = accp + (size_t)r * hd;
-                const __m512 cv = _mm512_set1_ps(corr);
-                // Even and odd tokens accumulate separately, two chains per 16 dims.
-                for (int v = 0; v + 2 <= nv; v += 2) {
-                    __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv), a1 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16 + 16), cv);
-                    __m512 b0 = _mm512_setzero_ps(), b1 = b0;
-                    int t = 0;
-                    for (; t + 2 <= n; t += 2) {
-                        const __m512 p0 = _mm512_set1_ps(pv[t]), p1 = _mm512_set1_ps(pv[t + 1]);
-                        a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16), a0);
-                        a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16 + 16), a1);
-                        b0 = _mm512_fmadd_ps(p1, _mm512_load_ps(vt + (t + 1) * hd + v * 16), b0);
-                        b1 = _mm512_fmadd_ps(p1, _mm512_load_ps(vt + (t + 1) * hd + v * 16 + 16), b1);
-                    }
-                    if (t < n) {
-                        const __m512 p0 = _mm512_set1_ps(pv[t]);
-                        a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16), a0);
-                        a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vt + t * hd + v * 16 + 16), a1);
-                    }
-                    _mm512_storeu_ps(ar + v * 16, _mm512_add_ps(a0, b0));
-                    _mm512_storeu_ps(ar + v * 16 + 16, _mm512_add_ps(a1, b1));
-                }
-                if (nv & 1) {
-                    const int v = nv - 1;
-                    __m512 a = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv);
-                    for (int t = 0; t < n; t++)
-                        a = _mm512_fmadd_ps(_mm512_set1_ps(pv[t]), _mm512_load_ps(vt + t * hd + v * 16), a);
-                    _mm512_storeu_ps(ar + v * 16, a);
-                }
+            runs[nr++] = (key_run){base, o, bs - o < SW_CHUNK ? bs - o : SW_CHUNK, first};
+            if (nr == super) {
+                online_step(c, runs, nr, rows, qrow, pos, m, l, accp, kt, vt, sraw);
+                nr = 0;
             }
         }
     }
+    if (nr > 0) online_step(c, runs, nr, rows, qrow, pos, m, l, accp, kt, vt, sraw);
     for (int r = 0; r < rows; r++) {
         int tok = t0 + r / G, head = kvh * G + r % G;
         float *orow = c->out + (size_t)(b->query_start[s] + tok) * c->out_stride + (size_t)head * hd;
@@ -344,7 +398,7 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
     const int hd = c->head_dim, bs = c->block_size, np = hd / 2;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const size_t block_lines = c->head_bytes / 64;
-    const char *K = (const char *)c->k_cache, *V = (const char *)c->v_cache;
+    const char *K = (const char *)c->k_cache;
     const __m512i himask = _mm512_set1_epi32((int)0xffff0000u);
     const __m512 scale = _mm512_set1_ps(c->scale);
     for (int kp = base_key; kp <= hi; kp += bs) {
@@ -391,7 +445,7 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_i8(
     const int hd = c->head_dim, bs = c->block_size;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const size_t block_lines = (c->head_bytes + 63) / 64;
-    const char *K = (const char *)c->k_cache, *V = (const char *)c->v_cache;
+    const char *K = (const char *)c->k_cache;
     const __m512 scale = _mm512_set1_ps(c->scale);
     for (int kp = base_key; kp <= hi; kp += bs) {
         const char *head = K + head_off(c, table[kp / bs], kvh);
