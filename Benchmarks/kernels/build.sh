@@ -13,3 +13,6 @@ echo "built $out"
 "$CC" $flags "$here/step.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
     "$src/sw_attention.c" "$src/sw_kv_cache.c" "$src/sw_ops.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
 echo "built ${2:-/tmp/swiftlet-kstep}"
+"$CC" $flags "$here/prefill_attention.c" "$src/sw_pool.c" "$src/sw_attention.c" "$src/sw_kv_cache.c" "$src/sw_cpu.c" \
+    -o "${3:-/tmp/swiftlet-kprefill}" -lpthread -lm
+echo "built ${3:-/tmp/swiftlet-kprefill}"
