@@ -36,6 +36,9 @@ typedef struct {
     size_t head_bytes;        // bytes of one kv head's block (sw_kv_head_block_bytes)
     int num_tasks;
     const attn_task *tasks;
+    // int8 caches: each query head rounded to int8 (q then holds the rounded values as floats):
+    // its values, scale and sum, indexed by token * num_heads + head.
+    const int8_t *q8; const float *q8_scale; const int32_t *q8_sum;
     float *scores;            // per-thread score rows for the two-pass kernel (NULL: online kernel only)
     size_t scores_per_thread;
     _Atomic int next;
@@ -125,10 +128,15 @@ SW_AVX512 static inline void load_k_chunk(const attn_ctx *c, size_t off, int o, 
     }
     const __mmask16 m = (__mmask16)((1u << n) - 1);
     if (c->dtype == SW_KV_I8) {
+        // A dword holds 4 dims of one key, each byte offset by 128 (see k_index).
         const __m512 sc = _mm512_maskz_loadu_ps(m, (const float *)(head + (size_t)hd * bs) + o);
-        for (int d = 0; d < hd; d++) {
-            const __m128i x = _mm_maskz_loadu_epi8(m, (const int8_t *)head + (size_t)d * bs + o);
-            _mm512_store_ps(kt + d * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x)), sc));
+        const __m512i ff = _mm512_set1_epi32(0xff), b128 = _mm512_set1_epi32(128);
+        for (int g = 0; g < hd / 4; g++) {
+            const __m512i x = _mm512_maskz_loadu_epi32(m, head + ((size_t)g * bs + o) * 4);
+            for (int j = 0; j < 4; j++) {
+                const __m512i v = _mm512_sub_epi32(_mm512_and_si512(_mm512_srli_epi32(x, 8 * j), ff), b128);
+                _mm512_store_ps(kt + (4 * g + j) * 16, _mm512_mul_ps(_mm512_cvtepi32_ps(v), sc));
+            }
         }
         return;
     }
@@ -436,17 +444,29 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
     }
 }
 
-// Pass 1 for an int8 cache (head_dim a multiple of 32) and at most 4 rows: a key row of 16 tokens
-// widens to fp32 in two ops and is reused by every row; the keys' scales multiply the sums once.
-SW_AVX512 static inline __attribute__((always_inline)) void qk_i8(
+// Pass 1 for an int8 cache (head_dim a multiple of 32) and at most 4 rows: integer dot products
+// of the int8-rounded queries with 16 keys x 4 dims per vpdpbusd (see k_index: the keys are the
+// unsigned operand, offset by 128, which -128 * sum(q) takes back out); then one conversion and
+// the query's, key's and softmax scales per 16 scores.
+#define SW_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512vnni")))
+SW_AVX512_VNNI static inline __attribute__((always_inline)) void qk_i8(
     const attn_ctx *c, const int rows, int s, int kvh, int base_key, int hi, int span,
     const float *const *qrow, const int *pos, float *scores) {
     const sw_attn_batch *b = c->batch;
-    const int hd = c->head_dim, bs = c->block_size;
+    const int hd = c->head_dim, bs = c->block_size, ng = hd / 4;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const size_t block_lines = (c->head_bytes + 63) / 64;
     const char *K = (const char *)c->k_cache;
-    const __m512 scale = _mm512_set1_ps(c->scale);
+    const int32_t *qw[4];
+    __m512i qoff[4];
+    __m512 qmul[4];
+    for (int r = 0; r < rows; r++) {
+        // Rounded query rows are num_heads * hd floats per token, so this is token * heads + head.
+        const size_t idx = (size_t)(qrow[r] - c->q) / (size_t)hd;
+        qw[r] = (const int32_t *)(c->q8 + idx * hd);
+        qoff[r] = _mm512_set1_epi32(-128 * c->q8_sum[idx]);
+        qmul[r] = _mm512_set1_ps(c->q8_scale[idx] * c->scale);
+    }
     for (int kp = base_key; kp <= hi; kp += bs) {
         const char *head = K + head_off(c, table[kp / bs], kvh);
         const char *pf = pf_block(c, table, base_key / bs, kvh, (kp - base_key) / bs, (hi - base_key) / bs + 1, 1);
@@ -455,24 +475,51 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_i8(
             if (first > hi) break;
             const int n = bs - o < 16 ? bs - o : 16;
             const __mmask16 m = (__mmask16)((1u << n) - 1);
-            const int8_t *kc = (const int8_t *)head + o;
-            __m512 acc[4][4];
-            for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d += 4) {
-                const size_t li = ((size_t)(o / 16) * hd + d) / 4;
+            __m512i acc[4][2];
+            for (int r = 0; r < rows; r++) {
+                acc[r][0] = qoff[r];
+                acc[r][1] = _mm512_setzero_si512();
+            }
+            for (int g = 0; g < ng; g += 2) {
+                const size_t li = (size_t)(o / 16) * ng + g;
                 if (pf && li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
+                if (pf && li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, _MM_HINT_T0);
                 // The scales after the values.
                 if (pf && li == 0) _mm_prefetch(pf + (size_t)hd * bs, _MM_HINT_T0);
-                __m512 k[4];
-                for (int j = 0; j < 4; j++)
-                    k[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, kc + (size_t)(d + j) * bs)));
-                for (int r = 0; r < rows; r++)
-                    for (int j = 0; j < 4; j++) acc[r][j] = _mm512_fmadd_ps(_mm512_set1_ps(qrow[r][d + j]), k[j], acc[r][j]);
+                const __m512i k0 = _mm512_maskz_loadu_epi32(m, head + ((size_t)g * bs + o) * 4);
+                const __m512i k1 = _mm512_maskz_loadu_epi32(m, head + ((size_t)(g + 1) * bs + o) * 4);
+                for (int r = 0; r < rows; r++) {
+                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], k0, _mm512_set1_epi32(qw[r][g]));
+                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], k1, _mm512_set1_epi32(qw[r][g + 1]));
+                }
             }
-            const __m512 ks = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, (const float *)(head + (size_t)hd * bs) + o), scale);
-            store_chunk_scores(c, rows, acc, first, m, pos, ks, scores, span, base_key);
+            __m512 f[4][4];
+            for (int r = 0; r < rows; r++) {
+                f[r][0] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc[r][0], acc[r][1])), qmul[r]);
+                f[r][1] = f[r][2] = f[r][3] = _mm512_setzero_ps();
+            }
+            const __m512 ks = _mm512_maskz_loadu_ps(m, (const float *)(head + (size_t)hd * bs) + o);
+            store_chunk_scores(c, rows, f, first, m, pos, ks, scores, span, base_key);
         }
     }
+}
+
+// qk_i8 for a run-time row count (1-4), compiled for VNNI on its own so that the callers need
+// only AVX-512F.
+SW_AVX512_VNNI static void qk_i8_rows(const attn_ctx *c, int rows, int s, int kvh, int base_key, int hi, int span,
+                                      const float *const *qrow, const int *pos, float *scores) {
+    switch (rows) {
+        case 1: qk_i8(c, 1, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+        case 2: qk_i8(c, 2, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+        case 3: qk_i8(c, 3, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+        default: qk_i8(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
+    }
+}
+
+static int has_vnni(void) {
+    static int has = -1;
+    if (has < 0) has = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+    return has;
 }
 
 // Dims d..d+31 of the V row at element `row` (d a multiple of 32): for bf16 one 64-byte load (see
@@ -583,7 +630,7 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
     // A bf16 cache with few rows: straight from the cache into registers. A compile-time row
     // count keeps the accumulators in registers (a run-time one makes the compiler index them
     // through the stack, a store-forwarding chain per FMA).
-    const int direct = (c->dtype == SW_KV_BF16 || c->dtype == SW_KV_I8) && hd % 32 == 0 && rows <= 4;
+    const int direct = (c->dtype == SW_KV_BF16 || (c->dtype == SW_KV_I8 && has_vnni())) && hd % 32 == 0 && rows <= 4;
     if (direct && c->dtype == SW_KV_BF16) {
         switch (rows) {
             case 1: qk_bf16(c, 1, s, kvh, base_key, hi, span, qrow, pos, scores); break;
@@ -592,12 +639,7 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
             default: qk_bf16(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
         }
     } else if (direct) {
-        switch (rows) {
-            case 1: qk_i8(c, 1, s, kvh, base_key, hi, span, qrow, pos, scores); break;
-            case 2: qk_i8(c, 2, s, kvh, base_key, hi, span, qrow, pos, scores); break;
-            case 3: qk_i8(c, 3, s, kvh, base_key, hi, span, qrow, pos, scores); break;
-            default: qk_i8(c, 4, s, kvh, base_key, hi, span, qrow, pos, scores); break;
-        }
+        qk_i8_rows(c, rows, s, kvh, base_key, hi, span, qrow, pos, scores);
     }
     // Pass 1 otherwise: masked, scaled scores through fp32 copies of each chunk of keys.
     if (!direct) for (int kp = base_key; kp <= hi; kp += bs) {
@@ -792,6 +834,30 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
         .head_bytes = sw_kv_head_block_bytes(dtype, head_dim, block_size),
         .num_tasks = n, .tasks = tasks,
     };
+    // int8 caches: round every query head to int8 once (see q8_round).
+    float *qr = NULL;
+    int8_t *q8 = NULL;
+    float *q8_scale = NULL;
+    int32_t *q8_sum = NULL;
+    if (dtype == SW_KV_I8) {
+        const size_t T = (size_t)batch->query_start[batch->num_seqs], nrow = T * (size_t)num_heads;
+        qr = aligned_alloc(64, (nrow * head_dim * sizeof(float) + 63) & ~(size_t)63);
+        q8 = aligned_alloc(64, (nrow * head_dim + 63) & ~(size_t)63);
+        q8_scale = malloc(nrow * sizeof(float) + 1);
+        q8_sum = malloc(nrow * sizeof(int32_t) + 1);
+        if (!qr || !q8 || !q8_scale || !q8_sum) abort();
+        for (size_t t = 0; t < T; t++)
+            for (int h = 0; h < num_heads; h++) {
+                const size_t row = t * num_heads + h;
+                q8_scale[row] = q8_round_any(q + t * q_stride + (size_t)h * head_dim, head_dim, q8 + row * head_dim,
+                                             qr + row * head_dim, &q8_sum[row]);
+            }
+        c.q = qr;
+        c.q_stride = (size_t)num_heads * head_dim;
+        c.q8 = q8;
+        c.q8_scale = q8_scale;
+        c.q8_sum = q8_sum;
+    }
     // Score rows for the two-pass (few-row) kernel, sized for the longest context of the batch.
     int longest = 0;
     for (int s = 0; s < batch->num_seqs; s++) if (batch->context_len[s] > longest) longest = batch->context_len[s];
@@ -802,5 +868,9 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
     if (pool && n > 1) sw_pool_run(pool, attn_worker, &c);
     else attn_worker(&c, 0, 1);
     free(c.scores);
+    free(qr);
+    free(q8);
+    free(q8_scale);
+    free(q8_sum);
     if (tasks != stack_tasks) free(tasks);
 }

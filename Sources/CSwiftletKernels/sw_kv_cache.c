@@ -66,45 +66,28 @@ size_t sw_kv_head_block_bytes(int dtype, int head_dim, int block_size) {
     }
 }
 
-#if defined(__x86_64__)
-// write_i8 for head_dim a multiple of 16, bit-identical: rintf and the vector conversion both
-// round to nearest even, and |x * inv| <= 127 needs no clamping.
-SW_AVX512 static void write_i8_avx512(const float *x, int head_dim, int block_size, int o, int8_t *vals, size_t stride, char *head) {
-    __m512 m = _mm512_setzero_ps();
-    for (int d = 0; d < head_dim; d += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + d)));
-    const float sc = _mm512_reduce_max_ps(m) / 127.0f;
-    const __m512 inv = _mm512_set1_ps(sc > 0 ? 1.0f / sc : 0.0f);
-    for (int d = 0; d < head_dim; d += 16) {
-        const __m128i q = _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + d), inv)));
-        if (stride == 1) {
-            _mm_storeu_si128((__m128i *)(vals + d), q);
-        } else {
-            _Alignas(16) int8_t b[16];
-            _mm_store_si128((__m128i *)b, q);
-            for (int j = 0; j < 16; j++) vals[(size_t)(d + j) * stride] = b[j];
+// One token's key or value of one head into slot o of its int8 head block (see k_index/v_index).
+static void write_i8(const float *x, int head_dim, int block_size, int o, int is_key, char *head) {
+    int8_t stack_q[256];
+    int8_t *q = head_dim <= 256 ? stack_q : malloc((size_t)head_dim);
+    if (!q) abort();
+    const float sc = q8_round_any(x, head_dim, q, NULL, NULL);
+    if (!is_key) {
+        memcpy(head + (size_t)o * head_dim, q, (size_t)head_dim);
+    } else if (head_dim % 4 == 0) {
+        // A dword per 4 dims; adding 0x80 to each byte is the offset of 128.
+        for (int g = 0; g < head_dim / 4; g++) {
+            uint32_t w;
+            memcpy(&w, q + 4 * g, 4);
+            w ^= 0x80808080u;
+            memcpy(head + ((size_t)g * block_size + o) * 4, &w, 4);
         }
+    } else {
+        uint8_t *k = (uint8_t *)head;
+        for (int d = 0; d < head_dim; d++) k[k_index(SW_KV_I8, d, o, head_dim, block_size)] = (uint8_t)(q[d] + 128);
     }
     memcpy(head + (size_t)head_dim * block_size + (size_t)o * sizeof(float), &sc, sizeof(float));
-}
-#endif
-
-// Symmetric int8 with one scale per token and head: the largest magnitude maps to 127.
-static void write_i8(const float *x, int head_dim, int block_size, int o, int8_t *vals, size_t stride, char *head) {
-#if defined(__x86_64__)
-    if (head_dim % 16 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
-        write_i8_avx512(x, head_dim, block_size, o, vals, stride, head);
-        return;
-    }
-#endif
-    float amax = 0;
-    for (int d = 0; d < head_dim; d++) amax = fabsf(x[d]) > amax ? fabsf(x[d]) : amax;
-    const float sc = amax / 127.0f, inv = sc > 0 ? 1.0f / sc : 0.0f;
-    for (int d = 0; d < head_dim; d++) {
-        float q = rintf(x[d] * inv);
-        q = q > 127 ? 127 : q < -127 ? -127 : q;
-        vals[(size_t)d * stride] = (int8_t)q;
-    }
-    memcpy(head + (size_t)head_dim * block_size + (size_t)o * sizeof(float), &sc, sizeof(float));
+    if (q != stack_q) free(q);
 }
 
 void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_stride,
@@ -120,8 +103,8 @@ void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_strid
             const int off = slot % block_size;
             for (int h = 0; h < num_kv_heads; h++) {
                 char *kh = (char *)k_cache + (block * num_kv_heads + h) * hb, *vh = (char *)v_cache + (block * num_kv_heads + h) * hb;
-                write_i8(k + (size_t)i * k_stride + (size_t)h * head_dim, head_dim, block_size, off, (int8_t *)kh + off, (size_t)block_size, kh);
-                write_i8(v + (size_t)i * v_stride + (size_t)h * head_dim, head_dim, block_size, off, (int8_t *)vh + (size_t)off * head_dim, 1, vh);
+                write_i8(k + (size_t)i * k_stride + (size_t)h * head_dim, head_dim, block_size, off, 1, kh);
+                write_i8(v + (size_t)i * v_stride + (size_t)h * head_dim, head_dim, block_size, off, 0, vh);
             }
         }
         return;

@@ -2,8 +2,10 @@
 // and the attention kernels (sw_attention.c). Internal header, not part of the module's API.
 #pragma once
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 #include "sw_attention.h"
+#include "sw_simd.h"
 
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
@@ -25,9 +27,15 @@ static inline float bf16_to_f32(uint16_t h) {
 // so that one 64-byte load converts to fp32 with a single shift or mask per 16 values: K keeps
 // dims 2p and 2p+1 of a key side by side ([head_dim/2][block_size][2]), and each 32-dim group of
 // a V row interleaves dims i and 16+i.
+//
+// int8 keys keep 4 neighbouring dims of a key in one dword ([head_dim/4][block_size][4]), the
+// operand shape of vpdpbusd, and are stored offset by 128 (as unsigned bytes), because vpdpbusd
+// multiplies unsigned bytes by signed ones.
 static inline size_t k_index(int dtype, int d, int o, int head_dim, int block_size) {
     if (dtype == SW_KV_BF16 && (head_dim & 1) == 0)
         return (size_t)(d >> 1) * block_size * 2 + (size_t)o * 2 + (size_t)(d & 1);
+    if (dtype == SW_KV_I8 && (head_dim & 3) == 0)
+        return (size_t)(d >> 2) * block_size * 4 + (size_t)o * 4 + (size_t)(d & 3);
     return (size_t)d * block_size + o;
 }
 
@@ -49,7 +57,7 @@ static inline float i8_scale(const char *head, int o, int head_dim, int block_si
 static inline float k_value(int dtype, const char *head, int d, int o, int head_dim, int block_size) {
     const size_t i = k_index(dtype, d, o, head_dim, block_size);
     if (dtype == SW_KV_BF16) return bf16_to_f32(((const uint16_t *)head)[i]);
-    if (dtype == SW_KV_I8) return (float)((const int8_t *)head)[i] * i8_scale(head, o, head_dim, block_size);
+    if (dtype == SW_KV_I8) return (float)((int)((const uint8_t *)head)[i] - 128) * i8_scale(head, o, head_dim, block_size);
     return ((const float *)head)[i];
 }
 
@@ -58,4 +66,53 @@ static inline float v_value(int dtype, const char *head, int o, int d, int head_
     if (dtype == SW_KV_BF16) return bf16_to_f32(((const uint16_t *)head)[i]);
     if (dtype == SW_KV_I8) return (float)((const int8_t *)head)[i] * i8_scale(head, o, head_dim, block_size);
     return ((const float *)head)[i];
+}
+
+// Symmetric int8 with one scale (max |x| / 127, round to nearest even): how the cache stores each
+// token's key and value of a head, and how attention rounds each query head for an int8 cache, so
+// that its dot products with the keys are exact integer sums (VNNI). Writes the int8 values, and
+// when given, the rounded values as floats and the sum of the int8 values; returns the scale.
+static inline float q8_round(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum) {
+    float amax = 0;
+    for (int d = 0; d < head_dim; d++) amax = fabsf(x[d]) > amax ? fabsf(x[d]) : amax;
+    const float sc = amax / 127.0f, inv = sc > 0 ? 1.0f / sc : 0.0f;
+    int32_t total = 0;
+    for (int d = 0; d < head_dim; d++) {
+        float v = rintf(x[d] * inv);
+        v = v > 127 ? 127 : v < -127 ? -127 : v;
+        q8[d] = (int8_t)v;
+        total += (int32_t)v;
+        if (rounded) rounded[d] = v * sc;
+    }
+    if (sum) *sum = total;
+    return sc;
+}
+
+#if defined(__x86_64__)
+// q8_round for head_dim a multiple of 16, bit-identical (the conversion rounds to nearest even,
+// and |x * inv| <= 127 needs no clamping).
+SW_AVX512 static inline float q8_round_avx512(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum) {
+    __m512 m = _mm512_setzero_ps();
+    for (int d = 0; d < head_dim; d += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + d)));
+    const float sc = _mm512_reduce_max_ps(m) / 127.0f;
+    const __m512 inv = _mm512_set1_ps(sc > 0 ? 1.0f / sc : 0.0f), vsc = _mm512_set1_ps(sc);
+    __m512i total = _mm512_setzero_si512();
+    for (int d = 0; d < head_dim; d += 16) {
+        const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + d), inv));
+        _mm_storeu_si128((__m128i *)(q8 + d), _mm512_cvtsepi32_epi8(v));
+        if (rounded) _mm512_storeu_ps(rounded + d, _mm512_mul_ps(_mm512_cvtepi32_ps(v), vsc));
+        total = _mm512_add_epi32(total, v);
+    }
+    if (sum) *sum = _mm512_reduce_add_epi32(total);
+    return sc;
+}
+#endif
+
+// Either of the two, as the CPU allows.
+static inline float q8_round_any(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum) {
+#if defined(__x86_64__)
+    if (head_dim % 16 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        return q8_round_avx512(x, head_dim, q8, rounded, sum);
+#endif
+    return q8_round(x, head_dim, q8, rounded, sum);
 }

@@ -8,7 +8,9 @@ import Glibc
 public enum KVCacheDType: String, Sendable, CaseIterable {
     case bf16, fp32
     /// Symmetric int8 with one scale per token and kv head: about half the bytes of bf16, so twice
-    /// the tokens fit a budget and decode attention reads half as much memory.
+    /// the tokens fit a budget and decode attention reads half as much memory. Attention rounds
+    /// each query head to int8 as well (as llama.cpp does with a q8_0 cache), so that scores are
+    /// integer dot products.
     case int8
 
     var kernelCode: Int32 {

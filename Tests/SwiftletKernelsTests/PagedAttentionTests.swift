@@ -60,6 +60,8 @@ func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
     let scale = 1 / Float(hd).squareRoot()
     var out = [Float](repeating: 0, count: s.newTokens * c.heads * hd)
     let keys = cacheRounded(s.keys, width: hd, dtype: c.dtype), values = cacheRounded(s.values, width: hd, dtype: c.dtype)
+    // With an int8 cache the kernels round each query head to int8 the same way, for integer dot products.
+    let queries = c.dtype == Int32(SW_KV_I8) ? cacheRounded(s.queries, width: hd, dtype: c.dtype) : s.queries
     for t in 0..<s.newTokens {
         let pos = s.context - s.newTokens + t
         let lo = c.window > 0 ? max(0, pos - c.window + 1) : 0
@@ -69,7 +71,7 @@ func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
             for p in lo...pos {
                 var dot: Double = 0
                 for d in 0..<hd {
-                    dot += Double(s.queries[(t * c.heads + h) * hd + d]) * Double(keys[(p * c.kvHeads + kvh) * hd + d])
+                    dot += Double(queries[(t * c.heads + h) * hd + d]) * Double(keys[(p * c.kvHeads + kvh) * hd + d])
                 }
                 scores.append(dot * Double(scale))
             }
