@@ -202,6 +202,40 @@ typedef struct {
     int first;     // position of the first key
 } key_run;
 
+// Output accumulators of nrows rows (hd floats each, rows hd apart) scaled by corr[i] and plus
+// the weights p (row i at p + i * pstride, run j at + 16 j) times the value rows of the step in
+// vt: 32 dims at a time, each value vector loaded once for every row.
+SW_AVX512 static inline __attribute__((always_inline)) void pv_step(
+    const attn_ctx *c, const int nrows, const key_run *runs, int nr, const float *p, int pstride,
+    const float *corr, float *acc, const float *vt) {
+    const int hd = c->head_dim;
+    for (int d = 0; d < hd; d += 32) {
+        const int two = hd - d >= 32;
+        __m512 a[4][2];
+        for (int i = 0; i < nrows; i++) {
+            const __m512 cv = _mm512_set1_ps(corr[i]);
+            a[i][0] = _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)i * hd + d), cv);
+            a[i][1] = two ? _mm512_mul_ps(_mm512_loadu_ps(acc + (size_t)i * hd + d + 16), cv) : _mm512_setzero_ps();
+        }
+        for (int j = 0; j < nr; j++) {
+            const float *vj = vt + (size_t)j * 16 * hd + d;
+            for (int t = 0; t < runs[j].n; t++) {
+                const __m512 v0 = _mm512_load_ps(vj + (size_t)t * hd);
+                const __m512 v1 = two ? _mm512_load_ps(vj + (size_t)t * hd + 16) : _mm512_setzero_ps();
+                for (int i = 0; i < nrows; i++) {
+                    const __m512 w = _mm512_set1_ps(p[(size_t)i * pstride + j * 16 + t]);
+                    a[i][0] = _mm512_fmadd_ps(w, v0, a[i][0]);
+                    if (two) a[i][1] = _mm512_fmadd_ps(w, v1, a[i][1]);
+                }
+            }
+        }
+        for (int i = 0; i < nrows; i++) {
+            _mm512_storeu_ps(acc + (size_t)i * hd + d, a[i][0]);
+            if (two) _mm512_storeu_ps(acc + (size_t)i * hd + d + 16, a[i][1]);
+        }
+    }
+}
+
 // One step of the online softmax over the keys of `runs` for every row of the tile. Scores of all
 // runs come first, so that each row pays for one max, one exp of the correction and one sum per
 // step (up to 64 keys) instead of per 16 keys, and its output accumulators are read and written
@@ -237,8 +271,11 @@ SW_AVX512 static inline __attribute__((always_inline)) void online_step(
         r += k;
     }
     const __m512 scale = _mm512_set1_ps(c->scale);
-    for (int r = 0; r < rows; r++) {
-        if (pos[r] < runs[0].first) continue;
+    // Rows go by position: those that see no key of the step are a prefix.
+    int r0 = 0;
+    while (r0 < rows && pos[r0] < runs[0].first) r0++;
+    float corr[SW_MAX_ROWS];
+    for (int r = r0; r < rows; r++) {
         __m512 sc[SW_SUPER];
         __mmask16 ok[SW_SUPER];
         __m512 mx = ninf;
@@ -252,52 +289,32 @@ SW_AVX512 static inline __attribute__((always_inline)) void online_step(
             mx = _mm512_max_ps(mx, sc[j]);
         }
         const float cmax = _mm512_reduce_max_ps(mx);
-        if (cmax == -INFINITY) continue;
+        float *pr = sraw + (size_t)r * rstride;
+        if (cmax == -INFINITY) {
+            // No key of this step is visible to the row: weights 0, state unchanged.
+            for (int j = 0; j < nr; j++) _mm512_store_ps(pr + j * 16, _mm512_setzero_ps());
+            corr[r] = 1.0f;
+            continue;
+        }
         const float mn = cmax > m[r] ? cmax : m[r];
-        const float corr = expf(m[r] - mn);
+        corr[r] = expf(m[r] - mn);
         const __m512 vmn = _mm512_set1_ps(mn);
-        float pv[SW_SUPER * 16] __attribute__((aligned(64)));
         __m512 psum = _mm512_setzero_ps();
         for (int j = 0; j < nr; j++) {
             const __m512 p = _mm512_maskz_mov_ps(ok[j], sw_exp512(_mm512_sub_ps(sc[j], vmn)));
             psum = _mm512_add_ps(psum, p);
-            _mm512_store_ps(pv + j * 16, p);
+            _mm512_store_ps(pr + j * 16, p);
         }
-        l[r] = l[r] * corr + _mm512_reduce_add_ps(psum);
+        l[r] = l[r] * corr[r] + _mm512_reduce_add_ps(psum);
         m[r] = mn;
-        float *ar = accp + (size_t)r * hd;
-        const __m512 cv = _mm512_set1_ps(corr);
-        // Even and odd keys accumulate separately, two chains per 16 dims.
-        for (int v = 0; v + 2 <= nv; v += 2) {
-            __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv), a1 = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16 + 16), cv);
-            __m512 b0 = _mm512_setzero_ps(), b1 = b0;
-            for (int j = 0; j < nr; j++) {
-                const float *pj = pv + j * 16, *vj = vt + (size_t)j * 16 * hd + v * 16;
-                const int n = runs[j].n;
-                int t = 0;
-                for (; t + 2 <= n; t += 2) {
-                    const __m512 p0 = _mm512_set1_ps(pj[t]), p1 = _mm512_set1_ps(pj[t + 1]);
-                    a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd), a0);
-                    a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd + 16), a1);
-                    b0 = _mm512_fmadd_ps(p1, _mm512_load_ps(vj + (size_t)(t + 1) * hd), b0);
-                    b1 = _mm512_fmadd_ps(p1, _mm512_load_ps(vj + (size_t)(t + 1) * hd + 16), b1);
-                }
-                if (t < n) {
-                    const __m512 p0 = _mm512_set1_ps(pj[t]);
-                    a0 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd), a0);
-                    a1 = _mm512_fmadd_ps(p0, _mm512_load_ps(vj + (size_t)t * hd + 16), a1);
-                }
-            }
-            _mm512_storeu_ps(ar + v * 16, _mm512_add_ps(a0, b0));
-            _mm512_storeu_ps(ar + v * 16 + 16, _mm512_add_ps(a1, b1));
-        }
-        if (nv & 1) {
-            const int v = nv - 1;
-            __m512 a = _mm512_mul_ps(_mm512_loadu_ps(ar + v * 16), cv);
-            for (int j = 0; j < nr; j++)
-                for (int t = 0; t < runs[j].n; t++)
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(pv[j * 16 + t]), _mm512_load_ps(vt + (size_t)(j * 16 + t) * hd + v * 16), a);
-            _mm512_storeu_ps(ar + v * 16, a);
+    }
+    // Weighted values, four rows at a time: each V row loaded serves all four.
+    for (int r = r0; r < rows; r += 4) {
+        switch (rows - r < 4 ? rows - r : 4) {
+            case 1: pv_step(c, 1, runs, nr, sraw + (size_t)r * rstride, rstride, corr + r, accp + (size_t)r * hd, vt); break;
+            case 2: pv_step(c, 2, runs, nr, sraw + (size_t)r * rstride, rstride, corr + r, accp + (size_t)r * hd, vt); break;
+            case 3: pv_step(c, 3, runs, nr, sraw + (size_t)r * rstride, rstride, corr + r, accp + (size_t)r * hd, vt); break;
+            default: pv_step(c, 4, runs, nr, sraw + (size_t)r * rstride, rstride, corr + r, accp + (size_t)r * hd, vt); break;
         }
     }
 }
