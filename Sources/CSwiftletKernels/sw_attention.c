@@ -236,6 +236,26 @@ SW_AVX512 static inline __attribute__((always_inline)) void pv_step(
     }
 }
 
+// Scores of nr (<= 4) query rows against SW_SUPER full chunks of 16 keys (kt: the chunks one
+// after another, hd x 16 each), into out + i * ostride + 16 j: each loaded K row serves every
+// query row, and each broadcast query element every chunk, with 16 independent sums.
+SW_AVX512 static inline __attribute__((always_inline)) void qk_rows_super(const int nr, const float *const *q, const float *kt,
+                                                                         int hd, float *out, int ostride) {
+    __m512 a[4][SW_SUPER];
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < SW_SUPER; j++) a[i][j] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        __m512 k[SW_SUPER];
+        for (int j = 0; j < SW_SUPER; j++) k[j] = _mm512_load_ps(kt + ((size_t)j * hd + d) * 16);
+        for (int i = 0; i < nr; i++) {
+            const __m512 qd = _mm512_set1_ps(q[i][d]);
+            for (int j = 0; j < SW_SUPER; j++) a[i][j] = _mm512_fmadd_ps(qd, k[j], a[i][j]);
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < SW_SUPER; j++) _mm512_store_ps(out + (size_t)i * ostride + j * 16, a[i][j]);
+}
+
 // One step of the online softmax over the keys of `runs` for every row of the tile. Scores of all
 // runs come first, so that each row pays for one max, one exp of the correction and one sum per
 // step (up to 64 keys) instead of per 16 keys, and its output accumulators are read and written
@@ -258,6 +278,16 @@ SW_AVX512 static inline __attribute__((always_inline)) void online_step(
     for (int r = 0; r < rows;) {
         if (pos[r] < runs[0].first) { r++; continue; }
         const int k = rows - r < 4 ? rows - r : 4;
+        if (nr == SW_SUPER) {
+            switch (k) {
+                case 1: qk_rows_super(1, qrow + r, kt, hd, sraw + (size_t)r * rstride, rstride); break;
+                case 2: qk_rows_super(2, qrow + r, kt, hd, sraw + (size_t)r * rstride, rstride); break;
+                case 3: qk_rows_super(3, qrow + r, kt, hd, sraw + (size_t)r * rstride, rstride); break;
+                default: qk_rows_super(4, qrow + r, kt, hd, sraw + (size_t)r * rstride, rstride); break;
+            }
+            r += k;
+            continue;
+        }
         for (int j = 0; j < nr; j++) {
             float *out = sraw + (size_t)r * rstride + j * 16;
             const float *kj = kt + (size_t)j * hd * 16;
