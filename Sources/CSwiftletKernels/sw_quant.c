@@ -14,6 +14,7 @@ void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out
 void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq,
                       int m, float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes);
 void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out);
+size_t swi_qrec_bytes(sw_qtype t);
 void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
                           float *Y, size_t ldy, int rows_after);
 void swi_f32_to_bf16_avx512(const float *x, uint16_t *y, size_t n);
@@ -343,8 +344,7 @@ static void qgemm_task(void *arg, int ith, int nth) {
 
 size_t sw_qpack_bytes(sw_qtype type, int N, int K) {
     if (!sw_cpu_has_avx512_set() || N <= 0 || K <= 0) return 0;
-    const size_t rec = type == SW_QTYPE_Q8_0 ? 1088 : type == SW_QTYPE_Q4_0 ? 576 : 640;
-    return (size_t)((N + SW_QTILE - 1) / SW_QTILE) * (size_t)(K / 32) * rec;
+    return (size_t)((N + SW_QTILE - 1) / SW_QTILE) * (size_t)(K / 32) * swi_qrec_bytes(type);
 }
 
 void sw_qpack(sw_qtype type, const void *W, int N, int K, void *out) {

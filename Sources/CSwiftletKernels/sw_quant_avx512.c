@@ -32,9 +32,8 @@
 // Prefetch stride: every other line, since the L2 adjacent-line prefetcher fetches the pairs.
 #define PF_STEP 128
 
-static inline size_t rec_bytes(sw_qtype t) {
-    return t == SW_QTYPE_Q8_0 ? 1088 : t == SW_QTYPE_Q4_0 ? 576 : 640;
-}
+// Bytes of one block record (see the geometry note); exported for sw_qpack_bytes.
+size_t swi_qrec_bytes(sw_qtype t) { return t == SW_QTYPE_Q8_0 ? 1088 : t == SW_QTYPE_Q4_0 ? 576 : 640; }
 
 static inline int32_t load_i32(const void *p) {
     int32_t v;
@@ -115,7 +114,7 @@ SWTI void pack_scales(const uint8_t *w, size_t rb, __m512i gidx, int has_m, uint
 
 SWT void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out) {
     const int nb = K / 32;
-    const size_t bb = sw_qtype_block_bytes(fmt), rb = bb * (size_t)nb, rec = rec_bytes(fmt);
+    const size_t bb = sw_qtype_block_bytes(fmt), rb = bb * (size_t)nb, rec = swi_qrec_bytes(fmt);
     const __m512i gidx = _mm512_mullo_epi32(
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32((int)rb));
     uint8_t *padded = NULL;
@@ -174,7 +173,7 @@ SWTI void qkernel(const sw_qtype fmt, const int mr, const uint8_t *R, int kb0, i
                   const uint8_t *X, size_t xrb, int widen, uint8_t *scratch, float *Y, size_t ldy,
                   __mmask16 mk0, __mmask16 mk1, int accumulate, const uint8_t *pf,
                   const uint8_t *pf_end, int pf_lines) {
-    const size_t rec = rec_bytes(fmt);
+    const size_t rec = swi_qrec_bytes(fmt);
     // The offset folded into the unsigned weights (see pack16_q8_0 / Q4_0's "-8").
     const int32_t off = fmt == SW_QTYPE_Q8_0 ? -128 : fmt == SW_QTYPE_Q4_0 ? -8 : 0;
     __m512 f[MR][2];
@@ -290,7 +289,7 @@ SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const 
                           int m, float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes) {
     _Alignas(64) uint8_t scratch[KCB * PB];
     const int nb = K / 32;
-    const size_t xrb = sw_q8a_row_bytes(K), rec = rec_bytes(t);
+    const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
     const __mmask16 mk0 = nrows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nrows) - 1);
     const __mmask16 mk1 = nrows >= 32 ? (__mmask16)0xFFFF
                           : nrows <= 16 ? (__mmask16)0
@@ -517,6 +516,8 @@ SWT void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n) {
 }
 
 #else  // not x86: never called (sw_cpu_use_avx512() is 0), but the symbols must exist.
+
+size_t swi_qrec_bytes(sw_qtype t) { (void)t; return 0; }
 
 void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out) {
     (void)x; (void)ldx; (void)m; (void)k; (void)out; abort();
