@@ -16,3 +16,5 @@ echo "built ${2:-/tmp/swiftlet-kstep}"
 "$CC" $flags "$here/prefill_attention.c" "$src/sw_pool.c" "$src/sw_attention.c" "$src/sw_kv_cache.c" "$src/sw_cpu.c" \
     -o "${3:-/tmp/swiftlet-kprefill}" -lpthread -lm
 echo "built ${3:-/tmp/swiftlet-kprefill}"
+"$CC" -O2 "$here/machine_limits.c" -o "${4:-/tmp/swiftlet-klimits}" -lpthread
+echo "built ${4:-/tmp/swiftlet-klimits}"
