@@ -158,6 +158,16 @@ SW_AVX512 static inline __m512 load_v16(const attn_ctx *c, size_t off, int t, in
     return _mm512_loadu_ps((const float *)head + (size_t)t * hd + d0);
 }
 
+// Which of the 16 keys from position `first` (of those in `valid`) a row at position `pos` sees:
+// none past itself, and only those inside the sliding window.
+SW_AVX512 static inline __mmask16 visible_keys(const attn_ctx *c, int first, __mmask16 valid, int pos) {
+    const __m512 keypos = _mm512_add_ps(_mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                        _mm512_set1_ps((float)first));
+    __mmask16 ok = valid & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos), _CMP_LE_OQ);
+    if (c->window > 0) ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos - c->window)), _CMP_GT_OQ);
+    return ok;
+}
+
 // Scores of one query row against the 16 keys of a transposed chunk kt ([d][16]): broadcasting
 // q[d] against K rows needs no horizontal sums. Eight independent sums, because one chain of
 // dependent FMAs would leave the FMA units waiting on latency (head_dim is a multiple of 16).
@@ -264,7 +274,6 @@ SW_AVX512 static inline __attribute__((always_inline)) void online_step(
     const attn_ctx *c, const key_run *runs, int nr, int rows, const float *const *qrow, const int *pos,
     float *m, float *l, float *accp, float *kt, float *vt, float *sraw) {
     const int hd = c->head_dim, nv = hd / 16;
-    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     for (int j = 0; j < nr; j++) {
         load_k_chunk(c, runs[j].base, runs[j].o, runs[j].n, kt + (size_t)j * hd * 16);
@@ -310,11 +319,7 @@ SW_AVX512 static inline __attribute__((always_inline)) void online_step(
         __mmask16 ok[SW_SUPER];
         __m512 mx = ninf;
         for (int j = 0; j < nr; j++) {
-            // valid: key inside the run, key <= pos, inside the window
-            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)runs[j].first));
-            ok[j] = (__mmask16)((1u << runs[j].n) - 1) & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
-            if (c->window > 0)
-                ok[j] &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+            ok[j] = visible_keys(c, runs[j].first, (__mmask16)((1u << runs[j].n) - 1), pos[r]);
             sc[j] = _mm512_mask_blend_ps(ok[j], ninf, _mm512_mul_ps(_mm512_load_ps(sraw + (size_t)r * rstride + j * 16), scale));
             mx = _mm512_max_ps(mx, sc[j]);
         }
@@ -430,13 +435,9 @@ static inline const char *pf_block(const attn_ctx *c, const int32_t *table, int 
 SW_AVX512 static inline __attribute__((always_inline)) void store_chunk_scores(
     const attn_ctx *c, const int rows, __m512 acc[][4], int first, __mmask16 valid, const int *pos,
     __m512 mul, float *scores, int span, int base_key) {
-    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
     for (int r = 0; r < rows; r++) {
         const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
-        __mmask16 ok = valid & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
-        if (c->window > 0)
-            ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+        const __mmask16 ok = visible_keys(c, first, valid, pos[r]);
         _mm512_storeu_ps(scores + (size_t)r * span + (first - base_key),
                          _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), _mm512_mul_ps(sum, mul)));
     }
@@ -504,13 +505,13 @@ SW_AVX512_VNNI static inline __attribute__((always_inline)) void qk_i8(
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const size_t block_lines = (c->head_bytes + 63) / 64;
     const char *K = (const char *)c->k_cache;
-    const int32_t *qw[4];
+    const int8_t *qw[4];
     __m512i qoff[4];
     __m512 qmul[4];
     for (int r = 0; r < rows; r++) {
         // Rounded query rows are num_heads * hd floats per token, so this is token * heads + head.
         const size_t idx = (size_t)(qrow[r] - c->q) / (size_t)hd;
-        qw[r] = (const int32_t *)(c->q8 + idx * hd);
+        qw[r] = c->q8 + idx * hd;
         qoff[r] = _mm512_set1_epi32(-128 * c->q8_sum[idx]);
         qmul[r] = _mm512_set1_ps(c->q8_scale[idx] * c->scale);
     }
@@ -536,8 +537,12 @@ SW_AVX512_VNNI static inline __attribute__((always_inline)) void qk_i8(
                 const __m512i k0 = _mm512_maskz_loadu_epi32(m, head + ((size_t)g * bs + o) * 4);
                 const __m512i k1 = _mm512_maskz_loadu_epi32(m, head + ((size_t)(g + 1) * bs + o) * 4);
                 for (int r = 0; r < rows; r++) {
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], k0, _mm512_set1_epi32(qw[r][g]));
-                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], k1, _mm512_set1_epi32(qw[r][g + 1]));
+                    // Query dims 4g..4g+7 as two dwords of 4 bytes.
+                    int32_t q0, q1;
+                    memcpy(&q0, qw[r] + 4 * g, 4);
+                    memcpy(&q1, qw[r] + 4 * g + 4, 4);
+                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], k0, _mm512_set1_epi32(q0));
+                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], k1, _mm512_set1_epi32(q1));
                 }
             }
             __m512 f[4][4];
@@ -666,7 +671,6 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
     // chunks of small blocks store 16 lanes from any offset.
     const int base_key = lo - lo % bs, valid = hi - base_key + 1, span = (valid + 15) / 16 * 16 + 16;
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
-    const __m512 lane = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const float *qrow[SW_TWO_PASS_ROWS];
     int pos[SW_TWO_PASS_ROWS];
     for (int r = 0; r < rows; r++) {
@@ -674,7 +678,7 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
         qrow[r] = c->q + (size_t)(b->query_start[s] + t0 + r / G) * c->q_stride + (size_t)(kvh * G + r % G) * hd;
     }
     float kt[SW_MAX_HEAD_DIM * SW_CHUNK] __attribute__((aligned(64)));
-    // A bf16 cache with few rows: straight from the cache into registers. A compile-time row
+    // A bf16 or int8 cache with few rows: straight from the cache into registers. A compile-time row
     // count keeps the accumulators in registers (a run-time one makes the compiler index them
     // through the stack, a store-forwarding chain per FMA).
     const int direct = (c->dtype == SW_KV_BF16 || (c->dtype == SW_KV_I8 && has_vnni())) && hd % 32 == 0 && rows <= 4;
@@ -699,12 +703,9 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
             const int n = bs - o < SW_CHUNK ? bs - o : SW_CHUNK;
             const __mmask16 mask = (__mmask16)((1u << n) - 1);
             load_k_chunk(c, blk, o, n, kt);
-            const __m512 keypos = _mm512_add_ps(lane, _mm512_set1_ps((float)first));
             for (int r = 0; r < rows; r++) {
                 const __m512 sum = qk_chunk16(qrow[r], kt, hd);
-                __mmask16 ok = mask & _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)pos[r]), _CMP_LE_OQ);
-                if (c->window > 0)
-                    ok &= _mm512_cmp_ps_mask(keypos, _mm512_set1_ps((float)(pos[r] - c->window)), _CMP_GT_OQ);
+                const __mmask16 ok = visible_keys(c, first, mask, pos[r]);
                 __m512 sc = _mm512_mask_blend_ps(ok, _mm512_set1_ps(-INFINITY), _mm512_mul_ps(sum, _mm512_set1_ps(c->scale)));
                 _mm512_storeu_ps(scores + (size_t)r * span + (first - base_key), sc);
             }
@@ -755,7 +756,6 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
                 const float *pk = pr + (kp - base_key);
                 int t = 0;
                 for (; t + 2 <= n; t += 2) {
-
                     const __m512 p0 = _mm512_set1_ps(pk[t]), p1 = _mm512_set1_ps(pk[t + 1]);
                     a0 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16), a0);
                     b0 = _mm512_fmadd_ps(p1, load_v16(c, blk, t + 1, v0 * 16), b0);
@@ -764,7 +764,6 @@ SW_AVX512 static void attn_task_two_pass(const attn_ctx *c, int ith, int s, int 
                     if (nvv > 3) { a3 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 48), a3); b3 = _mm512_fmadd_ps(p1, load_v16(c, blk, t + 1, v0 * 16 + 48), b3); }
                 }
                 for (; t < n; t++) {
-
                     const __m512 p0 = _mm512_set1_ps(pk[t]);
                     a0 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16), a0);
                     if (nvv > 1) a1 = _mm512_fmadd_ps(p0, load_v16(c, blk, t, v0 * 16 + 16), a1);
