@@ -147,7 +147,7 @@ struct BatchGeneration {
         guard var prompt = obj["prompt"] as? String else { throw ValidationError("line \(line): no \"prompt\" or \"prompt_token_ids\"") }
         let original = prompt
         if command.chat { prompt = try renderChatPrompt(loaded: loaded, userMessage: prompt) }
-        let ids = loaded.tokenizer.encode(prompt, addSpecialTokens: true, parseSpecial: true)
+        let ids = loaded.tokenizer.encode(prompt)
         return Item(id: id, prompt: original, promptIDs: ids, params: params, priority: try int("priority") ?? 0)
     }
 }

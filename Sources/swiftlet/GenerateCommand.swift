@@ -64,7 +64,7 @@ struct GenerateCommand: ParsableCommand {
         }
         // Special-token strings in the prompt ("<|im_start|>") become those tokens, as with the
         // server, `LLM.generate`, vLLM and Hugging Face tokenizers.
-        let ids = loaded.tokenizer.encode(text, addSpecialTokens: true, parseSpecial: true)
+        let ids = loaded.tokenizer.encode(text)
         if showTokens { FileHandle.standardError.write("prompt ids: \(ids)\n".data(using: .utf8)!) }
         if !sampling.isPlainGreedy {
             return try runEngine(loaded: loaded, cache: cache, promptIDs: ids)
