@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "SwiftletServer",
             dependencies: [
-                "SwiftletEngine", "SwiftletModels",
+                "SwiftletEngine", "SwiftletModels", "SwiftletKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
     int do_q = !strcmp(mode, "all") || !strcmp(mode, "q");
     int do_b = !strcmp(mode, "all") || !strcmp(mode, "bf16");
     int nshapes = argc > 3 ? atoi(argv[3]) : 3;
-    printf("avx512 kernels: %d\n", sw_cpu_use_avx512());
+    printf("kernel level: %s\n", sw_cpu_level_name(sw_cpu_level()));
     double worst = 0;
     if (strcmp(mode, "all") == 0 || only_check) {
     int ms[] = {1, 2, 3, 5, 8, 17, 32};
@@ -156,9 +156,9 @@ int main(int argc, char **argv) {
                 for (int i = 0; i < m * K; i++) X[i] = frnd();
                 float *Y = malloc(sizeof(float) * m * N), *R = malloc(sizeof(float) * m * N);
                 sw_gemm_bf16(NULL, Wb, N, K, X, K, m, Y, N);
-                int prev = sw_cpu_set_simd_enabled(0);
+                int prev = sw_cpu_set_level(SW_ISA_SCALAR);
                 sw_gemm_bf16(NULL, Wb, N, K, X, K, m, R, N);
-                sw_cpu_set_simd_enabled(prev);
+                sw_cpu_set_level(prev);
                 double num = 0, den = 0;
                 for (int i = 0; i < m * N; i++) {
                     num += (Y[i] - R[i]) * (double)(Y[i] - R[i]);

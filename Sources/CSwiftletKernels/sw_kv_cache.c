@@ -1,5 +1,6 @@
 // Paged KV cache storage: block sizes per element type, the cache writer, block copy.
 #include "sw_attention.h"
+#include "sw_cpu.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_strid
         return;
     }
 #if defined(__x86_64__)
-    if (dtype == SW_KV_BF16 && head_dim % 32 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    if (dtype == SW_KV_BF16 && head_dim % 32 == 0 && sw_cpu_use_avx512()) {
         kv_write_bf16_avx512(k, k_stride, v, v_stride, slot_mapping, num_tokens, k_cache, v_cache,
                              num_kv_heads, head_dim, block_size);
         return;

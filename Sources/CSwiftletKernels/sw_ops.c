@@ -3,14 +3,11 @@
 #include "sw_ops.h"
 #include <math.h>
 #include <string.h>
+#include "sw_cpu.h"
 #include "sw_simd.h"
 
 #if defined(__x86_64__)
-static int ops_avx512(void) {
-    static int has = -1;
-    if (has < 0) has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-    return has;
-}
+static int ops_avx512(void) { return sw_cpu_use_avx512(); }
 
 // Four partial sums of squares: one chain of dependent adds would make a 576-wide row wait on
 // add latency (about 2,300 cycles) where the loads need a tenth of that.

@@ -343,7 +343,7 @@ static void qgemm_task(void *arg, int ith, int nth) {
 #endif
 
 size_t sw_qpack_bytes(sw_qtype type, int N, int K) {
-    if (!sw_cpu_has_avx512_set() || N <= 0 || K <= 0) return 0;
+    if (!(sw_cpu_max_level() == SW_ISA_AVX512) || N <= 0 || K <= 0) return 0;
     return (size_t)((N + SW_QTILE - 1) / SW_QTILE) * (size_t)(K / 32) * swi_qrec_bytes(type);
 }
 
@@ -359,7 +359,7 @@ void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int 
         for (int i = 0; i < m; i++) memset(Y + (size_t)i * ldy, 0, (size_t)N * sizeof(float));
         return;
     }
-    if (P && !sw_cpu_has_avx512_set()) {
+    if (P && !(sw_cpu_max_level() == SW_ISA_AVX512)) {
         P = NULL;
     } else if (!P && sw_cpu_use_avx512()) {
         const size_t bytes = sw_qpack_bytes(type, N, K);

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import SwiftletEngine
+import SwiftletKernels
 import SwiftletModels
 
 /// An OpenAI-compatible HTTP server over an `AsyncLLMEngine` (vLLM's `vllm serve`).
@@ -44,7 +45,10 @@ public final class OpenAIServer: Sendable {
         router.add(middleware: OpenAIErrorMiddleware())
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(apiKey: key)) }
         router.get("/health") { _, _ in Response(status: .ok) }
-        router.get("/version") { _, _ in Response.json(["version": .string(Self.version)]) }
+        router.get("/version") { _, _ in
+            Response.json(["version": .string(Self.version), "kernel_level": .string(KernelLevel.current.description),
+                           "cpu_features": .string(CPUFeatures.current.description)])
+        }
         router.get("/metrics") { _, _ in
             self.metrics.update(from: self.engine.statistics)
             return Response.text(self.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")

@@ -47,6 +47,7 @@ struct BenchKernelsCommand: ParsableCommand {
         func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32.random(in: 100..<Int32(c.vocabSize), using: &rng) } }
         func table(_ first: Int, _ tokens: Int) -> [Int32] { (0..<((tokens + bs - 1) / bs)).map { Int32(first + $0) } }
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        print("\(KernelLevel.banner)")
         print("threads: \(ThreadPool.shared.size), precision: \(options.precision.rawValue), kv: \(options.kvCacheDtype.rawValue), block size: \(bs)")
 
         if parts.contains("prefill") {

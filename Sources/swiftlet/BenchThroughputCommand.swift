@@ -54,6 +54,7 @@ struct BenchThroughputCommand: ParsableCommand {
         }
         let base = engine.statistics
         (loaded.model as? LlamaModel)?.profiler?.reset()
+        print("\(KernelLevel.banner)")
         print("threads: \(ThreadPool.shared.size), precision: \(options.precision.rawValue), kv: \(options.kvCacheDtype.rawValue), block size: \(options.blockSize)")
         print("requests: \(numPrompts) x (\(prefixLen > 0 ? "\(prefixLen) shared + " : "")\(inputLen) prompt, \(outputLen) output tokens)")
 

@@ -50,6 +50,7 @@ struct ModelOptions: ParsableArguments {
 
             model: \(c.architecture), \(c.numLayers) layers, hidden \(c.hiddenSize), ffn \(c.intermediateSize), \
             heads \(c.numHeads) (kv \(c.numKVHeads), dim \(c.headDim)), vocab \(c.vocabSize), context \(c.maxPositionEmbeddings)
+            \(KernelLevel.banner)
             memory: file \(mib(loaded.fileBytes)) mapped, \(mib(loaded.model.residentBytes)) prepared weights (\(precision.rawValue)); \
             loaded in \(String(format: "%.2f", Date().timeIntervalSince(start))) s
 

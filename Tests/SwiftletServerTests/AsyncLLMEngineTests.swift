@@ -99,7 +99,18 @@ import SwiftletModels
         request.httpBody = Data(#"{"prompt": "Once upon a time", "ignore_eos": true, "stream": true}"#.utf8)
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let streaming = Task { try await URLSession.shared.data(for: request) }
-        try await Task.sleep(for: .milliseconds(500))
+        // Signal once the stream is generating (its tokens show in the engine's counters), however
+        // long the machine takes to get there.
+        let stats = URL(string: "http://127.0.0.1:\(port)/engine/stats")!
+        var generating = false
+        let deadline = Date().addingTimeInterval(300)
+        while !generating && Date() < deadline {
+            let (data, _) = try await URLSession.shared.data(from: stats)
+            let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            generating = (json?["generation_tokens"] as? Int ?? 0) > 0
+            if !generating { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try #require(generating, "the stream never started generating: \(output.text)")
         kill(process.processIdentifier, SIGTERM)
         let status = await output.waitForExit(process)
         #expect(status == 0, "\(output.text)")

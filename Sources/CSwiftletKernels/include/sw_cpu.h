@@ -6,8 +6,47 @@
 extern "C" {
 #endif
 
+/// Kernel levels. Every kernel family asks sw_cpu_level() which code path to take; nothing else
+/// in the library reads cpuid or calls __builtin_cpu_supports. Levels of one architecture are
+/// ordered (x86: scalar < avx2 < avx512; aarch64: scalar < neon).
+///   SW_ISA_AVX2:   AVX2 + FMA + F16C (AVX-VNNI used inside when present).
+///   SW_ISA_AVX512: AVX-512 F/BW/VL/DQ + VNNI + BF16 (+ FMA, F16C).
+///   SW_ISA_NEON:   aarch64 Advanced SIMD (dotprod and i8mm used inside when present).
+typedef enum {
+    SW_ISA_SCALAR = 0,
+    SW_ISA_AVX2 = 1,
+    SW_ISA_AVX512 = 2,
+    SW_ISA_NEON = 3,
+} sw_isa;
+
+/// The level kernels take now: the calling thread's override (sw_cpu_set_thread_level) if any,
+/// else the best this CPU supports capped by the environment variable SWIFTLET_ISA (scalar,
+/// avx2, avx512, neon; read once) and by sw_cpu_set_level.
+/// Kernel entry points read it once, on the calling thread, and hand the level to their pool
+/// tasks, so that a thread-level override covers the whole call.
+int sw_cpu_level(void);
+/// The best level this CPU supports, ignoring every cap.
+int sw_cpu_max_level(void);
+/// Caps the level process-wide (clamped to what the CPU supports; a level of the other
+/// architecture means scalar) and returns the previous level. Tests use it to run every path.
+int sw_cpu_set_level(int level);
+/// Overrides the level for the calling thread only (clamped like sw_cpu_set_level); -1 removes
+/// the override. Returns the previous override (-1 for none). Tests run each level this way
+/// without disturbing work on other threads.
+int sw_cpu_set_thread_level(int level);
+/// "scalar", "avx2", "avx512" or "neon".
+const char *sw_cpu_level_name(int level);
+/// The level named by s (case-insensitive), or -1.
+int sw_cpu_level_from_name(const char *s);
+/// 1 when SWIFTLET_ISA held a name that is not a level of this machine's architecture (it was
+/// then ignored); the front ends print a warning.
+int sw_cpu_env_rejected(void);
+
+/// 1 when the level is SW_ISA_AVX512 (shorthand for the AVX-512 kernels).
+int sw_cpu_use_avx512(void);
+
 /// CPU feature queries. Each returns 1 when the instruction set is present and the OS saves
-/// its register state, 0 otherwise (always 0 on non-x86 machines). Results are cached.
+/// its register state, 0 otherwise (0 for the other architecture's features). Cached.
 int sw_cpu_has_avx2(void);
 int sw_cpu_has_fma(void);
 int sw_cpu_has_f16c(void);
@@ -18,20 +57,18 @@ int sw_cpu_has_avx512dq(void);
 int sw_cpu_has_avx512_vnni(void);
 int sw_cpu_has_avx512_bf16(void);
 int sw_cpu_has_avx_vnni(void);
+int sw_cpu_has_neon_dotprod(void);
+int sw_cpu_has_neon_i8mm(void);
 
-/// 1 when the CPU has the full AVX-512 kernel set (F/BW/VL/DQ + VNNI + BF16 + F16C + FMA),
-/// whether or not SIMD kernels are currently enabled.
-int sw_cpu_has_avx512_set(void);
-
-/// 1 when the full AVX-512 kernel set (F/BW/VL/DQ + VNNI + BF16 + F16C + FMA) is present *and*
-/// SIMD kernels are enabled. Kernels consult this on every call to pick their code path.
-int sw_cpu_use_avx512(void);
-
-/// Enables (1) or disables (0) the SIMD kernel paths process-wide, returning the previous
-/// setting. Disabling forces the portable scalar code, which tests use as a cross-check.
-/// The initial value is 1 unless the environment variable SWIFTLET_NO_SIMD is set to a
-/// non-empty value other than "0".
-int sw_cpu_set_simd_enabled(int enabled);
+/// AVX-VNNI inside the AVX2 kernels: present on the CPU and not switched off with
+/// sw_cpu_set_avx_vnni(0) (or SWIFTLET_AVX_VNNI=0), so both AVX2 variants stay testable.
+int sw_cpu_use_avx_vnni(void);
+int sw_cpu_set_avx_vnni(int enabled);
+/// dotprod / i8mm inside the NEON kernels, likewise (SWIFTLET_NEON_DOTPROD=0, SWIFTLET_NEON_I8MM=0).
+int sw_cpu_use_neon_dotprod(void);
+int sw_cpu_set_neon_dotprod(int enabled);
+int sw_cpu_use_neon_i8mm(void);
+int sw_cpu_set_neon_i8mm(int enabled);
 
 #ifdef __cplusplus
 }

@@ -96,7 +96,7 @@ size_t sw_qpack_bytes(sw_qtype type, int N, int K);
 void sw_qpack(sw_qtype type, const void *W, int N, int K, void *out);
 
 /// sw_gemm_q with the packed copy P of W (or NULL). Given P, the SIMD kernel reads it whenever
-/// the CPU has one (sw_cpu_set_simd_enabled only steers calls without P), so W may then be
+/// the CPU has one (the level only steers calls without P), so W may then be
 /// NULL. Without P, the SIMD path packs W into a temporary and the portable path reads W.
 void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int N, int K,
                 const void *Xq, int m, float *Y, size_t ldy);
