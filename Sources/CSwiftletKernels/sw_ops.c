@@ -5,6 +5,7 @@
 #include <string.h>
 #include "sw_cpu.h"
 #include "sw_simd.h"
+#include "sw_neon.h"
 
 #if defined(__x86_64__)
 static int ops_avx512(void) { return sw_cpu_use_avx512(); }
@@ -53,6 +54,9 @@ SW_AVX512 static void add_rows_avx512(float *y, size_t ldy, const float *x, size
 #endif
 
 void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t ldo, int rows, int n, float eps) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_rmsnorm_neon(x, ldx, w, out, ldo, rows, n, eps); return; }
+#endif
 #if defined(__x86_64__)
     if (ops_avx512()) { rmsnorm_avx512(x, ldx, w, out, ldo, rows, n, eps); return; }
 #endif
@@ -67,6 +71,9 @@ void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t l
 }
 
 void sw_layernorm(const float *x, size_t ldx, const float *w, const float *b, float *out, size_t ldo, int rows, int n, float eps) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_layernorm_neon(x, ldx, w, b, out, ldo, rows, n, eps); return; }
+#endif
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;
         float *o = out + (size_t)r * ldo;
@@ -94,6 +101,9 @@ void sw_rope_cos_sin(const int32_t *positions, int rows, const float *inv_freq, 
 
 void sw_rope_apply(float *x, size_t ld, int rows, int n_heads, int head_dim, int rot_dim,
                    const float *cs, int halves) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_rope_apply_neon(x, ld, rows, n_heads, head_dim, rot_dim, cs, halves); return; }
+#endif
     const int half = rot_dim / 2;
     for (int r = 0; r < rows; r++) {
         const float *cosv = cs + (size_t)r * half * 2, *sinv = cosv + half;
@@ -141,6 +151,9 @@ SW_AVX512 static void silu_mul_avx512(const float *gu, size_t ldgu, float *out, 
 #endif
 
 void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows, int n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_silu_mul_neon(gu, ldgu, out, ldo, rows, n); return; }
+#endif
 #if defined(__x86_64__)
     if (ops_avx512()) { silu_mul_avx512(gu, ldgu, out, ldo, rows, n); return; }
 #endif
@@ -152,6 +165,9 @@ void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows,
 }
 
 void sw_gelu_tanh(float *x, size_t n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_gelu_tanh_neon(x, n); return; }
+#endif
     const float k = 0.7978845608028654f; // sqrt(2/pi)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
@@ -164,6 +180,9 @@ void sw_relu(float *x, size_t n) {
 }
 
 void sw_add_rows(float *y, size_t ldy, const float *x, size_t ldx, int rows, int n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_add_rows_neon(y, ldy, x, ldx, rows, n); return; }
+#endif
 #if defined(__x86_64__)
     if (ops_avx512()) { add_rows_avx512(y, ldy, x, ldx, rows, n); return; }
 #endif
@@ -172,11 +191,17 @@ void sw_add_rows(float *y, size_t ldy, const float *x, size_t ldx, int rows, int
 }
 
 void sw_add_bias(float *y, size_t ldy, const float *b, int rows, int n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_add_bias_neon(y, ldy, b, rows, n); return; }
+#endif
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < n; i++) y[(size_t)r * ldy + i] += b[i];
 }
 
 void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_f32_to_bf16_neon(x, y, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], 4);
@@ -187,6 +212,9 @@ void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n) {
 }
 
 void sw_bf16_to_f32_row(const uint16_t *x, float *y, size_t n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_bf16_to_f32_neon(x, y, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) {
         uint32_t u = (uint32_t)x[i] << 16;
         memcpy(&y[i], &u, 4);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Cross-compiles the C kernels (all but sw_dnnl.c: oneDNN is x86-only here) for aarch64 with the
+# kernel tests in Tests/aarch64, and runs them under qemu: on a CPU with dotprod and i8mm
+# (-cpu max; the tests also switch dotprod off there, so both integer paths run) and on one
+# without (cortex-a57). The tests compare each NEON kernel with the scalar level of the same
+# library (sw_cpu_set_thread_level). Needs qemu-user, libc6-dev-arm64-cross and libgcc-12-dev-arm64-cross (bootstrap.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CC=${CC:-$(command -v clang)}
+src=Sources/CSwiftletKernels
+out=${TMPDIR:-/tmp}/swiftlet-aarch64-$$
+mkdir -p "$out"
+trap 'rm -rf "$out"' EXIT
+
+kernels=()
+for f in "$src"/*.c; do
+    [ "$(basename "$f")" = sw_dnnl.c ] || kernels+=("$f")
+done
+flags=(--target=aarch64-linux-gnu -O3 -fno-math-errno -ffp-contract=fast -I "$src/include" -I "$src")
+
+# The NEON sources and the tests must compile without warnings.
+"$CC" "${flags[@]}" -Wall -Wextra -Werror -fsyntax-only "$src"/sw_*neon*.c Tests/aarch64/*.c
+
+"$CC" "${flags[@]}" -fuse-ld=lld -static "${kernels[@]}" Tests/aarch64/*.c -o "$out/kernel_tests" -lpthread -lm
+
+for cpu in max cortex-a57; do
+    echo "test_aarch64: qemu-aarch64 -cpu $cpu"
+    qemu-aarch64 -cpu "$cpu" "$out/kernel_tests"
+done
