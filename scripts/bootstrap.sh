@@ -8,6 +8,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(libdnnl-dev)
+# The aarch64 kernel tests (scripts/test_aarch64.sh) cross-compile with clang and lld and run
+# under qemu: they need an arm64 C library, libgcc's start files and the user-mode emulator.
+if [ "$(uname -m)" = x86_64 ]; then
+    packages+=(qemu-user libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs what the tests need, then `swift test`.
+# Runs the whole test suite on a fresh machine: installs what the tests need, runs the C kernels'
+# aarch64 tests (cross-compiled, under qemu; about 20 s), then `swift test`.
 # Tests run on an optimised build: they push real models through the kernels, which would take
 # minutes unoptimised.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/test_aarch64.sh
 flags=(-c release -Xswiftc -enable-testing)
 swift build "${flags[@]}" --build-tests
 swift test "${flags[@]}" --skip-build "$@"

@@ -21,8 +21,13 @@ flags=(--target=aarch64-linux-gnu -O3 -fno-math-errno -ffp-contract=fast -I "$sr
 # The NEON sources and the tests must compile without warnings.
 "$CC" "${flags[@]}" -Wall -Wextra -Werror -fsyntax-only "$src"/sw_*neon*.c Tests/aarch64/*.c
 
+if [ "$(uname -m)" = aarch64 ] || [ "$(uname -m)" = arm64 ]; then
+    # On an ARM machine the tests run natively, with whatever dotprod / i8mm the CPU has.
+    "$CC" "${flags[@]:1}" "${kernels[@]}" Tests/aarch64/*.c -o "$out/kernel_tests" -lpthread -lm
+    "$out/kernel_tests"
+    exit 0
+fi
 "$CC" "${flags[@]}" -fuse-ld=lld -static "${kernels[@]}" Tests/aarch64/*.c -o "$out/kernel_tests" -lpthread -lm
-
 for cpu in max cortex-a57; do
     echo "test_aarch64: qemu-aarch64 -cpu $cpu"
     qemu-aarch64 -cpu "$cpu" "$out/kernel_tests"
