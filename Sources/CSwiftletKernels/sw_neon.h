@@ -55,4 +55,10 @@ void swi_qtile_neon(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_
 // One bf16 tile (nrows rows of K) against the [16 even | 16 odd]-split activations Xs.
 void swi_bf16_rows_neon(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
                         float *Y, size_t ldy);
+
+// sw_attention_neon.c (attn_ctx is declared in sw_attention_impl.h)
+float swi_q8_round_neon(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum);
+void swi_kv_write_bf16_neon(const float *k, size_t k_stride, const float *v, size_t v_stride,
+                            const int32_t *slot_mapping, int num_tokens, uint16_t *k_cache,
+                            uint16_t *v_cache, int num_kv_heads, int head_dim, int block_size);
 #endif
