@@ -20,6 +20,11 @@ flags=(--target=aarch64-linux-gnu -O3 -fno-math-errno -ffp-contract=fast -I "$sr
 
 # The NEON sources and the tests must compile without warnings.
 "$CC" "${flags[@]}" -Wall -Wextra -Werror -fsyntax-only "$src"/sw_*neon*.c Tests/aarch64/*.c
+# sw_dnnl.c is not linked here (oneDNN is installed for x86 only) but must compile for aarch64
+# too; oneDNN's headers do not depend on the architecture.
+if [ -f /usr/include/oneapi/dnnl/dnnl.h ]; then
+    "$CC" "${flags[@]}" -fsyntax-only -idirafter /usr/include "$src/sw_dnnl.c"
+fi
 
 if [ "$(uname -m)" = aarch64 ] || [ "$(uname -m)" = arm64 ]; then
     # On an ARM machine the tests run natively, with whatever dotprod / i8mm the CPU has.
