@@ -220,15 +220,25 @@ void swi_qrows_neon(sw_qtype type, const uint8_t *W, int n0, int n1, int K, cons
 // update acc += dw * (dx * isum) (+ m * s), so results do not depend on m or the row split.
 // ---------------------------------------------------------------------------------------------
 
-// isum[v] (rows 4v..4v+3) of one block record r against activation bytes x.
-SW_NEON_DOTPROD static inline void tile_block_sdot(sw_qtype t, const uint8_t *r, const int8_t *x, int32x4_t isum[8]) {
-    const int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
-    for (int v = 0; v < 8; v++) isum[v] = vdupq_n_s32(0);
+#define SW_INLINE static inline __attribute__((always_inline))
+
+// isum[j][v] (weight rows 4v..4v+3) of one block record r against the activation bytes x[j] of
+// mr activation rows, which share each weight load.
+SW_NEON_DOTPROD SW_INLINE void tile_block_sdot(const int mr, sw_qtype t, const uint8_t *r, const int8_t *const x[2],
+                                               int32x4_t isum[2][8]) {
+    int8x16_t x0[2], x1[2];
+    for (int j = 0; j < mr; j++) {
+        x0[j] = vld1q_s8(x[j]);
+        x1[j] = vld1q_s8(x[j] + 16);
+        for (int v = 0; v < 8; v++) isum[j][v] = vdupq_n_s32(0);
+    }
     if (t == SW_QTYPE_Q8_0) {
         const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
 #define SW_Q8_GROUP(g, xv, lane)                                                                   \
-        for (int v = 0; v < 8; v++)                                                                \
-            isum[v] = vdotq_laneq_s32(isum[v], veorq_s8(vld1q_s8((const int8_t *)r + (g) * 128 + 16 * v), flip), xv, lane);
+        for (int v = 0; v < 8; v++) {                                                              \
+            const int8x16_t w = veorq_s8(vld1q_s8((const int8_t *)r + (g) * 128 + 16 * v), flip);  \
+            for (int j = 0; j < mr; j++) isum[j][v] = vdotq_laneq_s32(isum[j][v], w, xv[j], lane); \
+        }
         SW_Q8_GROUP(0, x0, 0) SW_Q8_GROUP(1, x0, 1) SW_Q8_GROUP(2, x0, 2) SW_Q8_GROUP(3, x0, 3)
         SW_Q8_GROUP(4, x1, 0) SW_Q8_GROUP(5, x1, 1) SW_Q8_GROUP(6, x1, 2) SW_Q8_GROUP(7, x1, 3)
 #undef SW_Q8_GROUP
@@ -238,19 +248,24 @@ SW_NEON_DOTPROD static inline void tile_block_sdot(sw_qtype t, const uint8_t *r,
 #define SW_Q4_GROUP(g)                                                                             \
     for (int v = 0; v < 8; v++) {                                                                  \
         const uint8x16_t q = vld1q_u8(r + (g) * 128 + 16 * v);                                    \
-        isum[v] = vdotq_laneq_s32(isum[v], vreinterpretq_s8_u8(vandq_u8(q, m4)), x0, g);          \
-        isum[v] = vdotq_laneq_s32(isum[v], vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), x1, g);         \
+        const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(q, m4)), hi = vreinterpretq_s8_u8(vshrq_n_u8(q, 4)); \
+        for (int j = 0; j < mr; j++) {                                                             \
+            isum[j][v] = vdotq_laneq_s32(isum[j][v], lo, x0[j], g);                               \
+            isum[j][v] = vdotq_laneq_s32(isum[j][v], hi, x1[j], g);                               \
+        }                                                                                          \
     }
     SW_Q4_GROUP(0) SW_Q4_GROUP(1) SW_Q4_GROUP(2) SW_Q4_GROUP(3)
 #undef SW_Q4_GROUP
 }
 
 // Without dotprod: widening multiplies by the group's activation dword repeated; pairwise adds
-// leave two partial sums per row, folded at the end.
-static inline void tile_block_mull(sw_qtype t, const uint8_t *r, const int8_t *x, int32x4_t isum[8]) {
+// leave two partial sums per weight row, folded at the end. One activation row at a time (the
+// partial sums already take 16 registers).
+SW_INLINE void tile_block_mull(const int mr, sw_qtype t, const uint8_t *r, const int8_t *const x[2], int32x4_t isum[2][8]) {
+    (void)mr;
     int32x4_t lo[8], hi[8];
     for (int v = 0; v < 8; v++) lo[v] = hi[v] = vdupq_n_s32(0);
-    const int32x4_t xw0 = vreinterpretq_s32_s8(vld1q_s8(x)), xw1 = vreinterpretq_s32_s8(vld1q_s8(x + 16));
+    const int32x4_t xw0 = vreinterpretq_s32_s8(vld1q_s8(x[0])), xw1 = vreinterpretq_s32_s8(vld1q_s8(x[0] + 16));
     const int ngroups = t == SW_QTYPE_Q8_0 ? 8 : 4;
     for (int g = 0; g < ngroups; g++) {
         int32x4_t xa, xb;
@@ -276,55 +291,78 @@ static inline void tile_block_mull(sw_qtype t, const uint8_t *r, const int8_t *x
             }
         }
     }
-    for (int v = 0; v < 8; v++) isum[v] = vpaddq_s32(lo[v], hi[v]);
+    for (int v = 0; v < 8; v++) isum[0][v] = vpaddq_s32(lo[v], hi[v]);
 }
 
-#define SW_QTILE_BODY(BLOCK)                                                                       \
-    const int nb = K / 32;                                                                         \
+// Activation rows i0..i0+mr-1 of one packed tile. Every row gets the same float sequence whatever
+// mr is, so results do not depend on how rows are grouped.
+#define SW_QTILE_ROWS(BLOCK)                                                                       \
     const size_t rec = swi_qrec_bytes(t), xrb = sw_q8a_row_bytes(K);                               \
     const size_t doff = t == SW_QTYPE_Q8_0 ? 1024 : 512;                                           \
-    for (int i = 0; i < m; i++) {                                                                  \
-        const sw_block_q8a *xb = (const sw_block_q8a *)(Xq + (size_t)i * xrb);                     \
-        const int32_t *xsum = (const int32_t *)(Xq + (size_t)i * xrb + (size_t)nb * sizeof(sw_block_q8a)); \
-        float32x4_t acc[8];                                                                        \
-        for (int v = 0; v < 8; v++) acc[v] = vdupq_n_f32(0);                                       \
-        for (int b = 0; b < nb; b++) {                                                             \
-            const uint8_t *r = P + (size_t)b * rec;                                                \
-            int32x4_t isum[8];                                                                     \
-            BLOCK(t, r, xb[b].qs, isum);                                                           \
+    const sw_block_q8a *xb[2];                                                                     \
+    const int32_t *xsum[2];                                                                        \
+    float32x4_t acc[2][8];                                                                         \
+    for (int j = 0; j < mr; j++) {                                                                 \
+        xb[j] = (const sw_block_q8a *)(Xq + (size_t)(i0 + j) * xrb);                               \
+        xsum[j] = (const int32_t *)(Xq + (size_t)(i0 + j) * xrb + (size_t)nb * sizeof(sw_block_q8a)); \
+        for (int v = 0; v < 8; v++) acc[j][v] = vdupq_n_f32(0);                                    \
+    }                                                                                              \
+    for (int b = 0; b < nb; b++) {                                                                 \
+        const uint8_t *r = P + (size_t)b * rec;                                                    \
+        const int8_t *x[2];                                                                        \
+        int32x4_t isum[2][8];                                                                      \
+        for (int j = 0; j < mr; j++) x[j] = xb[j][b].qs;                                           \
+        BLOCK(mr, t, r, x, isum);                                                                  \
+        for (int j = 0; j < mr; j++) {                                                             \
             if (t == SW_QTYPE_Q4_0) {                                                              \
-                const int32x4_t off = vdupq_n_s32(8 * xsum[b]);                                    \
-                for (int v = 0; v < 8; v++) isum[v] = vsubq_s32(isum[v], off);                     \
+                const int32x4_t off = vdupq_n_s32(8 * xsum[j][b]);                                 \
+                for (int v = 0; v < 8; v++) isum[j][v] = vsubq_s32(isum[j][v], off);               \
             }                                                                                      \
-            const float dx = xb[b].d, sx = xb[b].s;                                                \
+            const float dx = xb[j][b].d, sx = xb[j][b].s;                                          \
             for (int h = 0; h < 4; h++) {                                                          \
                 const float16x8_t d8 = vreinterpretq_f16_u8(vld1q_u8(r + doff + 16 * h));          \
                 const float32x4_t dw0 = vcvt_f32_f16(vget_low_f16(d8)), dw1 = vcvt_high_f32_f16(d8); \
-                acc[2 * h] = vfmaq_f32(acc[2 * h], dw0, vmulq_n_f32(vcvtq_f32_s32(isum[2 * h]), dx)); \
-                acc[2 * h + 1] = vfmaq_f32(acc[2 * h + 1], dw1, vmulq_n_f32(vcvtq_f32_s32(isum[2 * h + 1]), dx)); \
+                acc[j][2 * h] = vfmaq_f32(acc[j][2 * h], dw0, vmulq_n_f32(vcvtq_f32_s32(isum[j][2 * h]), dx)); \
+                acc[j][2 * h + 1] = vfmaq_f32(acc[j][2 * h + 1], dw1, vmulq_n_f32(vcvtq_f32_s32(isum[j][2 * h + 1]), dx)); \
                 if (t == SW_QTYPE_Q4_1) {                                                          \
                     const float16x8_t m8 = vreinterpretq_f16_u8(vld1q_u8(r + 576 + 16 * h));       \
-                    acc[2 * h] = vfmaq_n_f32(acc[2 * h], vcvt_f32_f16(vget_low_f16(m8)), sx);      \
-                    acc[2 * h + 1] = vfmaq_n_f32(acc[2 * h + 1], vcvt_high_f32_f16(m8), sx);       \
+                    acc[j][2 * h] = vfmaq_n_f32(acc[j][2 * h], vcvt_f32_f16(vget_low_f16(m8)), sx); \
+                    acc[j][2 * h + 1] = vfmaq_n_f32(acc[j][2 * h + 1], vcvt_high_f32_f16(m8), sx); \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        float *y = Y + (size_t)i * ldy;                                                            \
+    }                                                                                              \
+    for (int j = 0; j < mr; j++) {                                                                 \
+        float *y = Y + (size_t)(i0 + j) * ldy;                                                     \
         if (nrows == SW_QTILE) {                                                                   \
-            for (int v = 0; v < 8; v++) vst1q_f32(y + 4 * v, acc[v]);                             \
+            for (int v = 0; v < 8; v++) vst1q_f32(y + 4 * v, acc[j][v]);                          \
         } else {                                                                                   \
             float tmp[SW_QTILE];                                                                   \
-            for (int v = 0; v < 8; v++) vst1q_f32(tmp + 4 * v, acc[v]);                           \
-            memcpy(y, tmp, (size_t)nrows * sizeof(float));                                        \
+            for (int v = 0; v < 8; v++) vst1q_f32(tmp + 4 * v, acc[j][v]);                        \
+            memcpy(y, tmp, (size_t)nrows * sizeof(float));                                         \
         }                                                                                          \
     }
 
-static void qtile_mull(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y, size_t ldy) {
-    SW_QTILE_BODY(tile_block_mull)
+SW_INLINE void rows_mull(const int mr, sw_qtype t, const uint8_t *P, int nrows, int nb, int K, const uint8_t *Xq, int i0,
+                         float *Y, size_t ldy) {
+    SW_QTILE_ROWS(tile_block_mull)
 }
 
-SW_NEON_DOTPROD static void qtile_sdot(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y, size_t ldy) {
-    SW_QTILE_BODY(tile_block_sdot)
+SW_NEON_DOTPROD SW_INLINE void rows_sdot(const int mr, sw_qtype t, const uint8_t *P, int nrows, int nb, int K,
+                                         const uint8_t *Xq, int i0, float *Y, size_t ldy) {
+    SW_QTILE_ROWS(tile_block_sdot)
+}
+
+static void qtile_mull(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y, size_t ldy) {
+    for (int i = 0; i < m; i++) rows_mull(1, t, P, nrows, K / 32, K, Xq, i, Y, ldy);
+}
+
+// Two activation rows per pass over the tile's weights (a third would spill the accumulators).
+SW_NEON_DOTPROD static void qtile_sdot(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
+                                       size_t ldy) {
+    int i = 0;
+    for (; i + 2 <= m; i += 2) rows_sdot(2, t, P, nrows, K / 32, K, Xq, i, Y, ldy);
+    if (i < m) rows_sdot(1, t, P, nrows, K / 32, K, Xq, i, Y, ldy);
 }
 
 void swi_qtile_neon(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
