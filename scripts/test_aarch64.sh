@@ -32,7 +32,16 @@ if [ "$(uname -m)" = aarch64 ] || [ "$(uname -m)" = arm64 ]; then
     "$out/kernel_tests"
     exit 0
 fi
-"$CC" "${flags[@]}" -fuse-ld=lld -static "${kernels[@]}" Tests/aarch64/*.c -o "$out/kernel_tests" -lpthread -lm
+# Swift toolchains ship lld next to clang; binutils-aarch64-linux-gnu's ld does as well.
+if [ -x "$(dirname "$CC")/ld.lld" ] || command -v ld.lld >/dev/null; then
+    linker=(-fuse-ld=lld)
+elif command -v aarch64-linux-gnu-ld >/dev/null; then
+    linker=(--ld-path="$(command -v aarch64-linux-gnu-ld)")
+else
+    echo "test_aarch64: no linker for aarch64 (ld.lld or aarch64-linux-gnu-ld)" >&2
+    exit 1
+fi
+"$CC" "${flags[@]}" "${linker[@]}" -static "${kernels[@]}" Tests/aarch64/*.c -o "$out/kernel_tests" -lpthread -lm
 for cpu in max cortex-a57; do
     echo "test_aarch64: qemu-aarch64 -cpu $cpu"
     qemu-aarch64 -cpu "$cpu" "$out/kernel_tests"
