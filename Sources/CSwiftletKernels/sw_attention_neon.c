@@ -95,9 +95,53 @@ size_t sw_attn_neon_scratch(int rows, int keys, int block_size, int head_dim) {
     return (size_t)rows * head_dim + 2 * bp * head_dim + bp;
 }
 
-// One head's block as floats: kt[d * bp + o] and vf[o * head_dim + d] for o < n.
+// int8 keys read as they are (i8_scores): the caller's test, per task.
+static inline int i8_sdot(const attn_ctx *c) {
+    return c->dtype == SW_KV_I8 && c->block_size % 4 == 0 && sw_cpu_use_neon_dotprod();
+}
+
+// Scores of int8 keys [o0, o1) (o0, o1 multiples of 4) against the int8 query q8 by sdot, the
+// key layout ([head_dim/4][block][4] bytes, offset by 128) being the operand shape of `sdot lane`:
+// score = sum(q8 * k8) * ksc[o] * qs, -inf outside [vlo, vhi]. Returns the lane maxima.
+SW_NEON_DOTPROD static float32x4_t i8_scores(const int8_t *kh, int bs, int hd, const int8_t *q8, float qs,
+                                             const float *ksc, int o0, int o1, int vlo, int vhi, float *p) {
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
+#define SW_KEYS(g) veorq_s8(vld1q_s8(kh + ((size_t)(g) * bs + o) * 4), flip)
+    float32x4_t bmax = ninf;
+    for (int o = o0; o < o1; o += 4) {
+        int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
+        int g = 0;
+        for (; g + 4 <= hd / 4; g += 4) {
+            const int8x16_t qv = vld1q_s8(q8 + 4 * g);
+            a0 = vdotq_laneq_s32(a0, SW_KEYS(g), qv, 0);
+            a1 = vdotq_laneq_s32(a1, SW_KEYS(g + 1), qv, 1);
+            a0 = vdotq_laneq_s32(a0, SW_KEYS(g + 2), qv, 2);
+            a1 = vdotq_laneq_s32(a1, SW_KEYS(g + 3), qv, 3);
+        }
+        if (g < hd / 4) {  // head_dim % 16 == 8: two groups left
+            const int8x8_t qv = vld1_s8(q8 + 4 * g);
+            a0 = vdotq_lane_s32(a0, SW_KEYS(g), qv, 0);
+            a1 = vdotq_lane_s32(a1, SW_KEYS(g + 1), qv, 1);
+        }
+        float32x4_t sc = vmulq_f32(vcvtq_f32_s32(vaddq_s32(a0, a1)), vmulq_n_f32(vld1q_f32(ksc + o), qs));
+        const int32x4_t oi = vaddq_s32(vdupq_n_s32(o), (int32x4_t){0, 1, 2, 3});
+        const uint32x4_t vis = vandq_u32(vcgeq_s32(oi, vdupq_n_s32(vlo)), vcleq_s32(oi, vdupq_n_s32(vhi)));
+        sc = vbslq_f32(vis, sc, ninf);
+        vst1q_f32(p + o, sc);
+        bmax = vmaxq_f32(bmax, sc);
+    }
+#undef SW_KEYS
+    return bmax;
+}
+
+// One head's block as floats: kt[d * bp + o] and vf[o * head_dim + d] for o < n; with
+// i8_sdot, kt holds the keys' scales instead (0 past n).
 static void convert_block(const attn_ctx *c, const char *kh, const char *vh, int n, int bp, float *kt, float *vf) {
     const int hd = c->head_dim, bs = c->block_size;
+    if (i8_sdot(c)) {
+        for (int o = 0; o < bp; o++) kt[o] = o < n ? i8_scale(kh, o, hd, bs) : 0.0f;
+    }
     if (c->dtype == SW_KV_F32) {
         for (int d = 0; d < hd; d++) memcpy(kt + (size_t)d * bp, (const float *)kh + (size_t)d * bs, (size_t)n * 4);
         memcpy(vf, vh, (size_t)n * hd * 4);
@@ -128,28 +172,32 @@ static void convert_block(const attn_ctx *c, const char *kh, const char *vh, int
     } else {
         const uint8_t *kp = (const uint8_t *)kh;
         const int8_t *vp = (const int8_t *)vh;
-        float sc[256];
-        float *scp = n <= 256 ? sc : malloc((size_t)n * 4);
-        for (int o = 0; o < n; o++) scp[o] = i8_scale(kh, o, hd, bs);
-        // 4 keys x 4 dims per load, regrouped to 4 dims x 4 keys.
-        static const uint8_t tr[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-        const uint8x16_t idx = vld1q_u8(tr);
-        for (int g = 0; g < hd / 4; g++) {
-            int o = 0;
-            for (; o + 4 <= n; o += 4) {
-                const int8x16_t q = vreinterpretq_s8_u8(veorq_u8(vqtbl1q_u8(vld1q_u8(kp + ((size_t)g * bs + o) * 4), idx), vdupq_n_u8(0x80)));
-                const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
-                const float32x4_t s4 = vld1q_f32(scp + o);
-                vst1q_f32(kt + (size_t)(4 * g) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), s4));
-                vst1q_f32(kt + (size_t)(4 * g + 1) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), s4));
-                vst1q_f32(kt + (size_t)(4 * g + 2) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), s4));
-                vst1q_f32(kt + (size_t)(4 * g + 3) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), s4));
+        if (!i8_sdot(c)) {  // keys as floats (with i8_sdot, attention reads them as they are)
+            float sc[256];
+            float *scp = n <= 256 ? sc : malloc((size_t)n * 4);
+            for (int o = 0; o < n; o++) scp[o] = i8_scale(kh, o, hd, bs);
+            // 4 keys x 4 dims per load, regrouped to 4 dims x 4 keys.
+            static const uint8_t tr[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+            const uint8x16_t idx = vld1q_u8(tr);
+            for (int g = 0; g < hd / 4; g++) {
+                int o = 0;
+                for (; o + 4 <= n; o += 4) {
+                    const int8x16_t q = vreinterpretq_s8_u8(veorq_u8(vqtbl1q_u8(vld1q_u8(kp + ((size_t)g * bs + o) * 4), idx), vdupq_n_u8(0x80)));
+                    const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
+                    const float32x4_t s4 = vld1q_f32(scp + o);
+                    vst1q_f32(kt + (size_t)(4 * g) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), s4));
+                    vst1q_f32(kt + (size_t)(4 * g + 1) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), s4));
+                    vst1q_f32(kt + (size_t)(4 * g + 2) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), s4));
+                    vst1q_f32(kt + (size_t)(4 * g + 3) * bp + o, vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(hi)), s4));
+                }
+                for (; o < n; o++)
+                    for (int j = 0; j < 4; j++)
+                        kt[(size_t)(4 * g + j) * bp + o] = (float)((int)kp[((size_t)g * bs + o) * 4 + j] - 128) * scp[o];
             }
-            for (; o < n; o++)
-                for (int j = 0; j < 4; j++)
-                    kt[(size_t)(4 * g + j) * bp + o] = (float)((int)kp[((size_t)g * bs + o) * 4 + j] - 128) * scp[o];
+            if (scp != sc) free(scp);
+            for (int d = 0; d < hd; d++)
+                for (int o = n; o < bp; o++) kt[(size_t)d * bp + o] = 0;
         }
-        if (scp != sc) free(scp);
         for (int o = 0; o < n; o++) {
             const float s = i8_scale(vh, o, hd, bs);
             for (int d = 0; d < hd; d += 8) {
@@ -160,8 +208,9 @@ static void convert_block(const attn_ctx *c, const char *kh, const char *vh, int
         }
     }
     // Padding keys score 0 and are masked later; keep them finite.
-    for (int d = 0; d < hd; d++)
-        for (int o = n; o < bp; o++) kt[(size_t)d * bp + o] = 0;
+    if (c->dtype != SW_KV_I8)
+        for (int d = 0; d < hd; d++)
+            for (int o = n; o < bp; o++) kt[(size_t)d * bp + o] = 0;
 }
 
 void sw_attn_task_neon(const attn_ctx *c, int ith, int s, int kvh, int t0, int t1) {
@@ -179,6 +228,7 @@ void sw_attn_task_neon(const attn_ctx *c, int ith, int s, int kvh, int t0, int t
     tile_range(c, s, t0, t1, &lo, &hi);
     const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
     const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    const int i8dp = i8_sdot(c);
     for (int kp = lo - lo % bs; kp <= hi; kp += bs) {
         const size_t off = head_off(c, table[kp / bs], kvh);
         const int n = hi - kp + 1 < bs ? hi - kp + 1 : bs;  // keys past hi are never visible
@@ -193,7 +243,12 @@ void sw_attn_task_neon(const attn_ctx *c, int ith, int s, int kvh, int t0, int t
             // Scores of keys [o0, o1): the vectors of 4 that hold visible keys.
             const int o0 = vlo & ~3, o1 = (vhi & ~3) + 4;
             float32x4_t bmax = ninf;
-            for (int o = o0; o < o1; o += 4) {
+            if (i8dp) {
+                const size_t qrow = (size_t)(b->query_start[s] + tok) * c->num_heads + head;
+                bmax = i8_scores((const int8_t *)c->k_cache + off, bs, hd, c->q8 + qrow * hd, c->q8_scale[qrow] * c->scale,
+                                 kt, o0, o1, vlo, vhi, p);
+            }
+            for (int o = o0; o < o1 && !i8dp; o += 4) {
                 float32x4_t s0 = vdupq_n_f32(0), s1 = s0;
                 int d = 0;
                 for (; d + 2 <= hd; d += 2) {

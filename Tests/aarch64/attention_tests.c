@@ -121,6 +121,7 @@ void test_attention(void) {
     static const geometry gs[] = {
         {SW_KV_F32, 8, 2, 64, 16, 0},  {SW_KV_BF16, 8, 2, 64, 16, 0}, {SW_KV_I8, 8, 2, 64, 16, 0},
         {SW_KV_F32, 4, 4, 32, 6, 9},   {SW_KV_BF16, 6, 2, 96, 16, 5}, {SW_KV_I8, 4, 1, 40, 10, 0},
+        {SW_KV_I8, 4, 2, 40, 8, 7},
         {SW_KV_BF16, 2, 1, 40, 16, 0},  // head_dim the NEON kernel leaves to the portable one
     };
     sw_pool *pool = sw_pool_create(3);
