@@ -4,8 +4,9 @@
 // Per (sequence, kv head, tile of tokens) task, each cache block is converted once to floats:
 // keys as [head_dim][block] (so a row's scores are FMAs over 4 keys per vector, no horizontal
 // sums) and values as [block][head_dim]. Each row of the tile then takes one online-softmax
-// step per block. The arithmetic depends on the tile alone, so a sequence's output is the same
-// whatever else is in the batch.
+// step per block. int8 keys are read as they are when dotprod is present (i8_scores). The
+// arithmetic depends on the tile alone, so a sequence's output is the same whatever else is in
+// the batch.
 #include "sw_attention.h"
 #include "sw_neon.h"
 

@@ -38,12 +38,14 @@ void swi_gelu_tanh_neon(float *x, size_t n);
 void swi_add_rows_neon(float *y, size_t ldy, const float *x, size_t ldx, int rows, int n);
 void swi_add_bias_neon(float *y, size_t ldy, const float *b, int rows, int n);
 
-// sw_quant_neon.c
+// sw_convert_neon.c
 void swi_f32_to_bf16_neon(const float *x, uint16_t *y, size_t n);
 void swi_bf16_to_f32_neon(const uint16_t *x, float *y, size_t n);
 void swi_f16_to_f32_neon(const uint16_t *x, float *y, size_t n);
 void swi_f32_to_f16_neon(const float *x, uint16_t *y, size_t n);
 void swi_quantize_q8a_neon(const float *x, size_t ldx, int m, int k, void *out);
+
+// sw_quant_neon.c
 // Rows [n0, n1) of Y from unpacked GGUF rows W, like the scalar reference (same per-block
 // float order, so results match it to rounding and do not depend on m).
 void swi_qrows_neon(sw_qtype type, const uint8_t *W, int n0, int n1, int K, const uint8_t *Xq,
