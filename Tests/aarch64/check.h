@@ -71,3 +71,4 @@ void test_converters(void);
 void test_ops(void);
 void test_quant(void);
 void test_attention(void);
+void test_linear_sampling(void);

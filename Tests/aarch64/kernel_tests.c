@@ -20,6 +20,7 @@ int main(void) {
         test_ops();
         test_quant();
         test_attention();
+        test_linear_sampling();
     }
     if (g_failures) {
         fprintf(stderr, "aarch64 kernel tests: %d failure(s)\n", g_failures);
