@@ -1,6 +1,7 @@
 // oneDNN matmul for multi-token linear layers (bf16 on AVX512-BF16/AMX, or f32).
 #include "sw_dnnl.h"
 #include "sw_ops.h"
+#include "sw_cpu.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,6 +41,10 @@ static dnnl_engine_t g_engine;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_once(void) {
+    // oneDNN picks its own instruction set; a capped level (SWIFTLET_ISA) caps it too.
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX2) dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
+    else if (level == SW_ISA_SCALAR) dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41);
     dnnl_engine_create(&g_engine, dnnl_cpu, 0);
 }
 
