@@ -182,6 +182,13 @@ int main(int argc, char **argv) {
            tp / 1000 * 1e6, g_min / 1000 * 1e6);
 
     struct { int N, K; } shapes[] = {{1536, 576}, {49152, 576}, {4096, 4096}};
+    // Batch sizes of the quantized runs: BENCH_MS="1,32,512" overrides the default 1, 4, 32.
+    int mlist[16] = {1, 4, 32}, nms = 3;
+    if (getenv("BENCH_MS")) {
+        nms = 0;
+        for (const char *p = getenv("BENCH_MS"); *p && nms < 16; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+            if (atoi(p) > 0) mlist[nms++] = atoi(p);
+    }
     for (int s = 0; s < nshapes; s++) {
         int N = shapes[s].N, K = shapes[s].K;
         for (int t = 0; t < 3 && do_q; t++) {
@@ -190,8 +197,7 @@ int main(int argc, char **argv) {
             const size_t pbytes = sw_qpack_bytes((sw_qtype)t, N, K);
             void *P = pbytes ? aligned_alloc(64, (pbytes + 63) & ~(size_t)63) : NULL;
             if (P) sw_qpack((sw_qtype)t, W, N, K, P);
-            int mlist[] = {1, 4, 32};
-            for (int mi = 0; mi < 3; mi++) {
+            for (int mi = 0; mi < nms; mi++) {
                 int m = mlist[mi];
                 float *X = malloc(sizeof(float) * m * K);
                 for (int i = 0; i < m * K; i++) X[i] = frnd();

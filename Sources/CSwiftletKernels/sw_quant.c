@@ -1,30 +1,16 @@
 // Portable half of the quantized/bf16 matmul kernels: public entry points, scalar reference
-// code, and the parallel drivers that hand tiles to either the scalar or the AVX-512 kernels
-// (sw_quant_avx512.c).
+// code, and the parallel drivers that hand tiles to the kernels of the caller's level
+// (sw_qpack.c scalar, sw_quant_avx2.c / sw_bf16_avx2.c, sw_quant_avx512.c).
 #include "sw_quant.h"
 #include "sw_cpu.h"
+#include "sw_quant_impl.h"
+#include "sw_neon.h"
 
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-// Implemented in sw_quant_avx512.c (only called when sw_cpu_use_avx512() is true).
-void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out);
-void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq,
-                      int m, float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes);
-void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out);
-size_t swi_qrec_bytes(sw_qtype t);
-void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
-                          float *Y, size_t ldy, int rows_after);
-void swi_f32_to_bf16_avx512(const float *x, uint16_t *y, size_t n);
-void swi_bf16_to_f32_avx512(const uint16_t *x, float *y, size_t n);
-void swi_f16_to_f32_avx512(const uint16_t *x, float *y, size_t n);
-void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n);
-
-// Rows per parallel work item for the quantized kernels; the AVX-512 kernel computes 32
-// output columns per tile, so this must stay a multiple of 32.
-#define SW_QTILE 32
 // Rows per work item for the bf16 kernel.
 #define SW_BF16_TILE 16
 
@@ -51,7 +37,8 @@ float sw_f16_to_f32_1(uint16_t h) {
         float f = (float)man * 0x1p-24f;
         return bits_f32(f32_bits(f) | sign);
     }
-    if (exp == 31) return bits_f32(sign | 0x7f800000u | (man << 13));
+    // NaNs come out quiet, as the F16C instruction the SIMD paths use makes them.
+    if (exp == 31) return bits_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0));
     return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
@@ -82,22 +69,42 @@ static inline uint16_t f32_to_bf16_1(float f) {
 }
 
 void sw_f32_to_bf16(const float *x, uint16_t *y, size_t n) {
-    if (sw_cpu_use_avx512()) { swi_f32_to_bf16_avx512(x, y, n); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { swi_f32_to_bf16_avx512(x, y, n); return; }
+    if (level == SW_ISA_AVX2) { swi_f32_to_bf16_avx2(x, y, n); return; }
+#if defined(__aarch64__)
+    if (level == SW_ISA_NEON) { swi_f32_to_bf16_neon(x, y, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) y[i] = f32_to_bf16_1(x[i]);
 }
 
 void sw_bf16_to_f32(const uint16_t *x, float *y, size_t n) {
-    if (sw_cpu_use_avx512()) { swi_bf16_to_f32_avx512(x, y, n); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { swi_bf16_to_f32_avx512(x, y, n); return; }
+    if (level == SW_ISA_AVX2) { swi_bf16_to_f32_avx2(x, y, n); return; }
+#if defined(__aarch64__)
+    if (level == SW_ISA_NEON) { swi_bf16_to_f32_neon(x, y, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) y[i] = bf16_to_f32_1(x[i]);
 }
 
 void sw_f16_to_f32(const uint16_t *x, float *y, size_t n) {
-    if (sw_cpu_use_avx512()) { swi_f16_to_f32_avx512(x, y, n); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { swi_f16_to_f32_avx512(x, y, n); return; }
+    if (level == SW_ISA_AVX2) { swi_f16_to_f32_avx2(x, y, n); return; }
+#if defined(__aarch64__)
+    if (level == SW_ISA_NEON) { swi_f16_to_f32_neon(x, y, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) y[i] = sw_f16_to_f32_1(x[i]);
 }
 
 void sw_f32_to_f16(const float *x, uint16_t *y, size_t n) {
-    if (sw_cpu_use_avx512()) { swi_f32_to_f16_avx512(x, y, n); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { swi_f32_to_f16_avx512(x, y, n); return; }
+    if (level == SW_ISA_AVX2) { swi_f32_to_f16_avx2(x, y, n); return; }
+#if defined(__aarch64__)
+    if (level == SW_ISA_NEON) { swi_f32_to_f16_neon(x, y, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) y[i] = sw_f32_to_f16_1(x[i]);
 }
 
@@ -121,7 +128,12 @@ size_t sw_q8a_row_bytes(int k) {
 
 void sw_quantize_rows_q8a(const float *x, size_t ldx, int m, int k, void *out) {
     if (m <= 0 || k <= 0) return;
-    if (sw_cpu_use_avx512()) { swi_quantize_q8a_avx512(x, ldx, m, k, out); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { swi_quantize_q8a_avx512(x, ldx, m, k, out); return; }
+    if (level == SW_ISA_AVX2) { swi_quantize_q8a_avx2(x, ldx, m, k, out); return; }
+#if defined(__aarch64__)
+    if (level == SW_ISA_NEON) { swi_quantize_q8a_neon(x, ldx, m, k, out); return; }
+#endif
     const int nb = k / 32;
     const size_t rbytes = sw_q8a_row_bytes(k);
     for (int i = 0; i < m; i++) {
@@ -178,7 +190,7 @@ static void ref_rows(sw_qtype type, const uint8_t *W, int n0, int n1, int K, con
                     case SW_QTYPE_Q8_0: {
                         const int8_t *q = (const int8_t *)(wb + 2);
                         for (int j = 0; j < 32; j++) isum += (int32_t)q[j] * xq[j];
-                        acc += dw * (xb[b].d * (float)isum);
+                        acc = swi_block_update(acc, dw, xb[b].d, isum, 0, 0.0f, 0.0f);
                         break;
                     }
                     case SW_QTYPE_Q4_0: {
@@ -187,7 +199,7 @@ static void ref_rows(sw_qtype type, const uint8_t *W, int n0, int n1, int K, con
                             isum += ((int32_t)(q[j] & 0xF) - 8) * xq[j];
                             isum += ((int32_t)(q[j] >> 4) - 8) * xq[j + 16];
                         }
-                        acc += dw * (xb[b].d * (float)isum);
+                        acc = swi_block_update(acc, dw, xb[b].d, isum, 0, 0.0f, 0.0f);
                         break;
                     }
                     case SW_QTYPE_Q4_1: {
@@ -198,8 +210,7 @@ static void ref_rows(sw_qtype type, const uint8_t *W, int n0, int n1, int K, con
                             isum += (int32_t)(q[j] & 0xF) * xq[j];
                             isum += (int32_t)(q[j] >> 4) * xq[j + 16];
                         }
-                        acc += dw * (xb[b].d * (float)isum);
-                        acc += sw_f16_to_f32_1(mh) * xb[b].s;
+                        acc = swi_block_update(acc, dw, xb[b].d, isum, 1, sw_f16_to_f32_1(mh), xb[b].s);
                         break;
                     }
                 }
@@ -303,12 +314,13 @@ static inline int sched_next(sw_sched *s, int *r, int *visited, int *t0, int *t1
 typedef struct {
     sw_qtype type;
     const uint8_t *W;
-    const uint8_t *P;  // packed W, or NULL for the portable path
+    const uint8_t *P;  // packed W, or NULL for the unpacked reference path
     int N, K;
     const uint8_t *Xq;
     int m;
     float *Y;
     size_t ldy;
+    int level;  // the caller's kernel level (workers must not ask sw_cpu_level themselves)
     sw_sched sched;
 } qgemm_ctx;
 
@@ -316,20 +328,32 @@ static void qgemm_task(void *arg, int ith, int nth) {
     (void)nth;
     qgemm_ctx *c = (qgemm_ctx *)arg;
     // Bytes of one packed 32-row tile.
-    const size_t tb = c->P ? sw_qpack_bytes(c->type, SW_QTILE, c->K) : 0;
+    const size_t tb = (size_t)(c->K / 32) * swi_qrec_bytes(c->type);
     const int ntiles = (c->N + SW_QTILE - 1) / SW_QTILE;
     int r = ith % c->sched.nr, visited = 0, t0, t1;
     while (sched_next(&c->sched, &r, &visited, &t0, &t1)) {
         for (int t = t0; t < t1; t++) {
             const int n0 = t * SW_QTILE;
             const int nr = c->N - n0 < SW_QTILE ? c->N - n0 : SW_QTILE;
-            if (c->P) {
-                // Prefetch the following tile: usually this thread's next one.
-                const uint8_t *pf = t + 1 < ntiles ? c->P + (size_t)(t + 1) * tb : NULL;
-                swi_qtile_avx512(c->type, c->P + (size_t)t * tb, nr, c->K, c->Xq, c->m, c->Y + n0,
-                                 c->ldy, pf, pf ? tb : 0);
-            } else {
+            const uint8_t *tile = c->P ? c->P + (size_t)t * tb : NULL;
+            // Prefetch the following tile: usually this thread's next one.
+            const uint8_t *pf = tile && t + 1 < ntiles ? tile + tb : NULL;
+#if defined(__aarch64__)
+            // dotprod is a process-wide switch (not per thread), so workers may read it.
+            if (c->level == SW_ISA_NEON) {
+                if (tile) swi_qtile_neon(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, sw_cpu_use_neon_dotprod());
+                else swi_qrows_neon(c->type, c->W, n0, n0 + nr, c->K, c->Xq, c->m, c->Y, c->ldy, sw_cpu_use_neon_dotprod());
+                continue;
+            }
+#endif
+            if (!tile) {
                 ref_rows(c->type, c->W, n0, n0 + nr, c->K, c->Xq, c->m, c->Y, c->ldy);
+            } else if (c->level == SW_ISA_AVX512) {
+                swi_qtile_avx512(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, pf, pf ? tb : 0);
+            } else if (c->level == SW_ISA_AVX2) {
+                swi_qtile_avx2(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, pf, pf ? tb : 0);
+            } else {
+                swi_qtile_scalar(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy);
             }
         }
     }
@@ -343,38 +367,27 @@ static void qgemm_task(void *arg, int ith, int nth) {
 #endif
 
 size_t sw_qpack_bytes(sw_qtype type, int N, int K) {
-    if (!(sw_cpu_max_level() == SW_ISA_AVX512) || N <= 0 || K <= 0) return 0;
+    if (N <= 0 || K <= 0) return 0;
     return (size_t)((N + SW_QTILE - 1) / SW_QTILE) * (size_t)(K / 32) * swi_qrec_bytes(type);
 }
 
 void sw_qpack(sw_qtype type, const void *W, int N, int K, void *out) {
     if (sw_qpack_bytes(type, N, K) == 0) return;
-    swi_qpack_avx512(type, (const uint8_t *)W, N, K, (uint8_t *)out);
+    if (sw_cpu_level() == SW_ISA_AVX512) {
+        swi_qpack_avx512(type, (const uint8_t *)W, N, K, (uint8_t *)out);
+    } else {
+        swi_qpack_scalar(type, (const uint8_t *)W, N, K, (uint8_t *)out);
+    }
 }
 
-void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int N, int K,
-                const void *Xq, int m, float *Y, size_t ldy) {
-    if (N <= 0 || m <= 0) return;
-    if (K <= 0) {
-        for (int i = 0; i < m; i++) memset(Y + (size_t)i * ldy, 0, (size_t)N * sizeof(float));
-        return;
-    }
-    if (P && !(sw_cpu_max_level() == SW_ISA_AVX512)) {
-        P = NULL;
-    } else if (!P && sw_cpu_use_avx512()) {
-        const size_t bytes = sw_qpack_bytes(type, N, K);
-        void *tmp = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        if (!tmp) abort();
-        sw_qpack(type, W, N, K, tmp);
-        sw_gemm_qp(pool, type, W, tmp, N, K, Xq, m, Y, ldy);
-        free(tmp);
-        return;
-    }
+static void gemm_qp_level(sw_pool *pool, int level, sw_qtype type, const void *W, const void *P, int N,
+                          int K, const void *Xq, int m, float *Y, size_t ldy) {
     if (m > SW_GEMM_MC) {
         const size_t xrb = sw_q8a_row_bytes(K);
         for (int i0 = 0; i0 < m; i0 += SW_GEMM_MC) {
             const int mc = m - i0 < SW_GEMM_MC ? m - i0 : SW_GEMM_MC;
-            sw_gemm_qp(pool, type, W, P, N, K, (const uint8_t *)Xq + (size_t)i0 * xrb, mc, Y + (size_t)i0 * ldy, ldy);
+            gemm_qp_level(pool, level, type, W, P, N, K, (const uint8_t *)Xq + (size_t)i0 * xrb, mc,
+                          Y + (size_t)i0 * ldy, ldy);
         }
         return;
     }
@@ -388,6 +401,7 @@ void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int 
     c.m = m;
     c.Y = Y;
     c.ldy = ldy;
+    c.level = level;
     // Keep each hand-out at roughly >= 64K multiply-adds so the shared counters stay cold.
     const long work = (long)SW_QTILE * K * (m < 4 ? 4 : m);
     const int ntiles = (N + SW_QTILE - 1) / SW_QTILE;
@@ -398,6 +412,27 @@ void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int 
     } else {
         qgemm_task(&c, 0, 1);
     }
+}
+
+void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int N, int K,
+                const void *Xq, int m, float *Y, size_t ldy) {
+    if (N <= 0 || m <= 0) return;
+    if (K <= 0) {
+        for (int i = 0; i < m; i++) memset(Y + (size_t)i * ldy, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    const int level = sw_cpu_level();
+    if (!P && (level == SW_ISA_AVX2 || level == SW_ISA_AVX512)) {
+        // The SIMD kernels only read packed tiles.
+        const size_t bytes = sw_qpack_bytes(type, N, K);
+        void *tmp = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!tmp) abort();
+        sw_qpack(type, W, N, K, tmp);
+        gemm_qp_level(pool, level, type, W, tmp, N, K, Xq, m, Y, ldy);
+        free(tmp);
+        return;
+    }
+    gemm_qp_level(pool, level, type, W, P, N, K, Xq, m, Y, ldy);
 }
 
 void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const void *Xq, int m,
@@ -433,7 +468,7 @@ typedef struct {
     int m;
     float *Y;
     size_t ldy;
-    int simd;
+    int level;
     sw_sched sched;
 } bgemm_ctx;
 
@@ -462,8 +497,14 @@ static void bgemm_task(void *arg, int ith, int nth) {
             const int n0 = t * SW_BF16_TILE;
             const int nr = c->N - n0 < SW_BF16_TILE ? c->N - n0 : SW_BF16_TILE;
             const uint16_t *w = c->W + (size_t)n0 * (size_t)c->K;
-            if (c->simd) {
+            if (c->level == SW_ISA_AVX512) {
                 swi_bf16_rows_avx512(w, c->K, nr, c->Xs, c->Kp, c->m, c->Y + n0, c->ldy, c->N - n0 - nr);
+            } else if (c->level == SW_ISA_AVX2) {
+                swi_bf16_rows_avx2(w, c->K, nr, c->Xs, c->Kp, c->m, c->Y + n0, c->ldy, c->N - n0 - nr);
+#if defined(__aarch64__)
+            } else if (c->level == SW_ISA_NEON) {
+                swi_bf16_rows_neon(w, c->K, nr, c->Xs, c->Kp, c->m, c->Y + n0, c->ldy);
+#endif
             } else {
                 bf16_rows_ref(w, c->K, nr, c->Xs, c->Kp, c->m, c->Y + n0, c->ldy);
             }
@@ -500,7 +541,7 @@ void sw_gemm_bf16(sw_pool *pool, const uint16_t *W, int N, int K, const float *X
     c.m = m;
     c.Y = Y;
     c.ldy = ldy;
-    c.simd = sw_cpu_use_avx512();
+    c.level = sw_cpu_level();
     const int nthreads = pool ? sw_pool_size(pool) : 1;
     const long work = (long)SW_BF16_TILE * Kp * (m < 4 ? 4 : m);
     sched_init(&c.sched, (N + SW_BF16_TILE - 1) / SW_BF16_TILE, nthreads, (int)((65536 + work - 1) / work));

@@ -2,6 +2,7 @@
 // function carries its own target attribute, so the rest of the library stays portable and
 // these are only entered after sw_cpu_use_avx512() said yes.
 #include "sw_quant.h"
+#include "sw_quant_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@
 // multiplies 4 consecutive k of 16 rows by the same 4 activation bytes (a dword broadcast).
 // The int32 accumulator of a 32-element block then needs a single int->float conversion and
 // scale per 16 rows, instead of one per row as in a horizontal dot product. GGUF stores rows
-// contiguously, so sw_qpack regroups each 32-row tile once at load into block records:
+// contiguously, so sw_qpack regroups each 32-row tile once at load into block records (the
+// layout every level reads; spelled out byte by byte in sw_quant.h):
 //   Q8_0: [8 groups][32 rows] dwords of w ^ 0x80 (1024 B) | 32 f16 d
 //   Q4_x: [4 groups g][32 rows] dwords of raw qs bytes 4g..4g+3 (512 B: the low nibbles are
 //         group g, the high ones group g + 4) | 32 f16 d | Q4_1: 32 f16 m
@@ -31,9 +33,6 @@
 #define PB 1280        // widened bytes per block of NR rows
 // Prefetch stride: every other line, since the L2 adjacent-line prefetcher fetches the pairs.
 #define PF_STEP 128
-
-// Bytes of one block record (see the geometry note); exported for sw_qpack_bytes.
-size_t swi_qrec_bytes(sw_qtype t) { return t == SW_QTYPE_Q8_0 ? 1088 : t == SW_QTYPE_Q4_0 ? 576 : 640; }
 
 static inline int32_t load_i32(const void *p) {
     int32_t v;
@@ -516,8 +515,6 @@ SWT void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n) {
 }
 
 #else  // not x86: never called (sw_cpu_use_avx512() is 0), but the symbols must exist.
-
-size_t swi_qrec_bytes(sw_qtype t) { (void)t; return 0; }
 
 void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out) {
     (void)x; (void)ldx; (void)m; (void)k; (void)out; abort();

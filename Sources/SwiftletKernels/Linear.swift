@@ -55,9 +55,9 @@ public final class Linear: @unchecked Sendable {
     private struct Segment {
         /// nil: bf16 rows (only for row lengths the block formats cannot hold).
         let type: sw_qtype?
-        /// Stored rows (block formats: read only by the portable kernel; nil once packed).
+        /// Stored rows (bf16 segments; nil for block formats, which are packed).
         let weights: UnsafeRawPointer?
-        /// The rows packed for the SIMD kernel (see `sw_qpack`).
+        /// The block-format rows packed into 32-row tiles (see `sw_qpack`), read at every level.
         let packed: UnsafeRawPointer?
         let rows: Int
         let firstRow: Int
@@ -103,7 +103,6 @@ public final class Linear: @unchecked Sendable {
             var stored: [Segment] = []
             // Q8_0 copies of weights stored in other formats: dropped once packed.
             var requantized: [UnsafeMutableRawPointer] = []
-            var requantizedBytes = 0
             var row = 0
             for s in sources {
                 if k % 32 != 0 {
@@ -119,23 +118,18 @@ public final class Linear: @unchecked Sendable {
                 } else {
                     let q8 = try Linear.requantizeQ8_0(s)
                     requantized.append(q8)
-                    requantizedBytes += s.rows * (k / 32) * 34
                     stored.append(Segment(type: SW_QTYPE_Q8_0, weights: UnsafeRawPointer(q8), packed: nil, rows: s.rows, firstRow: row))
                 }
                 row += s.rows
             }
-            if sw_cpu_use_avx512() != 0 {
-                segments = pack(stored)
-                requantized.forEach { $0.deallocate() }
-            } else {
-                segments = stored
-                owned += requantized
-                residentBytes += requantizedBytes
-            }
+            // Every level's kernel reads packed tiles (the scalar one as fast as the GGUF rows),
+            // so the packed copy serves whatever level later calls run at.
+            segments = pack(stored)
+            requantized.forEach { $0.deallocate() }
         }
     }
 
-    /// Packs the block-format segments for the SIMD kernel, fusing neighbours of one format into
+    /// Packs the block-format segments into tiles, fusing neighbours of one format into
     /// a single call (q/k/v, gate/up) when the earlier ones end on a whole 32-row tile, so that
     /// the tiles of the fused call line up with each segment's own.
     private func pack(_ stored: [Segment]) -> [Segment] {

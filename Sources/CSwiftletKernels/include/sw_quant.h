@@ -81,23 +81,37 @@ void sw_gemm_q(sw_pool *pool, sw_qtype type, const void *W, int N, int K, const 
                float *Y, size_t ldy);
 
 // ---------------------------------------------------------------------------------------------
-// Packed weights. The SIMD kernel consumes weights "vertically" (one zmm lane per weight row),
-// so rows are regrouped once at load into 32-row tiles, each stored as K/32 consecutive block
-// records. Packed weights take the same memory as the GGUF blocks (Q8_0 1088 bytes, Q4_0 576
-// and Q4_1 640 bytes per 32x32 block), and each tile becomes one sequential stream.
+// Packed weights. The SIMD kernels consume weights "vertically" (one 32-bit lane per weight row,
+// 4 consecutive k per lane), so rows are regrouped once at load into 32-row tiles. The layout is
+// the same for every level and architecture (the scalar kernel reads it too), and packed weights
+// take the same memory as the GGUF blocks.
+//
+//   Tile t (rows 32t .. 32t+31) = K/32 block records, tiles back to back; record b holds block b
+//   (elements 32b .. 32b+31) of the tile's 32 rows. Rows past N are zero blocks (scale 0).
+//   Byte (g, r, c) below is at offset g * 128 + r * 4 + c (group g, row r < 32, c < 4).
+//   Q8_0 record, 1088 bytes:
+//     [0, 1024)     byte (g, r, c) = qs[4g + c] ^ 0x80 of row r, g < 8 (w + 128 as unsigned;
+//                   xor 0x80 again for the signed value)
+//     [1024, 1088)  row r's f16 d at 1024 + 2r
+//   Q4_0 record, 576 bytes / Q4_1 record, 640 bytes:
+//     [0, 512)      byte (g, r, c) = qs[4g + c] of row r, g < 4, unchanged: its low nibble is
+//                   element 4g + c and its high nibble element 16 + 4g + c
+//     [512, 576)    row r's f16 d at 512 + 2r
+//     [576, 640)    Q4_1 only: row r's f16 m at 576 + 2r
 // ---------------------------------------------------------------------------------------------
 
-/// Bytes of the packed form of N rows of K elements, or 0 when this CPU has no SIMD kernel that
-/// reads packed weights (then pass P = NULL).
+/// Bytes of the packed form of N rows of K elements (0 when N or K is not positive).
 size_t sw_qpack_bytes(sw_qtype type, int N, int K);
 
 /// Packs N rows of K elements (W, rows stored back to back) into `out` (sw_qpack_bytes bytes,
-/// 64-byte aligned). Only valid when sw_qpack_bytes returned nonzero.
+/// 64-byte aligned). The bytes do not depend on the level that packs them.
 void sw_qpack(sw_qtype type, const void *W, int N, int K, void *out);
 
-/// sw_gemm_q with the packed copy P of W (or NULL). Given P, the SIMD kernel reads it whenever
-/// the CPU has one (the level only steers calls without P), so W may then be
-/// NULL. Without P, the SIMD path packs W into a temporary and the portable path reads W.
+/// sw_gemm_q with the packed copy P of W (or NULL). Given P, the kernel of the caller's level
+/// reads it (every level has one), so W may then be NULL. Without P, the x86 SIMD levels pack
+/// W into a temporary; the scalar and NEON levels read W's rows.
+/// Each output row's result depends only on its activation row and the weights: it is the same,
+/// bit for bit, in any batch (m) and with any number of threads, at every level.
 void sw_gemm_qp(sw_pool *pool, sw_qtype type, const void *W, const void *P, int N, int K,
                 const void *Xq, int m, float *Y, size_t ldy);
 
@@ -126,7 +140,7 @@ void sw_gemm_bf16(sw_pool *pool, const uint16_t *W, int N, int K, const float *X
 void sw_f32_to_bf16(const float *x, uint16_t *y, size_t n);
 /// bf16 -> float (exact).
 void sw_bf16_to_f32(const uint16_t *x, float *y, size_t n);
-/// IEEE half -> float (exact).
+/// IEEE half -> float (exact; NaNs come out quiet).
 void sw_f16_to_f32(const uint16_t *x, float *y, size_t n);
 /// float -> IEEE half, round to nearest even, overflow to infinity.
 void sw_f32_to_f16(const float *x, uint16_t *y, size_t n);

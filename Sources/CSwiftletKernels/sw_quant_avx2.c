@@ -1,0 +1,252 @@
+// AVX2 (+FMA, F16C) kernels behind sw_quant.c, for x86 CPUs without AVX-512. Each function
+// carries its own target attribute; they are only entered when the caller's level is AVX2.
+#include "sw_quant.h"
+#include "sw_quant_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define SWT __attribute__((target("avx2,fma,f16c")))
+#define SWTI SWT static inline __attribute__((always_inline))
+
+// Quantized kernel geometry. The packed records (sw_quant.h) hold one weight row per dword
+// lane, so `vpmaddubsw` (u8 x s8 -> s16 pairs) and `vpmaddwd` with ones give, per lane, the
+// dot product of 4 k of that row with 4 activation bytes broadcast to every lane: the same
+// vertical scheme as the VNNI kernel, in two instructions instead of one.
+//   Q4: nibbles (0..15) times |x| <= 127 make pairs of at most 3,810, so the s16 pairs of all
+//       8 groups of a block add up without saturating (<= 30,480) and one vpmaddwd per block
+//       widens them.
+//   Q8_0: the record's w ^ 0x80 would reach 255 * 127 * 2 per pair and saturate, so the chunk
+//       scratch holds |w| (<= 128) and w, and the activation takes w's sign (vpsignb): pairs
+//       stay <= 32,512, and each group needs its own vpmaddwd.
+// A register tile is the whole 32-row tile (4 ymm) by one activation row: 4 s16 sums, 4 float
+// sums, 4 weight vectors and a broadcast fit the 16 ymm registers without spills. Tiles over
+// several activation rows (8 or 16 weight rows x 2-6 activation rows) measured slower: the
+// compiler spills the broadcasts or the float sums, and the weight loads they save come from
+// L1 anyway. Records are widened per K chunk into scratch that every activation row reuses.
+#define NR 32
+#define NV 4       // ymm of 8 weight rows
+#define KCB4 16    // blocks per chunk: 20 KB of widened Q4 records
+#define KCB8 8     // 17 KB of widened Q8_0 records
+#define PB4 1280   // [8 g][32 rows] nibble dwords | 32 float d | 32 float m
+#define PB8 2176   // [8 g][32 rows] |w| dwords | [8 g][32 rows] w dwords | 32 float d
+
+static inline int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+SWTI void widen_q4(const uint8_t *rec, int has_m, uint8_t *dst) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 16; j++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(rec + j * 32));
+        const int g = j >> 2, o = (j & 3) * 32;
+        _mm256_store_si256((__m256i *)(dst + g * 128 + o), _mm256_and_si256(v, m4));
+        _mm256_store_si256((__m256i *)(dst + (g + 4) * 128 + o), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        _mm256_store_ps((float *)(dst + 1024 + j * 32), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rec + 512 + j * 16))));
+        if (has_m)
+            _mm256_store_ps((float *)(dst + 1152 + j * 32), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rec + 576 + j * 16))));
+    }
+}
+
+SWTI void widen_q8(const uint8_t *rec, uint8_t *dst) {
+    const __m256i x80 = _mm256_set1_epi8((char)0x80);
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 32; j++) {
+        const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(rec + j * 32)), x80);
+        _mm256_store_si256((__m256i *)(dst + j * 32), _mm256_sign_epi8(w, w));
+        _mm256_store_si256((__m256i *)(dst + 1024 + j * 32), w);
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++)
+        _mm256_store_ps((float *)(dst + 2048 + j * 32), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rec + 1024 + j * 16))));
+}
+
+// Lane masks for the first n (0..8) lanes.
+SWTI __m256i lane_mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// The tile's rows x one activation row (x: its q8a row, xsum: its block sums) over the kcb
+// widened blocks in S (blocks kb0.. of K); `nrows` of the 32 outputs at y are real.
+SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const uint8_t *x,
+                  const int32_t *xsum, float *y, int nrows, int accumulate) {
+    const int pb = fmt == SW_QTYPE_Q8_0 ? PB8 : PB4;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 f[NV];
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) f[v] = _mm256_setzero_ps();
+
+    for (int bi = 0; bi < kcb; bi++) {
+        const int b = kb0 + bi;
+        const uint8_t *pk = S + (size_t)bi * pb;
+        const sw_block_q8a *xb = (const sw_block_q8a *)x + b;
+        __m256i a[NV];
+        if (fmt == SW_QTYPE_Q8_0) {
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NV; v++) a[v] = _mm256_setzero_si256();
+#pragma clang loop unroll(full)
+            for (int g = 0; g < 8; g++) {
+                const __m256i xv = _mm256_set1_epi32(load_i32(xb->qs + 4 * g));
+#pragma clang loop unroll(full)
+                for (int v = 0; v < NV; v++) {
+                    const __m256i aw = _mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32));
+                    const __m256i sw = _mm256_load_si256((const __m256i *)(pk + 1024 + g * 128 + v * 32));
+                    const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, sw));
+                    a[v] = _mm256_add_epi32(a[v], _mm256_madd_epi16(p, ones));
+                }
+            }
+        } else {
+            __m256i s[NV];
+#pragma clang loop unroll(full)
+            for (int g = 0; g < 8; g++) {
+                const __m256i xv = _mm256_set1_epi32(load_i32(xb->qs + 4 * g));
+#pragma clang loop unroll(full)
+                for (int v = 0; v < NV; v++) {
+                    const __m256i p = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32)), xv);
+                    s[v] = g == 0 ? p : _mm256_add_epi16(s[v], p);
+                }
+            }
+            // Q4_0 stores q + 8: subtract 8 * sum(x) to get the signed dot product.
+            const __m256i off = fmt == SW_QTYPE_Q4_0 ? _mm256_set1_epi32(-8 * xsum[b]) : _mm256_setzero_si256();
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NV; v++) a[v] = _mm256_add_epi32(_mm256_madd_epi16(s[v], ones), off);
+        }
+        const float *ds = (const float *)(pk + (fmt == SW_QTYPE_Q8_0 ? 2048 : 1024));
+        const __m256 dx = _mm256_set1_ps(xb->d);
+#pragma clang loop unroll(full)
+        for (int v = 0; v < NV; v++)
+            f[v] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a[v]), dx), _mm256_load_ps(ds + 8 * v), f[v]);
+        if (fmt == SW_QTYPE_Q4_1) {
+            const __m256 sx = _mm256_set1_ps(xb->s);
+#pragma clang loop unroll(full)
+            for (int v = 0; v < NV; v++)
+                f[v] = _mm256_fmadd_ps(_mm256_load_ps((const float *)(pk + 1152) + 8 * v), sx, f[v]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) {
+        const int n = nrows - 8 * v;
+        if (n <= 0) break;
+        float *yv = y + 8 * v;
+        if (n >= 8) {
+            _mm256_storeu_ps(yv, accumulate ? _mm256_add_ps(f[v], _mm256_loadu_ps(yv)) : f[v]);
+        } else {
+            const __m256i mk = lane_mask(n);
+            _mm256_maskstore_ps(yv, mk, accumulate ? _mm256_add_ps(f[v], _mm256_maskload_ps(yv, mk)) : f[v]);
+        }
+    }
+}
+
+typedef void (*qkernel_fn)(const uint8_t *S, int kb0, int kcb, const uint8_t *x, const int32_t *xsum,
+                           float *y, int nrows, int accumulate);
+
+#define QK_DEF(FMT, NAME)                                                                         \
+    SWT static void qk_##NAME(const uint8_t *S, int kb0, int kcb, const uint8_t *x,              \
+                              const int32_t *xsum, float *y, int nrows, int accumulate) {         \
+        qkernel(FMT, S, kb0, kcb, x, xsum, y, nrows, accumulate);                                 \
+    }
+QK_DEF(SW_QTYPE_Q8_0, q8_0)
+QK_DEF(SW_QTYPE_Q4_0, q4_0)
+QK_DEF(SW_QTYPE_Q4_1, q4_1)
+static const qkernel_fn qk_table[3] = {qk_q8_0, qk_q4_0, qk_q4_1};
+
+// One packed tile of up to NR weight rows (P: its K/32 records); Y points at the tile's first
+// output column. [pf, pf + pf_bytes) is the packed tile this thread will probably do next.
+// Each output row's arithmetic depends only on K (chunks, block order), never on m or on how
+// the rows are split into register tiles, so a row's result is the same in any batch.
+SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                        float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes) {
+    _Alignas(32) uint8_t scratch[KCB4 * PB4 > KCB8 * PB8 ? KCB4 * PB4 : KCB8 * PB8];
+    const int nb = K / 32;
+    const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
+    const int kcbmax = t == SW_QTYPE_Q8_0 ? KCB8 : KCB4;
+    const qkernel_fn fn = qk_table[t];
+    for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
+        const int kcb = nb - kb0 < kcbmax ? nb - kb0 : kcbmax;
+        const uint8_t *R = P + (size_t)kb0 * rec;
+        for (int bi = 0; bi < kcb; bi++) {
+            if (t == SW_QTYPE_Q8_0) widen_q8(R + (size_t)bi * rec, scratch + (size_t)bi * PB8);
+            else widen_q4(R + (size_t)bi * rec, t == SW_QTYPE_Q4_1, scratch + (size_t)bi * PB4);
+        }
+        // The next tile's records of the same chunk: in L2 by the time they are widened.
+        if (pf) {
+            const uint8_t *p0 = pf + (size_t)kb0 * rec, *p1 = pf + (size_t)(kb0 + kcb) * rec;
+            if (p1 > pf + pf_bytes) p1 = pf + pf_bytes;
+            for (const uint8_t *p = p0; p < p1; p += 64) _mm_prefetch((const char *)p, _MM_HINT_T1);
+        }
+        for (int i = 0; i < m; i++) {
+            const uint8_t *x = Xq + (size_t)i * xrb;
+            fn(scratch, kb0, kcb, x, (const int32_t *)(x + (size_t)nb * sizeof(sw_block_q8a)), Y + (size_t)i * ldy,
+               nrows, kb0 > 0);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization (bit-identical to the scalar code in sw_quant.c).
+// ---------------------------------------------------------------------------------------------
+
+SWTI float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+SWT void swi_quantize_q8a_avx2(const float *x, size_t ldx, int m, int k, void *out) {
+    const int nb = k / 32;
+    const size_t rbytes = sw_q8a_row_bytes(k);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int i = 0; i < m; i++) {
+        uint8_t *row = (uint8_t *)out + (size_t)i * rbytes;
+        sw_block_q8a *blk = (sw_block_q8a *)row;
+        int32_t *sums = (int32_t *)(row + (size_t)nb * sizeof(sw_block_q8a));
+        const float *xr = x + (size_t)i * ldx;
+        for (int b = 0; b < nb; b++) {
+            __m256 v[4];
+            for (int j = 0; j < 4; j++) v[j] = _mm256_loadu_ps(xr + 32 * b + 8 * j);
+            const __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absmask), _mm256_and_ps(v[1], absmask)),
+                                            _mm256_max_ps(_mm256_and_ps(v[2], absmask), _mm256_and_ps(v[3], absmask)));
+            const float amax = hmax8(mx);
+            const float d = amax / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            const __m256 vid = _mm256_set1_ps(id);
+            __m256i q[4];
+            for (int j = 0; j < 4; j++) q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], vid));
+            // packs works per 128-bit lane: the bytes come out as dword order 0,2,4,6,1,3,5,7.
+            const __m256i p16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            const __m256i p8 = _mm256_permutevar8x32_epi32(p16, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)blk[b].qs, p8);
+            __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+            const int32_t sum = _mm_cvtsi128_si32(s4);
+            blk[b].d = d;
+            blk[b].s = d * (float)sum;
+            sums[b] = sum;
+        }
+    }
+}
+
+#else  // not x86: never called (the level is never AVX2), but the symbols must exist.
+
+void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                    float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes) {
+    (void)t; (void)P; (void)nrows; (void)K; (void)Xq; (void)m; (void)Y; (void)ldy;
+    (void)pf; (void)pf_bytes; abort();
+}
+void swi_quantize_q8a_avx2(const float *x, size_t ldx, int m, int k, void *out) {
+    (void)x; (void)ldx; (void)m; (void)k; (void)out; abort();
+}
+
+#endif

@@ -1,0 +1,54 @@
+#pragma once
+// Internal interface between sw_quant.c (entry points, drivers) and the per-level kernels
+// (sw_qpack.c: portable packer and scalar packed-tile kernel; sw_quant_avx2.c, sw_bf16_avx2.c,
+// sw_quant_avx512.c). Not part of the module's API.
+#include "sw_quant.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Rows per packed tile (see the layout in sw_quant.h).
+#define SW_QTILE 32
+
+/// Bytes of one packed block record of 32 rows (1088, 576 or 640). Inline: the kernels'
+/// address arithmetic folds it per format.
+static inline size_t swi_qrec_bytes(sw_qtype t) {
+    return t == SW_QTYPE_Q8_0 ? 1088 : t == SW_QTYPE_Q4_0 ? 576 : 640;
+}
+
+/// The float update of one block, shared by every scalar path so that they agree bit for bit:
+/// acc + dw * (dx * isum), then + m * s for Q4_1 (has_m).
+static inline float swi_block_update(float acc, float dw, float dx, int32_t isum, int has_m, float mw,
+                                     float s) {
+    acc += dw * (dx * (float)isum);
+    if (has_m) acc += mw * s;
+    return acc;
+}
+
+// Portable (sw_qpack.c).
+void swi_qpack_scalar(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out);
+void swi_qtile_scalar(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                      float *Y, size_t ldy);
+
+// AVX2 + FMA + F16C (sw_quant_avx2.c, sw_bf16_avx2.c).
+void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                    float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes);
+void swi_quantize_q8a_avx2(const float *x, size_t ldx, int m, int k, void *out);
+void swi_bf16_rows_avx2(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
+                        float *Y, size_t ldy, int rows_after);
+void swi_f32_to_bf16_avx2(const float *x, uint16_t *y, size_t n);
+void swi_bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
+void swi_f16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
+void swi_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
+
+// AVX-512 VNNI + BF16 (sw_quant_avx512.c).
+void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out);
+void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                      float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes);
+void swi_qpack_avx512(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out);
+void swi_bf16_rows_avx512(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
+                          float *Y, size_t ldy, int rows_after);
+void swi_f32_to_bf16_avx512(const float *x, uint16_t *y, size_t n);
+void swi_bf16_to_f32_avx512(const uint16_t *x, float *y, size_t n);
+void swi_f16_to_f32_avx512(const uint16_t *x, float *y, size_t n);
+void swi_f32_to_f16_avx512(const float *x, uint16_t *y, size_t n);
