@@ -20,9 +20,10 @@ struct sw_f32_linear {
 };
 
 // Activation rows per register tile: MR rows x 32 columns of accumulators (4 ymm or 8 NEON
-// vectors per row) fill 12-16 registers and give 12 independent FMA chains, enough to cover the
-// FMA latency with two FMA ports.
-enum { MR = 3 };
+// vectors per row) give 8 independent FMA chains, enough to cover the FMA latency with two FMA
+// ports. Three rows were measured 1.4-2x slower at m >= 8: 12 accumulators, 4 weights and a
+// broadcast need 17 of AVX2's 16 registers, and the spilled accumulators lengthen the chains.
+enum { MR = 2 };
 
 sw_f32_linear *sw_f32_linear_create(const float *w, int n, int k) {
     sw_f32_linear *l = calloc(1, sizeof *l);
@@ -111,8 +112,7 @@ SW_F32_AVX2 static inline __attribute__((always_inline)) void rows_avx2(const in
 SW_F32_AVX2 static void tile_avx2(const float *p, int k, const float *x, size_t ldx, int m, float *y, size_t ldy, int cols) {
     int i = 0;
     for (; i + MR <= m; i += MR) rows_avx2(MR, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
-    if (m - i == 2) rows_avx2(2, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
-    else if (m - i == 1) rows_avx2(1, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
+    if (m - i == 1) rows_avx2(1, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
 }
 #endif
 
@@ -141,8 +141,7 @@ static inline __attribute__((always_inline)) void rows_neon(const int mr, const 
 static void tile_neon(const float *p, int k, const float *x, size_t ldx, int m, float *y, size_t ldy, int cols) {
     int i = 0;
     for (; i + MR <= m; i += MR) rows_neon(MR, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
-    if (m - i == 2) rows_neon(2, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
-    else if (m - i == 1) rows_neon(1, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
+    if (m - i == 1) rows_neon(1, p, k, x + (size_t)i * ldx, ldx, y + (size_t)i * ldy, ldy, cols);
 }
 #endif
 
