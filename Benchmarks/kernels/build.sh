@@ -11,10 +11,14 @@ flags="-O3 -fno-math-errno -ffp-contract=fast -I$src/include"
     -o "$out" -lpthread -lm
 echo "built $out"
 "$CC" $flags "$here/step.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_qpack.c" "$src/sw_quant_avx2.c" "$src/sw_bf16_avx2.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
-    "$src/sw_attention.c" "$src/sw_kv_cache.c" "$src/sw_ops.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
+    "$src/sw_attention.c" "$src/sw_attention_avx512.c" "$src/sw_attention_avx512_decode.c" "$src/sw_attention_avx2.c" "$src/sw_kv_cache.c" "$src/sw_ops.c" "$src/sw_ops_avx2.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
 echo "built ${2:-/tmp/swiftlet-kstep}"
-"$CC" $flags "$here/prefill_attention.c" "$src/sw_pool.c" "$src/sw_attention.c" "$src/sw_kv_cache.c" "$src/sw_cpu.c" \
+"$CC" $flags "$here/prefill_attention.c" "$src/sw_pool.c" "$src/sw_attention.c" "$src/sw_attention_avx512.c" "$src/sw_attention_avx512_decode.c" \
+    "$src/sw_attention_avx2.c" "$src/sw_kv_cache.c" "$src/sw_cpu.c" \
     -o "${3:-/tmp/swiftlet-kprefill}" -lpthread -lm
 echo "built ${3:-/tmp/swiftlet-kprefill}"
 "$CC" -O2 "$here/machine_limits.c" -o "${4:-/tmp/swiftlet-klimits}" -lpthread
 echo "built ${4:-/tmp/swiftlet-klimits}"
+"$CC" $flags "$here/sampling.c" "$src/sw_sampling.c" "$src/sw_sampling_avx2.c" "$src/sw_sampling_avx512.c" \
+    "$src/sw_sampling_neon.c" "$src/sw_cpu.c" -o "${5:-/tmp/swiftlet-ksampling}" -lm
+echo "built ${5:-/tmp/swiftlet-ksampling}"

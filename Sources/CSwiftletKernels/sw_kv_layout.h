@@ -5,7 +5,9 @@
 #include <math.h>
 #include <string.h>
 #include "sw_attention.h"
+#include "sw_cpu.h"
 #include "sw_simd.h"
+#include "sw_neon.h"
 
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
@@ -106,13 +108,40 @@ SW_AVX512 static inline float q8_round_avx512(const float *x, int head_dim, int8
     if (sum) *sum = _mm512_reduce_add_epi32(total);
     return sc;
 }
+
+// q8_round for head_dim a multiple of 8, bit-identical likewise.
+SW_AVX2 static inline float q8_round_avx2(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    for (int d = 0; d < head_dim; d += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + d), absmask));
+    const float sc = sw_hmax256(m) / 127.0f;
+    const __m256 inv = _mm256_set1_ps(sc > 0 ? 1.0f / sc : 0.0f), vsc = _mm256_set1_ps(sc);
+    __m256i total = _mm256_setzero_si256();
+    for (int d = 0; d < head_dim; d += 8) {
+        const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + d), inv));
+        const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64((__m128i *)(q8 + d), _mm_packs_epi16(w, w));
+        if (rounded) _mm256_storeu_ps(rounded + d, _mm256_mul_ps(_mm256_cvtepi32_ps(v), vsc));
+        total = _mm256_add_epi32(total, v);
+    }
+    if (sum) {
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+        *sum = _mm_cvtsi128_si32(t);
+    }
+    return sc;
+}
 #endif
 
-// Either of the two, as the CPU allows.
-static inline float q8_round_any(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum) {
+// The fastest of the three that the kernel level (sw_cpu_level() of the calling entry point) allows.
+static inline float q8_round_any(int level, const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum) {
 #if defined(__x86_64__)
-    if (head_dim % 16 == 0 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
-        return q8_round_avx512(x, head_dim, q8, rounded, sum);
+    if (head_dim % 16 == 0 && level == SW_ISA_AVX512) return q8_round_avx512(x, head_dim, q8, rounded, sum);
+    if (head_dim % 8 == 0 && (level == SW_ISA_AVX512 || level == SW_ISA_AVX2)) return q8_round_avx2(x, head_dim, q8, rounded, sum);
+#elif defined(__aarch64__)
+    if (head_dim % 8 == 0 && level == SW_ISA_NEON) return swi_q8_round_neon(x, head_dim, q8, rounded, sum);
 #endif
+    (void)level;
     return q8_round(x, head_dim, q8, rounded, sum);
 }

@@ -1,14 +1,16 @@
-// Row-wise elementwise operations of transformer layers. They are memory-light next to the
-// matmuls, so plain loops that the compiler vectorises are enough.
+// Row-wise elementwise operations of transformer layers: the portable code, the AVX-512 versions
+// and the dispatch; each entry reads the calling thread's level once. The AVX2 versions are in
+// sw_ops_avx2.c, the NEON ones in sw_ops_neon.c.
 #include "sw_ops.h"
 #include <math.h>
 #include <string.h>
 #include "sw_cpu.h"
+#include "sw_ops_impl.h"
 #include "sw_simd.h"
 #include "sw_neon.h"
 
 #if defined(__x86_64__)
-static int ops_avx512(void) { return sw_cpu_use_avx512(); }
+static int is_avx2(int level) { return level == SW_ISA_AVX2; }
 
 // Four partial sums of squares: one chain of dependent adds would make a 576-wide row wait on
 // add latency (about 2,300 cycles) where the loads need a tenth of that.
@@ -58,7 +60,9 @@ void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t l
     if (sw_cpu_level() == SW_ISA_NEON) { swi_rmsnorm_neon(x, ldx, w, out, ldo, rows, n, eps); return; }
 #endif
 #if defined(__x86_64__)
-    if (ops_avx512()) { rmsnorm_avx512(x, ldx, w, out, ldo, rows, n, eps); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { rmsnorm_avx512(x, ldx, w, out, ldo, rows, n, eps); return; }
+    if (is_avx2(level)) { sw_rmsnorm_avx2(x, ldx, w, out, ldo, rows, n, eps); return; }
 #endif
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * ldx;
@@ -71,6 +75,10 @@ void sw_rmsnorm(const float *x, size_t ldx, const float *w, float *out, size_t l
 }
 
 void sw_layernorm(const float *x, size_t ldx, const float *w, const float *b, float *out, size_t ldo, int rows, int n, float eps) {
+#if defined(__x86_64__)
+    // AVX-512 machines take the AVX2 code: a norm per layer is too little work to matter.
+    if (sw_cpu_level() != SW_ISA_SCALAR) { sw_layernorm_avx2(x, ldx, w, b, out, ldo, rows, n, eps); return; }
+#endif
 #if defined(__aarch64__)
     if (sw_cpu_level() == SW_ISA_NEON) { swi_layernorm_neon(x, ldx, w, b, out, ldo, rows, n, eps); return; }
 #endif
@@ -87,6 +95,8 @@ void sw_layernorm(const float *x, size_t ldx, const float *w, const float *b, fl
     }
 }
 
+// Kept scalar at every level: cosf/sinf of rows * half angles once per forward pass, shared by all
+// layers, and exact libm values keep positions far into the context accurate.
 void sw_rope_cos_sin(const int32_t *positions, int rows, const float *inv_freq, int half, float *cs) {
     for (int r = 0; r < rows; r++) {
         const float p = (float)positions[r];
@@ -103,6 +113,9 @@ void sw_rope_apply(float *x, size_t ld, int rows, int n_heads, int head_dim, int
                    const float *cs, int halves) {
 #if defined(__aarch64__)
     if (sw_cpu_level() == SW_ISA_NEON) { swi_rope_apply_neon(x, ld, rows, n_heads, head_dim, rot_dim, cs, halves); return; }
+#endif
+#if defined(__x86_64__)
+    if (sw_cpu_level() != SW_ISA_SCALAR) { sw_rope_apply_avx2(x, ld, rows, n_heads, head_dim, rot_dim, cs, halves); return; }
 #endif
     const int half = rot_dim / 2;
     for (int r = 0; r < rows; r++) {
@@ -155,7 +168,9 @@ void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows,
     if (sw_cpu_level() == SW_ISA_NEON) { swi_silu_mul_neon(gu, ldgu, out, ldo, rows, n); return; }
 #endif
 #if defined(__x86_64__)
-    if (ops_avx512()) { silu_mul_avx512(gu, ldgu, out, ldo, rows, n); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { silu_mul_avx512(gu, ldgu, out, ldo, rows, n); return; }
+    if (is_avx2(level)) { sw_silu_mul_avx2(gu, ldgu, out, ldo, rows, n); return; }
 #endif
     for (int r = 0; r < rows; r++) {
         const float *g = gu + (size_t)r * ldgu, *u = g + n;
@@ -165,6 +180,9 @@ void sw_silu_mul(const float *gu, size_t ldgu, float *out, size_t ldo, int rows,
 }
 
 void sw_gelu_tanh(float *x, size_t n) {
+#if defined(__x86_64__)
+    if (sw_cpu_level() != SW_ISA_SCALAR) { sw_gelu_tanh_avx2(x, n); return; }
+#endif
 #if defined(__aarch64__)
     if (sw_cpu_level() == SW_ISA_NEON) { swi_gelu_tanh_neon(x, n); return; }
 #endif
@@ -176,6 +194,9 @@ void sw_gelu_tanh(float *x, size_t n) {
 }
 
 void sw_relu(float *x, size_t n) {
+#if defined(__x86_64__)
+    if (sw_cpu_level() != SW_ISA_SCALAR) { sw_relu_avx2(x, n); return; }
+#endif
     for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
 }
 
@@ -184,13 +205,18 @@ void sw_add_rows(float *y, size_t ldy, const float *x, size_t ldx, int rows, int
     if (sw_cpu_level() == SW_ISA_NEON) { swi_add_rows_neon(y, ldy, x, ldx, rows, n); return; }
 #endif
 #if defined(__x86_64__)
-    if (ops_avx512()) { add_rows_avx512(y, ldy, x, ldx, rows, n); return; }
+    const int level = sw_cpu_level();
+    if (level == SW_ISA_AVX512) { add_rows_avx512(y, ldy, x, ldx, rows, n); return; }
+    if (is_avx2(level)) { sw_add_rows_avx2(y, ldy, x, ldx, NULL, rows, n); return; }
 #endif
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < n; i++) y[(size_t)r * ldy + i] += x[(size_t)r * ldx + i];
 }
 
 void sw_add_bias(float *y, size_t ldy, const float *b, int rows, int n) {
+#if defined(__x86_64__)
+    if (sw_cpu_level() != SW_ISA_SCALAR) { sw_add_rows_avx2(y, ldy, NULL, 0, b, rows, n); return; }
+#endif
 #if defined(__aarch64__)
     if (sw_cpu_level() == SW_ISA_NEON) { swi_add_bias_neon(y, ldy, b, rows, n); return; }
 #endif
