@@ -19,3 +19,6 @@ echo "built ${2:-/tmp/swiftlet-kstep}"
 echo "built ${3:-/tmp/swiftlet-kprefill}"
 "$CC" -O2 "$here/machine_limits.c" -o "${4:-/tmp/swiftlet-klimits}" -lpthread
 echo "built ${4:-/tmp/swiftlet-klimits}"
+"$CC" $flags "$here/sampling.c" "$src/sw_sampling.c" "$src/sw_sampling_avx2.c" "$src/sw_sampling_avx512.c" \
+    "$src/sw_sampling_neon.c" "$src/sw_cpu.c" -o "${5:-/tmp/swiftlet-ksampling}" -lm
+echo "built ${5:-/tmp/swiftlet-ksampling}"

@@ -1,3 +1,5 @@
+import SwiftletKernels
+
 /// The request-dependent changes to one row of logits before sampling, in vLLM's order: the
 /// `minTokens` mask, logit bias, then the repetition, frequency and presence penalties.
 ///
@@ -22,22 +24,14 @@ public enum LogitsProcessor {
             for t in stopTokens where t >= 0 && t < v { logits[t] = -.infinity }
         }
         for (t, bias) in params.logitBias where t >= 0 && t < v { logits[t] += Float(bias) }
-        let repetition = params.repetitionPenalty
-        if repetition != 1 {
-            // CTRL's penalty, once per distinct token of prompt and output: dividing a positive
-            // logit and multiplying a negative one both make the token less likely.
-            var seen = Set<Int>()
-            seen.reserveCapacity(tokens.count)
-            let r = Float(repetition)
-            for t in tokens where t >= 0 && t < v && seen.insert(t).inserted {
-                logits[t] = logits[t] > 0 ? logits[t] / r : logits[t] * r
-            }
-        }
-        if params.frequencyPenalty != 0 || params.presencePenalty != 0 {
-            var counts: [Int: Int] = [:]
-            for t in tokens[promptLength...] where t >= 0 && t < v { counts[t, default: 0] += 1 }
-            let f = Float(params.frequencyPenalty), p = Float(params.presencePenalty)
-            for (t, c) in counts { logits[t] -= f * Float(c) + p }
+        // CTRL's repetition penalty once per distinct token of prompt and output (dividing a
+        // positive logit and multiplying a negative one both make the token less likely), then the
+        // frequency and presence penalties over the output; a per-thread table in C replaces the
+        // hash set and dictionary that dominated this for long prompts.
+        if params.repetitionPenalty != 1 || params.frequencyPenalty != 0 || params.presencePenalty != 0 {
+            SamplingKernels.applyPenalties(to: logits, tokens: tokens, promptLength: min(promptLength, tokens.count),
+                                           repetition: Float(params.repetitionPenalty),
+                                           frequency: Float(params.frequencyPenalty), presence: Float(params.presencePenalty))
         }
     }
 }

@@ -1,30 +1,23 @@
 import Foundation
+import SwiftletKernels
 
 /// Log-probabilities of one row of logits: the normaliser once, then any token's logprob and rank
-/// and the best `k` tokens without sorting the row.
+/// and the best `k` tokens without sorting the row (each a pass of the row kernels).
 public struct LogprobsComputer {
     public let logits: UnsafeBufferPointer<Float>
-    /// log(sum(exp(logits))), accumulated in double precision.
+    /// log(sum(exp(logits))), accumulated in double precision (the exp's last bits depend on the kernel level).
     public let logNormalizer: Double
 
     public init(logits: UnsafeBufferPointer<Float>) {
         self.logits = logits
-        let top = StandardSampler.argmax(logits).value
-        var sum = 0.0
-        if top.isFinite {
-            for x in logits { sum += Double(exp(x - top)) }
-        }
-        logNormalizer = top.isFinite ? Double(top) + log(sum) : -.infinity
+        logNormalizer = SamplingKernels.logSumExp(logits)
     }
 
     public func logprob(_ token: Int) -> Double { Double(logits[token]) - logNormalizer }
 
     /// 1 for the most likely token; ties share the better rank (as vLLM counts).
     public func rank(_ token: Int) -> Int {
-        let x = logits[token]
-        var above = 0
-        for v in logits where v > x { above += 1 }
-        return above + 1
+        SamplingKernels.countGreater(logits, than: logits[token]) + 1
     }
 
     /// The chosen token's logprob and rank, and the `k` most likely tokens, most likely first.

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletKernels
 
 /// Picks a sequence's next token from its logits.
 ///
@@ -14,7 +15,8 @@ public protocol Sampler: Sendable {
 ///
 /// A step samples hundreds of rows of about 50,000 logits, so nothing here sorts a whole row:
 /// top-k and top-p work on a partial selection of the best candidates, and the untruncated case
-/// turns the row into weights in place and walks it once.
+/// turns the row into weights in place and walks it once. The passes over the whole row are the
+/// SIMD kernels of `SamplingKernels`.
 public struct StandardSampler: Sampler {
     public init() {}
 
@@ -30,21 +32,9 @@ public struct StandardSampler: Sampler {
 
         if k == n && params.topP >= 1 {
             // Weights relative to the best token (which has weight 1), written over the row.
-            var total = 0.0
-            for i in 0..<n {
-                var e = exp((logits[i] - bestValue) * invT)
-                if e < minP { e = 0 }
-                logits[i] = e
-                total += Double(e)
-            }
-            var target = u * total
-            var last = best
-            for i in 0..<n where logits[i] > 0 {
-                target -= Double(logits[i])
-                last = i
-                if target < 0 { return i }
-            }
-            return last // rounding left a sliver of mass at the end
+            let total = SamplingKernels.expWeightsInPlace(logits, max: bestValue, scale: invT, floor: minP)
+            // Rounding may leave a sliver of mass past the last weight: the kernel gives it the last one.
+            return SamplingKernels.cdfPick(UnsafeBufferPointer(logits), target: u * total) ?? best
         }
 
         var candidates: [Int]
@@ -55,12 +45,7 @@ public struct StandardSampler: Sampler {
         } else {
             // Top-p over the whole vocabulary: the normaliser needs every token, the cut only the
             // best ones, so select a few and widen the selection until it holds enough mass.
-            var total = 0.0
-            for i in 0..<n {
-                let e = exp((logits[i] - bestValue) * invT)
-                logits[i] = e
-                total += Double(e)
-            }
+            let total = SamplingKernels.expWeightsInPlace(logits, max: bestValue, scale: invT)
             let needed = params.topP * total
             var m = min(n, 64)
             while true {
@@ -105,65 +90,15 @@ public struct StandardSampler: Sampler {
 }
 
 extension StandardSampler {
-    /// The first index of the largest value. A step samples hundreds of rows of 50,000 logits, so
-    /// this matters: eight independent running maxima let the compiler keep eight comparisons in
-    /// flight (3-4x a plain loop; the generic SIMD types are slower still), then a scalar pass finds
-    /// the first position of the maximum.
+    /// The first index of the largest value (a later tie never wins), by the row kernels.
     public static func argmax(_ p: UnsafeBufferPointer<Float>) -> (index: Int, value: Float) {
-        let n = p.count
-        guard n > 0 else { return (0, -.infinity) }
-        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
-        var i = 0
-        while i + 8 <= n {
-            let a0 = p[i], a1 = p[i + 1], a2 = p[i + 2], a3 = p[i + 3]
-            let a4 = p[i + 4], a5 = p[i + 5], a6 = p[i + 6], a7 = p[i + 7]
-            m0 = a0 > m0 ? a0 : m0; m1 = a1 > m1 ? a1 : m1; m2 = a2 > m2 ? a2 : m2; m3 = a3 > m3 ? a3 : m3
-            m4 = a4 > m4 ? a4 : m4; m5 = a5 > m5 ? a5 : m5; m6 = a6 > m6 ? a6 : m6; m7 = a7 > m7 ? a7 : m7
-            i += 8
-        }
-        m0 = m1 > m0 ? m1 : m0; m2 = m3 > m2 ? m3 : m2; m4 = m5 > m4 ? m5 : m4; m6 = m7 > m6 ? m7 : m6
-        m0 = m2 > m0 ? m2 : m0; m4 = m6 > m4 ? m6 : m4
-        var best = m4 > m0 ? m4 : m0
-        while i < n {
-            if p[i] > best { best = p[i] }
-            i += 1
-        }
-        for j in 0..<n where p[j] == best { return (j, best) }
-        return (0, best) // only NaNs
+        SamplingKernels.argmax(p)
     }
 
-    /// Indices of the `count` largest values, largest first (ties: lower index first), by a bounded
-    /// min-heap: one pass that rarely does more than a comparison per element, instead of a sort.
+    /// Indices of the `count` largest values, largest first (ties: lower index first): a bounded
+    /// heap fed by a vector compare pass that skips everything below the heap's worst entry.
     public static func topIndices(_ p: UnsafeBufferPointer<Float>, count: Int) -> [Int] {
-        let n = p.count
-        let m = min(count, n)
-        guard m > 0 else { return [] }
-        if m * 4 >= n {
-            return (0..<n).sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(m).map { $0 }
-        }
-        // The heap's root is its worst entry: smallest value, and among equal values the latest index.
-        var heap = [Int](0..<m)
-        @inline(__always) func worse(_ a: Int, _ b: Int) -> Bool { p[a] < p[b] || (p[a] == p[b] && a > b) }
-        func siftDown(_ start: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var w = i
-                if l < m && worse(heap[l], heap[w]) { w = l }
-                if r < m && worse(heap[r], heap[w]) { w = r }
-                if w == i { return }
-                heap.swapAt(i, w)
-                i = w
-            }
-        }
-        for i in stride(from: m / 2 - 1, through: 0, by: -1) { siftDown(i) }
-        var floor = p[heap[0]]
-        for i in m..<n where p[i] > floor {
-            heap[0] = i
-            siftDown(0)
-            floor = p[heap[0]]
-        }
-        return heap.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+        SamplingKernels.topIndices(p, count: count)
     }
 }
 

@@ -160,7 +160,8 @@ struct SamplerTests {
         logits.withUnsafeBufferPointer { p in
             let lp = LogprobsComputer(logits: p)
             let z = log(logits.map { exp(Double($0)) }.reduce(0, +))
-            #expect(abs(lp.logNormalizer - z) < 1e-9)
+            // The SIMD levels' exp is good to ~2e-7 relative; logprobs are reported as Float anyway.
+            #expect(abs(lp.logNormalizer - z) < 1e-6)
             let pos = lp.position(chosen: 4, top: 2)
             #expect(pos.top.map(\.tokenID) == [1, 2])
             #expect(pos.top.map(\.rank) == [1, 2])

@@ -7,4 +7,5 @@
 #include "sw_ops.h"
 #include "sw_dnnl.h"
 #include "sw_cpu.h"
+#include "sw_sampling.h"
 #endif
