@@ -88,60 +88,86 @@ func naiveAttention(_ c: AttentionCase, _ s: SeqCase) -> [Float] {
     return out
 }
 
-/// Writes the cached part of every sequence in a few chunks, then the new tokens, then runs the
-/// paged kernel; returns the largest absolute difference from the naive reference.
-func runPaged(_ c0: AttentionCase, pool: ThreadPool?, rng: inout SplitMix) -> Float {
-    var c = c0
-    let bs = c.blockSize
-    let blocksNeeded = c.seqs.map { ($0.context + bs - 1) / bs }
-    let total = blocksNeeded.reduce(0, +) + 3
-    // Shuffled physical blocks: tables are deliberately non-contiguous.
-    var free = Array(0..<Int32(total)).shuffled(using: &rng)
-    for i in c.seqs.indices { c.seqs[i].table = (0..<blocksNeeded[i]).map { _ in free.removeLast() } }
-    let blockBytes = c.kvHeads * Int(sw_kv_head_block_bytes(c.dtype, Int32(c.headDim), Int32(bs)))
-    let kc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
-    let vc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
-    defer { kc.deallocate(); vc.deallocate() }
-    let kvw = c.kvHeads * c.headDim
-    func write(_ s: SeqCase, _ range: Range<Int>) {
-        guard !range.isEmpty else { return }
-        let slots = range.map { s.table[$0 / bs] * Int32(bs) + Int32($0 % bs) }
-        let k = Array(s.keys[(range.lowerBound * kvw)..<(range.upperBound * kvw)])
-        let v = Array(s.values[(range.lowerBound * kvw)..<(range.upperBound * kvw)])
-        sw_kv_write(k, kvw, v, kvw, slots, Int32(range.count), kc, vc, c.dtype, Int32(c.kvHeads), Int32(c.headDim), Int32(bs))
-    }
-    for s in c.seqs {
-        let cached = s.context - s.newTokens
-        var p = 0
-        while p < cached { let n = min(cached - p, 1 + Int(rng.next() % 300)); write(s, p..<(p + n)); p += n }
-        write(s, cached..<s.context)
-    }
-    let maxBlocks = max(1, blocksNeeded.max()!)
-    var queryStart: [Int32] = [0]
-    var q: [Float] = []
-    for s in c.seqs { queryStart.append(queryStart.last! + Int32(s.newTokens)); q += s.queries }
-    let contexts = c.seqs.map { Int32($0.context) }
-    let tables = c.seqs.flatMap { $0.table + Array(repeating: -1, count: maxBlocks - $0.table.count) }
-    let qw = c.heads * c.headDim
-    var out = [Float](repeating: .nan, count: q.count)
-    queryStart.withUnsafeBufferPointer { qs in
-        contexts.withUnsafeBufferPointer { cl in
-            tables.withUnsafeBufferPointer { bt in
-                var batch = sw_attn_batch(num_seqs: Int32(c.seqs.count), query_start: qs.baseAddress, context_len: cl.baseAddress,
-                                          block_tables: bt.baseAddress, max_blocks_per_seq: Int32(maxBlocks))
-                sw_paged_attention(pool?.raw, q, qw, &out, qw, kc, vc, c.dtype, Int32(c.heads), Int32(c.kvHeads),
-                                   Int32(c.headDim), Int32(bs), &batch, 1 / Float(c.headDim).squareRoot(), Int32(c.window))
+/// A case written into a paged cache (shuffled, non-contiguous blocks), ready to run.
+final class PagedCase {
+    let c: AttentionCase
+    let kc: UnsafeMutableRawPointer, vc: UnsafeMutableRawPointer
+    let queryStart: [Int32], contexts: [Int32], tables: [Int32], maxBlocks: Int, q: [Float]
+
+    /// Writes the cached part of every sequence in a few chunks, then the new tokens, at the
+    /// calling thread's kernel level.
+    init(_ c0: AttentionCase, rng: inout SplitMix) {
+        var c = c0
+        let bs = c.blockSize
+        let blocksNeeded = c.seqs.map { ($0.context + bs - 1) / bs }
+        let total = blocksNeeded.reduce(0, +) + 3
+        var free = Array(0..<Int32(total)).shuffled(using: &rng)
+        for i in c.seqs.indices { c.seqs[i].table = (0..<blocksNeeded[i]).map { _ in free.removeLast() } }
+        let blockBytes = c.kvHeads * Int(sw_kv_head_block_bytes(c.dtype, Int32(c.headDim), Int32(bs)))
+        let kc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
+        let vc = UnsafeMutableRawPointer.allocate(byteCount: total * blockBytes, alignment: 64)
+        // Unwritten slots hold NaN (all-ones bytes in every element type), so a kernel that lets
+        // one into a sum, even with weight 0, fails.
+        kc.initializeMemory(as: UInt8.self, repeating: 0xff, count: total * blockBytes)
+        vc.initializeMemory(as: UInt8.self, repeating: 0xff, count: total * blockBytes)
+        self.kc = kc
+        self.vc = vc
+        let kvw = c.kvHeads * c.headDim
+        for s in c.seqs {
+            let cached = s.context - s.newTokens
+            var chunks: [Range<Int>] = []
+            var p = 0
+            while p < cached { let n = min(cached - p, 1 + Int(rng.next() % 300)); chunks.append(p..<(p + n)); p += n }
+            chunks.append(cached..<s.context)
+            for range in chunks where !range.isEmpty {
+                let slots = range.map { s.table[$0 / bs] * Int32(bs) + Int32($0 % bs) }
+                let k = Array(s.keys[(range.lowerBound * kvw)..<(range.upperBound * kvw)])
+                let v = Array(s.values[(range.lowerBound * kvw)..<(range.upperBound * kvw)])
+                sw_kv_write(k, kvw, v, kvw, slots, Int32(range.count), kc, vc, c.dtype, Int32(c.kvHeads), Int32(c.headDim), Int32(bs))
             }
         }
+        let maxBlocks = max(1, blocksNeeded.max()!)
+        self.maxBlocks = maxBlocks
+        var qs: [Int32] = [0]
+        var q: [Float] = []
+        for s in c.seqs { qs.append(qs.last! + Int32(s.newTokens)); q += s.queries }
+        queryStart = qs
+        self.q = q
+        contexts = c.seqs.map { Int32($0.context) }
+        tables = c.seqs.flatMap { $0.table + Array(repeating: -1, count: maxBlocks - $0.table.count) }
+        self.c = c
     }
-    var worst: Float = 0
-    var offset = 0
-    for s in c.seqs {
-        let ref = naiveAttention(c, s)
-        for i in ref.indices { worst = max(worst, abs(ref[i] - out[offset + i])) }
-        offset += ref.count
+
+    deinit { kc.deallocate(); vc.deallocate() }
+
+    /// The kernel's output for every new token of the batch, at the calling thread's level.
+    func run(pool: ThreadPool?) -> [Float] {
+        let qw = c.heads * c.headDim
+        var out = [Float](repeating: .nan, count: q.count)
+        queryStart.withUnsafeBufferPointer { qs in
+            contexts.withUnsafeBufferPointer { cl in
+                tables.withUnsafeBufferPointer { bt in
+                    var batch = sw_attn_batch(num_seqs: Int32(c.seqs.count), query_start: qs.baseAddress, context_len: cl.baseAddress,
+                                              block_tables: bt.baseAddress, max_blocks_per_seq: Int32(maxBlocks))
+                    sw_paged_attention(pool?.raw, q, qw, &out, qw, kc, vc, c.dtype, Int32(c.heads), Int32(c.kvHeads),
+                                       Int32(c.headDim), Int32(c.blockSize), &batch, 1 / Float(c.headDim).squareRoot(), Int32(c.window))
+                }
+            }
+        }
+        return out
     }
-    return worst
+}
+
+/// Runs the paged kernel at every level up to the current one (cache written at that level too)
+/// and returns each level's largest absolute difference from the naive reference.
+func runPaged(_ c: AttentionCase, pool: ThreadPool?, rng: inout SplitMix) -> [(KernelLevel, Float)] {
+    let ref = c.seqs.flatMap { naiveAttention(c, $0) }
+    return KernelLevel.upToCurrent.map { level in
+        let out = KernelLevel.with(level) { PagedCase(c, rng: &rng).run(pool: pool) }
+        var worst: Float = 0
+        for i in ref.indices { worst = max(worst, abs(ref[i] - out[i])) }
+        return (level, worst)
+    }
 }
 
 func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int32, window: Int = 0,
@@ -157,8 +183,10 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
 
 @Suite struct PagedAttentionTests {
     // Head dims 64, 96 and 128 with 1-4 query heads per kv head take the bf16 register kernels
-    // (128 in two 64-dim slices, 96 in a full and a half one); 8 and 16 the portable path.
-    static let geometries: [(heads: Int, kvHeads: Int, headDim: Int)] = [(9, 3, 64), (8, 4, 8), (4, 4, 16), (6, 1, 32), (4, 4, 128), (8, 2, 96)]
+    // (128 in two 64-dim slices, 96 in a full and a half one), 7 per kv head two row groups; 8, 16
+    // and 48 the portable path at the AVX2 level (and 8 at every level).
+    static let geometries: [(heads: Int, kvHeads: Int, headDim: Int)] =
+        [(9, 3, 64), (8, 4, 8), (4, 4, 16), (6, 1, 32), (4, 4, 128), (8, 2, 96), (14, 2, 128), (4, 2, 48)]
 
     @Test(arguments: [1, 8, 16, 32])
     func decodeAndChunkedPrefillMatchNaive(blockSize: Int) {
@@ -170,8 +198,9 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
                 let c = makeCase(heads: g.heads, kvHeads: g.kvHeads, headDim: g.headDim, blockSize: blockSize, dtype: dtype,
                                  shapes: shapes, rng: &rng)
                 for pool in [nil, ThreadPool.shared] {
-                    let err = runPaged(c, pool: pool, rng: &rng)
-                    #expect(err < 2e-5, "block \(blockSize) geometry \(g) dtype \(dtype) pool \(pool != nil): error \(err)")
+                    for (level, err) in runPaged(c, pool: pool, rng: &rng) {
+                        #expect(err < 2e-5, "\(level) block \(blockSize) geometry \(g) dtype \(dtype) pool \(pool != nil): error \(err)")
+                    }
                 }
             }
         }
@@ -183,8 +212,9 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
             for dtype in [Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
                 let c = makeCase(heads: 9, kvHeads: 3, headDim: 64, blockSize: 16, dtype: dtype,
                                  shapes: [(len, 1), (len, 5), (len, 40)], rng: &rng)
-                let err = runPaged(c, pool: .shared, rng: &rng)
-                #expect(err < 2e-5, "length \(len) dtype \(dtype): error \(err)")
+                for (level, err) in runPaged(c, pool: .shared, rng: &rng) {
+                    #expect(err < 2e-5, "\(level) length \(len) dtype \(dtype): error \(err)")
+                }
             }
         }
     }
@@ -192,12 +222,82 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     @Test(arguments: [8, 16])
     func slidingWindow(blockSize: Int) {
         var rng = SplitMix(state: 99)
-        for g in [(8, 2, 16), (4, 4, 8), (6, 2, 64)] {
+        for g in [(8, 2, 16), (4, 4, 8), (6, 2, 64), (8, 2, 128)] {
             for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
-                let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: dtype, window: 20,
-                                 shapes: [(90, 1), (70, 33), (15, 15)], rng: &rng)
-                let err = runPaged(c, pool: .shared, rng: &rng)
-                #expect(err < 2e-5, "window geometry \(g) dtype \(dtype): error \(err)")
+                // A window shorter than a softmax step, and one spanning several steps.
+                for window in [20, 300] {
+                    let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: dtype, window: window,
+                                     shapes: [(90, 1), (70, 33), (15, 15), (700, 1), (420, 40)], rng: &rng)
+                    for (level, err) in runPaged(c, pool: .shared, rng: &rng) {
+                        #expect(err < 2e-5, "\(level) window \(window) geometry \(g) dtype \(dtype): error \(err)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A sequence's output is bit-identical alone and inside any batch: next to longer neighbours
+    /// (one past what the AVX-512 two-pass kernel's scores hold) and shorter ones, in batches big
+    /// enough for the one-task-per-sequence split, on one thread and on the pool.
+    @Test(arguments: [16, 32])
+    func batchInvariance(blockSize: Int) {
+        var rng = SplitMix(state: 2024 + UInt64(blockSize))
+        for level in KernelLevel.upToCurrent {
+            for g in [(9, 3, 64), (8, 2, 128)] {
+                for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
+                    for window in [0, 100] {
+                        let probe: [(context: Int, new: Int)] = [(150, 1), (90, 30)]
+                        let others: [(context: Int, new: Int)] = [(9000, 1), (3, 1), (400, 2), (17, 17), (1200, 1), (60, 1), (2, 2), (800, 1)]
+                        let c = makeCase(heads: g.0, kvHeads: g.1, headDim: g.2, blockSize: blockSize, dtype: dtype, window: window,
+                                         shapes: probe + others, rng: &rng)
+                        let qw = g.0 * g.2
+                        KernelLevel.with(level) {
+                            let together = PagedCase(c, rng: &rng).run(pool: .shared)
+                            var offset = 0
+                            for i in probe.indices {
+                                var alone = c
+                                alone.seqs = [c.seqs[i]]
+                                let n = probe[i].new * qw
+                                for pool in [nil, ThreadPool.shared] {
+                                    let out = PagedCase(alone, rng: &rng).run(pool: pool)
+                                    #expect(out == Array(together[offset..<(offset + n)]),
+                                            "\(level) geometry \(g) dtype \(dtype) window \(window) sequence \(probe[i]) pool \(pool != nil)")
+                                }
+                                offset += n
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cache writer stores the same bytes at every level (bf16 rounding and int8 rounding are exact).
+    @Test func cacheWriterIsExactAtEveryLevel() {
+        var rng = SplitMix(state: 5)
+        for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
+            for headDim in [48, 64, 128] {
+                for blockSize in [16, 32] {
+                    let kvHeads = 2, tokens = 45, w = kvHeads * headDim
+                    var k = (0..<(tokens * w)).map { _ in rng.float() * 3 }
+                    let v = (0..<(tokens * w)).map { _ in rng.float() }
+                    // An all-zero head (int8 scale 0); a NaN, which bf16 keeps a NaN (int8 has no NaN to keep).
+                    for d in 0..<headDim { k[w + d] = 0 }
+                    if dtype != Int32(SW_KV_I8) { k[7] = .nan }
+                    let blocks = (tokens + blockSize - 1) / blockSize + 1
+                    let bytes = blocks * kvHeads * Int(sw_kv_head_block_bytes(dtype, Int32(headDim), Int32(blockSize)))
+                    // Tokens land in the blocks in reverse order, one slot skipped.
+                    let slots = (0..<tokens).map { t in t == 3 ? Int32(-1) : Int32((blocks - 1 - t / blockSize) * blockSize + t % blockSize) }
+                    func write() -> [UInt8] {
+                        var kc = [UInt8](repeating: 0, count: bytes), vc = kc
+                        sw_kv_write(k, w, v, w, slots, Int32(tokens), &kc, &vc, dtype, Int32(kvHeads), Int32(headDim), Int32(blockSize))
+                        return kc + vc
+                    }
+                    let reference = KernelLevel.with(.scalar) { write() }
+                    for level in KernelLevel.upToCurrent {
+                        #expect(KernelLevel.with(level) { write() } == reference, "\(level) dtype \(dtype) head dim \(headDim) block \(blockSize)")
+                    }
+                }
             }
         }
     }
