@@ -33,6 +33,9 @@
 #define KCB8 8     // 17 KB of widened Q8_0 records
 #define PB4 1280   // [8 g][32 rows] nibble dwords | 32 float d | 32 float m
 #define PB8 2176   // [8 g][32 rows] |w| dwords | [8 g][32 rows] w dwords | 32 float d
+#ifndef DIRECT_MAX_M
+#define DIRECT_MAX_M 1  // activation rows up to which records are widened in registers
+#endif
 
 static inline int32_t load_i32(const void *p) {
     int32_t v;
@@ -75,11 +78,18 @@ SWTI __m256i lane_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// The tile's rows x one activation row (x: its q8a row, xsum: its block sums) over the kcb
-// widened blocks in S (blocks kb0.. of K); `nrows` of the 32 outputs at y are real.
-SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const uint8_t *x,
-                  const int32_t *xsum, float *y, int nrows, int accumulate) {
-    const int pb = fmt == SW_QTYPE_Q8_0 ? PB8 : PB4;
+// The tile's rows x one activation row (x: its q8a row, xsum: its block sums) over kcb blocks
+// (blocks kb0.. of K); `nrows` of the 32 outputs at y are real. S is the chunk's widened
+// scratch, or with `direct` its packed records, widened in registers instead: for a single
+// activation row the scratch round trip costs more than it saves. Both read the same values
+// and do the same arithmetic, so results are identical either way.
+// `pf`: the next tile's records of the same blocks (or NULL), fetched into L2 one block per
+// block, so the prefetches spread evenly over a whole tile's work ahead of their use.
+SWTI void qkernel(const sw_qtype fmt, const int direct, const uint8_t *S, int kb0, int kcb,
+                  const uint8_t *x, const int32_t *xsum, float *y, int nrows, int accumulate,
+                  const uint8_t *pf) {
+    const int pb = direct ? (int)swi_qrec_bytes(fmt) : fmt == SW_QTYPE_Q8_0 ? PB8 : PB4;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), x80 = _mm256_set1_epi8((char)0x80);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 f[NV];
 #pragma clang loop unroll(full)
@@ -89,6 +99,8 @@ SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const 
         const int b = kb0 + bi;
         const uint8_t *pk = S + (size_t)bi * pb;
         const sw_block_q8a *xb = (const sw_block_q8a *)x + b;
+        if (pf)
+            for (int l = 0; l < (int)swi_qrec_bytes(fmt); l += 64) _mm_prefetch((const char *)(pf + (size_t)bi * swi_qrec_bytes(fmt) + l), _MM_HINT_T1);
         __m256i a[NV];
         if (fmt == SW_QTYPE_Q8_0) {
 #pragma clang loop unroll(full)
@@ -98,8 +110,14 @@ SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const 
                 const __m256i xv = _mm256_set1_epi32(load_i32(xb->qs + 4 * g));
 #pragma clang loop unroll(full)
                 for (int v = 0; v < NV; v++) {
-                    const __m256i aw = _mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32));
-                    const __m256i sw = _mm256_load_si256((const __m256i *)(pk + 1024 + g * 128 + v * 32));
+                    __m256i aw, sw;
+                    if (direct) {
+                        sw = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(pk + g * 128 + v * 32)), x80);
+                        aw = _mm256_sign_epi8(sw, sw);
+                    } else {
+                        aw = _mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32));
+                        sw = _mm256_load_si256((const __m256i *)(pk + 1024 + g * 128 + v * 32));
+                    }
                     const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, sw));
                     a[v] = _mm256_add_epi32(a[v], _mm256_madd_epi16(p, ones));
                 }
@@ -111,7 +129,14 @@ SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const 
                 const __m256i xv = _mm256_set1_epi32(load_i32(xb->qs + 4 * g));
 #pragma clang loop unroll(full)
                 for (int v = 0; v < NV; v++) {
-                    const __m256i p = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32)), xv);
+                    __m256i w;
+                    if (direct) {
+                        const __m256i raw = _mm256_loadu_si256((const __m256i *)(pk + (g & 3) * 128 + v * 32));
+                        w = _mm256_and_si256(g < 4 ? raw : _mm256_srli_epi16(raw, 4), m4);
+                    } else {
+                        w = _mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32));
+                    }
+                    const __m256i p = _mm256_maddubs_epi16(w, xv);
                     s[v] = g == 0 ? p : _mm256_add_epi16(s[v], p);
                 }
             }
@@ -120,16 +145,21 @@ SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const 
 #pragma clang loop unroll(full)
             for (int v = 0; v < NV; v++) a[v] = _mm256_add_epi32(_mm256_madd_epi16(s[v], ones), off);
         }
-        const float *ds = (const float *)(pk + (fmt == SW_QTYPE_Q8_0 ? 2048 : 1024));
         const __m256 dx = _mm256_set1_ps(xb->d);
 #pragma clang loop unroll(full)
-        for (int v = 0; v < NV; v++)
-            f[v] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a[v]), dx), _mm256_load_ps(ds + 8 * v), f[v]);
+        for (int v = 0; v < NV; v++) {
+            const __m256 d = direct ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pk + (fmt == SW_QTYPE_Q8_0 ? 1024 : 512) + v * 16)))
+                                    : _mm256_load_ps((const float *)(pk + (fmt == SW_QTYPE_Q8_0 ? 2048 : 1024)) + 8 * v);
+            f[v] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a[v]), dx), d, f[v]);
+        }
         if (fmt == SW_QTYPE_Q4_1) {
             const __m256 sx = _mm256_set1_ps(xb->s);
 #pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++)
-                f[v] = _mm256_fmadd_ps(_mm256_load_ps((const float *)(pk + 1152) + 8 * v), sx, f[v]);
+            for (int v = 0; v < NV; v++) {
+                const __m256 mv = direct ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(pk + 576 + v * 16)))
+                                         : _mm256_load_ps((const float *)(pk + 1152) + 8 * v);
+                f[v] = _mm256_fmadd_ps(mv, sx, f[v]);
+            }
         }
     }
 #pragma clang loop unroll(full)
@@ -147,17 +177,17 @@ SWTI void qkernel(const sw_qtype fmt, const uint8_t *S, int kb0, int kcb, const 
 }
 
 typedef void (*qkernel_fn)(const uint8_t *S, int kb0, int kcb, const uint8_t *x, const int32_t *xsum,
-                           float *y, int nrows, int accumulate);
+                           float *y, int nrows, int accumulate, const uint8_t *pf);
 
-#define QK_DEF(FMT, NAME)                                                                         \
+#define QK_DEF(FMT, NAME, DIRECT)                                                                 \
     SWT static void qk_##NAME(const uint8_t *S, int kb0, int kcb, const uint8_t *x,              \
-                              const int32_t *xsum, float *y, int nrows, int accumulate) {         \
-        qkernel(FMT, S, kb0, kcb, x, xsum, y, nrows, accumulate);                                 \
+                              const int32_t *xsum, float *y, int nrows, int accumulate,           \
+                              const uint8_t *pf) {                                                \
+        qkernel(FMT, DIRECT, S, kb0, kcb, x, xsum, y, nrows, accumulate, pf);                     \
     }
-QK_DEF(SW_QTYPE_Q8_0, q8_0)
-QK_DEF(SW_QTYPE_Q4_0, q4_0)
-QK_DEF(SW_QTYPE_Q4_1, q4_1)
-static const qkernel_fn qk_table[3] = {qk_q8_0, qk_q4_0, qk_q4_1};
+QK_DEF(SW_QTYPE_Q8_0, q8_0, 0) QK_DEF(SW_QTYPE_Q4_0, q4_0, 0) QK_DEF(SW_QTYPE_Q4_1, q4_1, 0)
+QK_DEF(SW_QTYPE_Q8_0, q8_0_direct, 1) QK_DEF(SW_QTYPE_Q4_0, q4_0_direct, 1) QK_DEF(SW_QTYPE_Q4_1, q4_1_direct, 1)
+static const qkernel_fn qk_table[2][3] = {{qk_q8_0, qk_q4_0, qk_q4_1}, {qk_q8_0_direct, qk_q4_0_direct, qk_q4_1_direct}};
 
 // One packed tile of up to NR weight rows (P: its K/32 records); Y points at the tile's first
 // output column. [pf, pf + pf_bytes) is the packed tile this thread will probably do next.
@@ -169,24 +199,24 @@ SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const ui
     const int nb = K / 32;
     const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
     const int kcbmax = t == SW_QTYPE_Q8_0 ? KCB8 : KCB4;
-    const qkernel_fn fn = qk_table[t];
+    // The chunks stay the same with or without scratch: they fix each row's float sums.
+    const int direct = m <= DIRECT_MAX_M;
+    (void)pf_bytes;  // always a whole tile of the same K: the same block of it is prefetched
+    const qkernel_fn fn = qk_table[direct][t];
     for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
         const int kcb = nb - kb0 < kcbmax ? nb - kb0 : kcbmax;
         const uint8_t *R = P + (size_t)kb0 * rec;
-        for (int bi = 0; bi < kcb; bi++) {
+        const uint8_t *pfc = pf ? pf + (size_t)kb0 * rec : NULL;
+        for (int bi = 0; bi < kcb && !direct; bi++) {
             if (t == SW_QTYPE_Q8_0) widen_q8(R + (size_t)bi * rec, scratch + (size_t)bi * PB8);
             else widen_q4(R + (size_t)bi * rec, t == SW_QTYPE_Q4_1, scratch + (size_t)bi * PB4);
-        }
-        // The next tile's records of the same chunk: in L2 by the time they are widened.
-        if (pf) {
-            const uint8_t *p0 = pf + (size_t)kb0 * rec, *p1 = pf + (size_t)(kb0 + kcb) * rec;
-            if (p1 > pf + pf_bytes) p1 = pf + pf_bytes;
-            for (const uint8_t *p = p0; p < p1; p += 64) _mm_prefetch((const char *)p, _MM_HINT_T1);
+            if (pfc)
+                for (size_t l = 0; l < rec; l += 64) _mm_prefetch((const char *)(pfc + (size_t)bi * rec + l), _MM_HINT_T1);
         }
         for (int i = 0; i < m; i++) {
             const uint8_t *x = Xq + (size_t)i * xrb;
-            fn(scratch, kb0, kcb, x, (const int32_t *)(x + (size_t)nb * sizeof(sw_block_q8a)), Y + (size_t)i * ldy,
-               nrows, kb0 > 0);
+            fn(direct ? R : scratch, kb0, kcb, x, (const int32_t *)(x + (size_t)nb * sizeof(sw_block_q8a)), Y + (size_t)i * ldy,
+               nrows, kb0 > 0, direct ? pfc : NULL);
         }
     }
 }
