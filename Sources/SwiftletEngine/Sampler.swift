@@ -39,6 +39,9 @@ public struct StandardSampler: Sampler {
 
         var candidates: [Int]
         var weights: [Float]
+        // The mass top-p is a fraction of: what top-k left, or with no top-k the whole row (the
+        // candidates then are only the selection that was wide enough to hold the cut).
+        var distributionMass = 0.0
         if k < n {
             candidates = Self.topIndices(UnsafeBufferPointer(logits), count: k)
             weights = candidates.map { exp((logits[$0] - bestValue) * invT) }
@@ -46,6 +49,7 @@ public struct StandardSampler: Sampler {
             // Top-p over the whole vocabulary: the normaliser needs every token, the cut only the
             // best ones, so select a few and widen the selection until it holds enough mass.
             let total = SamplingKernels.expWeightsInPlace(logits, max: bestValue, scale: invT)
+            distributionMass = total
             let needed = params.topP * total
             var m = min(n, 64)
             while true {
@@ -60,9 +64,8 @@ public struct StandardSampler: Sampler {
         if params.topP < 1 {
             // vLLM keeps a token when the mass of the tokens before it (in descending order) is
             // still below top_p: the smallest prefix that reaches top_p, and never nothing.
-            var total = 0.0
-            for w in weights { total += Double(w) }
-            let needed = params.topP * total
+            if k < n { for w in weights { distributionMass += Double(w) } }
+            let needed = params.topP * distributionMass
             var before = 0.0
             var keep = 0
             while keep < weights.count && (keep == 0 || before < needed) {

@@ -87,6 +87,24 @@ struct SamplerTests {
         #expect(!(0..<200).map { _ in draw(masked, hot, &g2) }.contains(1))
     }
 
+    /// Without top-k, top-p cuts at a fraction of the whole distribution, not of the best tokens the
+    /// sampler happened to select: 64 equal tokens hold 95% of the mass, so top_p 0.9 keeps 61 of
+    /// them (a cut relative to those 64 alone would keep 58).
+    @Test func topPIsAFractionOfTheWholeDistribution() {
+        let tail = Float(log(64.0 / 0.95 * 0.05 / 36))
+        let logits = [Float](repeating: 0, count: 64) + [Float](repeating: tail, count: 36)
+        let params = SamplingParams(temperature: 1.0, topP: 0.9)
+        var g = SeededGenerator(seed: 21)
+        var counts = [Int](repeating: 0, count: logits.count)
+        for _ in 0..<6_100 {
+            var row = logits
+            counts[row.withUnsafeMutableBufferPointer { StandardSampler().sample(logits: $0, params: params, generator: &g) }] += 1
+        }
+        #expect(counts[61...].allSatisfy { $0 == 0 }, "drew past the cut: \(counts[61...])")
+        // 100 expected draws each: none of the kept tokens is missing.
+        #expect(counts[..<61].allSatisfy { $0 > 50 }, "\(counts[..<61])")
+    }
+
     @Test func penaltiesAndBiasMatchTheReference() throws {
         for c in try SamplingFixture.load().cases {
             var row = c.logits
