@@ -86,25 +86,76 @@ SW_AVX2 static inline __attribute__((always_inline)) void load_k4(const attn_ctx
     }
 }
 
+// Dims 2p and 2p+1 of 16 keys from offset o of a bf16 or fp32 head block: k[0], k[1] for keys
+// o..o+7, k[2], k[3] for keys o+8..o+15.
+SW_AVX2 static inline __attribute__((always_inline)) void load_k16(const attn_ctx *c, const char *head, int o, int p, __m256 k[4]) {
+    const int bs = c->block_size;
+    if (c->dtype == SW_KV_BF16) {
+        const int *pp = (const int *)head + (size_t)p * bs + o;
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)pp), x1 = _mm256_loadu_si256((const __m256i *)(pp + 8));
+        const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+        k[0] = _mm256_castsi256_ps(_mm256_slli_epi32(x0, 16));
+        k[1] = _mm256_castsi256_ps(_mm256_and_si256(x0, hi));
+        k[2] = _mm256_castsi256_ps(_mm256_slli_epi32(x1, 16));
+        k[3] = _mm256_castsi256_ps(_mm256_and_si256(x1, hi));
+        return;
+    }
+    const float *p0 = (const float *)head + (size_t)(2 * p) * bs + o, *p1 = p0 + bs;
+    k[0] = _mm256_loadu_ps(p0);
+    k[1] = _mm256_loadu_ps(p1);
+    k[2] = _mm256_loadu_ps(p0 + 8);
+    k[3] = _mm256_loadu_ps(p1 + 8);
+}
+
 // Masked, scaled scores of nr (<= 4) rows against the keys of one step, for a bf16 or fp32
-// cache. Four dims per iteration; rows of a pair of rows or fewer keep four sums each so that the
-// FMAs do not wait on each other's latency.
+// cache. Keys 16 at a time where the block has 16 left, so that each broadcast query element
+// serves two FMAs (loads, not FMAs, bound the 8-key form), else 8 at a time. One or two rows keep
+// four sums each so that the FMAs do not wait on each other's latency.
 SW_AVX2 static inline __attribute__((always_inline)) void qk_fp(const step_span *st, const int nr, const float *const *q,
                                                                const int *pos, int k0, int hi, float *s, int sstride, int pf) {
     const attn_ctx *c = st->c;
-    const int hd = c->head_dim, bs = c->block_size, nq = hd / 4;
+    const int hd = c->head_dim, bs = c->block_size, nq = hd / 4, np = hd / 2;
     const size_t lines = c->head_bytes / 64;
     const __m256 scale = _mm256_set1_ps(c->scale);
     for (int b = st->b0; b < st->b1; b++) {
         const char *head = (const char *)c->k_cache + head_off(c, st->table[b], st->kvh);
         const char *pft = pf ? pf_target(st, 0, b) : NULL;
-        for (int o = 0; o < bs; o += 8) {
+        for (int o = 0; o < bs;) {
             const int first = b * bs + o;
             if (first > hi) break;
-            const int n = bs - o < 8 ? bs - o : 8;
-            const __m256i m = sw_mask256(n);
             __m256 a[4][4];
             for (int r = 0; r < nr; r++) a[r][0] = a[r][1] = a[r][2] = a[r][3] = _mm256_setzero_ps();
+            if (bs - o >= 16) {
+                for (int p = 0; p < np; p++) {
+                    const size_t li = (size_t)(o / 16) * np + p;
+                    if (pft && li < lines) _mm_prefetch(pft + li * 64, _MM_HINT_T0);
+                    __m256 k[4];
+                    load_k16(c, head, o, p, k);
+                    for (int r = 0; r < nr; r++) {
+                        const __m256 q0 = _mm256_broadcast_ss(q[r] + 2 * p), q1 = _mm256_broadcast_ss(q[r] + 2 * p + 1);
+                        if (nr <= 2) {
+                            a[r][0] = _mm256_fmadd_ps(q0, k[0], a[r][0]);
+                            a[r][1] = _mm256_fmadd_ps(q1, k[1], a[r][1]);
+                            a[r][2] = _mm256_fmadd_ps(q0, k[2], a[r][2]);
+                            a[r][3] = _mm256_fmadd_ps(q1, k[3], a[r][3]);
+                        } else {
+                            a[r][0] = _mm256_fmadd_ps(q1, k[1], _mm256_fmadd_ps(q0, k[0], a[r][0]));
+                            a[r][1] = _mm256_fmadd_ps(q1, k[3], _mm256_fmadd_ps(q0, k[2], a[r][1]));
+                        }
+                    }
+                }
+                for (int r = 0; r < nr; r++) {
+                    const __m256 lo = nr <= 2 ? _mm256_add_ps(a[r][0], a[r][1]) : a[r][0];
+                    const __m256 hi8 = nr <= 2 ? _mm256_add_ps(a[r][2], a[r][3]) : a[r][1];
+                    float *dst = s + (size_t)r * sstride + (first - k0);
+                    store_scores(c, lo, scale, first, 8, pos[r], dst);
+                    store_scores(c, hi8, scale, first + 8, 8, pos[r], dst + 8);
+                }
+                o += 16;
+                continue;
+            }
+            const int n = bs - o < 8 ? bs - o : 8;
+            const __m256i m = sw_mask256(n);
             for (int i = 0; i < nq; i++) {
                 const size_t li = (size_t)(o / 8) * nq + i;
                 if (pft && li < lines) _mm_prefetch(pft + li * 64, _MM_HINT_T0);
@@ -127,6 +178,7 @@ SW_AVX2 static inline __attribute__((always_inline)) void qk_fp(const step_span 
                 if (nr <= 2) sum = _mm256_add_ps(sum, _mm256_add_ps(a[r][2], a[r][3]));
                 store_scores(c, sum, scale, first, n, pos[r], s + (size_t)r * sstride + (first - k0));
             }
+            o += 8;
         }
     }
 }
