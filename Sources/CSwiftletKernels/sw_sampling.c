@@ -122,20 +122,31 @@ size_t sw_cdf_pick_f32(const float *w, size_t n, double target) {
 
 // ---- top-k: a bounded heap whose root is its worst entry ----
 
-// Worse: smaller value, and among equal values the later index.
-static inline int worse(const float *x, int64_t a, int64_t b) { return x[a] < x[b] || (x[a] == x[b] && a > b); }
+// An entry as one integer that orders like (value, then lower index first): the float's bits made
+// monotonic (with -0 as +0, which compares equal), then the complemented index. The heap then
+// compares plain integers instead of loading two values and breaking ties.
+static inline uint64_t entry_key(const float *x, size_t i) {
+    uint32_t u;
+    memcpy(&u, &x[i], sizeof u);
+    if (u == 0x80000000u) u = 0;
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return (uint64_t)u << 32 | (uint32_t)~(uint32_t)i;
+}
 
-static void sift_down(const float *x, int64_t *heap, size_t m, size_t i) {
+static inline size_t entry_index(uint64_t key) { return (size_t)(uint32_t)~(uint32_t)key; }
+
+// Min-heap on keys: the root is the worst entry.
+static void sift_down(uint64_t *heap, size_t m, size_t i) {
+    uint64_t v = heap[i];
     for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < m && worse(x, heap[l], heap[w])) w = l;
-        if (r < m && worse(x, heap[r], heap[w])) w = r;
-        if (w == i) return;
-        int64_t t = heap[i];
-        heap[i] = heap[w];
-        heap[w] = t;
-        i = w;
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && heap[c + 1] < heap[c]) c++;
+        if (heap[c] >= v) break;
+        heap[i] = heap[c];
+        i = c;
     }
+    heap[i] = v;
 }
 
 // Per-thread list of candidate indices for sw_top_indices_f32 (grown, never shrunk).
@@ -143,26 +154,26 @@ static _Thread_local uint32_t *candidates;
 static _Thread_local size_t candidates_len;
 
 // Heap selection over x[idx[0..<count]] (ascending indices), or over every index when idx is NULL,
-// where the level's compare pass skips the values that cannot enter.
+// where the level's compare pass skips the values that cannot enter. The heap lives in out.
 static void select_top(const sw_sampling_ops *ops, const float *x, size_t n, const uint32_t *idx, size_t count,
-                       size_t m, int64_t *out) {
-    for (size_t i = 0; i < m; i++) out[i] = idx ? (int64_t)idx[i] : (int64_t)i;
-    for (size_t i = m / 2; i-- > 0;) sift_down(x, out, m, i);
+                       size_t m, uint64_t *heap) {
+    for (size_t i = 0; i < m; i++) heap[i] = entry_key(x, idx ? idx[i] : i);
+    for (size_t i = m / 2; i-- > 0;) sift_down(heap, m, i);
     // Only values above the heap's worst can enter (a later equal value loses the tie).
-    float floor = x[out[0]];
+    float floor = x[entry_index(heap[0])];
     if (idx) {
         for (size_t j = m; j < count; j++) {
             if (!(x[idx[j]] > floor)) continue;
-            out[0] = (int64_t)idx[j];
-            sift_down(x, out, m, 0);
-            floor = x[out[0]];
+            heap[0] = entry_key(x, idx[j]);
+            sift_down(heap, m, 0);
+            floor = x[entry_index(heap[0])];
         }
         return;
     }
     for (size_t i = ops->next_gt(x, m, n, floor); i < n; i = ops->next_gt(x, i + 1, n, floor)) {
-        out[0] = (int64_t)i;
-        sift_down(x, out, m, 0);
-        floor = x[out[0]];
+        heap[0] = entry_key(x, i);
+        sift_down(heap, m, 0);
+        floor = x[entry_index(heap[0])];
     }
 }
 
@@ -170,6 +181,7 @@ size_t sw_top_indices_f32(const float *x, size_t n, size_t k, int64_t *out) {
     const sw_sampling_ops *ops = ops_for(sw_cpu_level());
     size_t m = k < n ? k : n;
     if (m == 0) return 0;
+    uint64_t *heap = (uint64_t *)out; // same size; each key becomes its index at the end
     int selected = 0;
     if (n >= 16 * m) {
         // Fed the row in order, the heap's floor starts low and the first part of the row keeps
@@ -197,19 +209,20 @@ size_t sw_top_indices_f32(const float *x, size_t n, size_t k, int64_t *out) {
                 candidates[count++] = (uint32_t)i;
             }
             if (count >= m) {
-                select_top(ops, x, n, candidates, count, m, out);
+                select_top(ops, x, n, candidates, count, m, heap);
                 selected = 1;
             }
         }
     }
-    if (!selected) select_top(ops, x, n, NULL, n, m, out);
+    if (!selected) select_top(ops, x, n, NULL, n, m, heap);
     // Heapsort: moving the worst entry to the end each time leaves the array best first.
     for (size_t end = m; end > 1; end--) {
-        int64_t t = out[0];
-        out[0] = out[end - 1];
-        out[end - 1] = t;
-        sift_down(x, out, end - 1, 0);
+        uint64_t t = heap[0];
+        heap[0] = heap[end - 1];
+        heap[end - 1] = t;
+        sift_down(heap, end - 1, 0);
     }
+    for (size_t i = 0; i < m; i++) out[i] = (int64_t)entry_index(heap[i]);
     return m;
 }
 

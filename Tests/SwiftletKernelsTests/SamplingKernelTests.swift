@@ -85,6 +85,20 @@ struct SamplingKernelTests {
         }
     }
 
+    /// -0 and +0 are equal values, so the index decides between them.
+    @Test func topIndicesTreatSignedZerosAsEqual() {
+        var v = (0..<40).map { $0 % 2 == 0 ? Float(0) : -Float(0) }
+        v[33] = 1
+        v[7] = -1
+        let want = Self.referenceOrder(v)
+        for level in KernelLevel.upToCurrent {
+            for k in [2, 40] {
+                let got = KernelLevel.with(level) { v.withUnsafeBufferPointer { SamplingKernels.topIndices($0, count: k) } }
+                #expect(got == Array(want.prefix(k)), "\(level) k \(k)")
+            }
+        }
+    }
+
     @Test func expWeightsFollowExpAndTheFloor() {
         let scale: Float = 0.7
         Self.forEachRow(seed: 3) { v, label in
