@@ -3,6 +3,7 @@
 #include "sw_sampling_impl.h"
 #include "sw_simd.h"
 #include <math.h>
+#include <stdint.h>
 
 // Lanes below i..n switched off: the tail of a row.
 SW_AVX512 static inline __mmask16 tail_mask(size_t left) {
@@ -29,7 +30,12 @@ SW_AVX512 static float max_avx512(const float *x, size_t n) {
 
 SW_AVX512 static size_t find_eq_avx512(const float *x, size_t n, float v) {
     __m512 t = _mm512_set1_ps(v);
-    for (size_t i = 0; i < n; i += 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 eq = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), t, _CMP_EQ_OQ);
+        if (eq) return i + (size_t)__builtin_ctz(eq);
+    }
+    if (i < n) {
         __mmask16 k = tail_mask(n - i);
         __mmask16 eq = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, x + i), t, _CMP_EQ_OQ);
         if (eq) return i + (size_t)__builtin_ctz(eq);
@@ -39,7 +45,15 @@ SW_AVX512 static size_t find_eq_avx512(const float *x, size_t n, float v) {
 
 SW_AVX512 static size_t next_gt_avx512(const float *x, size_t start, size_t n, float v) {
     __m512 t = _mm512_set1_ps(v);
-    for (size_t i = start; i < n; i += 16) {
+    size_t i = start;
+    // Two vectors a step: most of a row is skipped, so the loop is one test per 32 values.
+    for (; i + 32 <= n; i += 32) {
+        __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), t, _CMP_GT_OQ);
+        __mmask16 b = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), t, _CMP_GT_OQ);
+        uint32_t gt = (uint32_t)a | (uint32_t)b << 16;
+        if (gt) return i + (size_t)__builtin_ctz(gt);
+    }
+    for (; i < n; i += 16) {
         __mmask16 k = tail_mask(n - i);
         __mmask16 gt = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, x + i), t, _CMP_GT_OQ);
         if (gt) return i + (size_t)__builtin_ctz(gt);
@@ -49,12 +63,17 @@ SW_AVX512 static size_t next_gt_avx512(const float *x, size_t start, size_t n, f
 
 SW_AVX512 static size_t count_gt_avx512(const float *x, size_t n, float v) {
     __m512 t = _mm512_set1_ps(v);
-    size_t c = 0;
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 k = tail_mask(n - i);
-        c += (size_t)__builtin_popcount(_mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, x + i), t, _CMP_GT_OQ));
+    size_t c0 = 0, c1 = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        c0 += (size_t)__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), t, _CMP_GT_OQ));
+        c1 += (size_t)__builtin_popcount(_mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), t, _CMP_GT_OQ));
     }
-    return c;
+    for (; i < n; i += 16) {
+        __mmask16 k = tail_mask(n - i);
+        c0 += (size_t)__builtin_popcount(_mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, x + i), t, _CMP_GT_OQ));
+    }
+    return c0 + c1;
 }
 
 // Weights of 16 logits; lanes outside `live` are 0.
