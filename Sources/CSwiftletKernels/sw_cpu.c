@@ -133,6 +133,8 @@ int sw_cpu_set_thread_level(int level) {
     return prev;
 }
 
+int sw_cpu_thread_level(void) { return tl_level; }
+
 int sw_cpu_level(void) {
     if (tl_level >= 0) return tl_level;
     int l = atomic_load_explicit(&g_level, memory_order_relaxed);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "sw_pool.h"
+#include "sw_cpu.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -50,6 +51,9 @@ struct sw_pool {
     // Published before `gen` is bumped; read by whoever claims an index of that generation.
     sw_task_fn fn;
     void *ctx;
+    // The caller's kernel level override (sw_cpu_set_thread_level), which the workers take on
+    // for the region so that a thread-level cap covers the whole parallel call.
+    int level;
 
     // The hot counters live on separate cache lines so that workers polling `gen` do not
     // contend with workers decrementing `remaining`.
@@ -106,7 +110,9 @@ static void *worker_main(void *arg) {
                                                      memory_order_relaxed)) {
             continue;
         }
+        const int prev = sw_cpu_set_thread_level(p->level);
         p->fn(p->ctx, ith, p->n);
+        sw_cpu_set_thread_level(prev);
         atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_release);
     }
     return NULL;
@@ -191,6 +197,7 @@ void sw_pool_run(sw_pool *p, sw_task_fn fn, void *ctx) {
     }
     p->fn = fn;
     p->ctx = ctx;
+    p->level = sw_cpu_thread_level();
     atomic_store_explicit(&p->remaining, n - 1, memory_order_relaxed);
     // seq_cst: publishes fn/ctx/remaining and is ordered before the `sleepers` load.
     const uint32_t g = atomic_fetch_add(&p->gen, 1) + 1;

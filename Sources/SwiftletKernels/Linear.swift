@@ -66,6 +66,7 @@ public final class Linear: @unchecked Sendable {
     private var segments: [Segment] = []
     private var owned: [UnsafeMutableRawPointer] = []
     private var dnnl: OpaquePointer?
+    private var f32Linear: OpaquePointer?
     private var bias: [Float]?
     /// Bytes held in addition to the mapped model file.
     public private(set) var residentBytes: Int = 0
@@ -95,10 +96,19 @@ public final class Linear: @unchecked Sendable {
                 try dequantize(s.type, s.data, count: s.rows * k, into: f32 + row * k)
                 row += s.rows
             }
-            var err = [CChar](repeating: 0, count: 256)
-            dnnl = sw_dnnl_linear_create(f32, Int32(n), Int32(k), Int32(SW_DNNL_F32), 1, &err, err.count)
-            guard let dnnl else { throw KernelError.backend(String(cString: err)) }
-            residentBytes = Int(sw_dnnl_linear_weight_bytes(dnnl))
+            // oneDNN's AVX-512 kernels give a row the same result in any batch; its AVX2 ones do
+            // not (measured: most rows of an m = 7 or 33 batch differ from the same rows at m = 1),
+            // so below AVX-512 our own kernel, with one fixed reduction order, takes the layer.
+            if KernelLevel.current == .avx512 {
+                var err = [CChar](repeating: 0, count: 256)
+                dnnl = sw_dnnl_linear_create(f32, Int32(n), Int32(k), Int32(SW_DNNL_F32), 1, &err, err.count)
+                guard let dnnl else { throw KernelError.backend(String(cString: err)) }
+                residentBytes = Int(sw_dnnl_linear_weight_bytes(dnnl))
+            } else {
+                guard let l = sw_f32_linear_create(f32, Int32(n), Int32(k)) else { throw KernelError.backend("out of memory for \(n) x \(k) fp32 weights") }
+                f32Linear = l
+                residentBytes = Int(sw_f32_linear_weight_bytes(l))
+            }
         case .fast:
             var stored: [Segment] = []
             // Q8_0 copies of weights stored in other formats: dropped once packed.
@@ -200,6 +210,7 @@ public final class Linear: @unchecked Sendable {
 
     deinit {
         if let dnnl { sw_dnnl_linear_destroy(dnnl) }
+        if let f32Linear { sw_f32_linear_destroy(f32Linear) }
         owned.forEach { $0.deallocate() }
     }
 
@@ -210,6 +221,8 @@ public final class Linear: @unchecked Sendable {
         if let dnnl {
             let status = sw_dnnl_linear_forward(nil, dnnl, x, ldx, Int32(m), y, ldy, nil)
             precondition(status == 0, "oneDNN matmul failed (status \(status)) for \(m) x \(inFeatures) x \(outFeatures)")
+        } else if let f32Linear {
+            sw_f32_linear_forward(pool.raw, f32Linear, x, ldx, Int32(m), y, ldy)
         } else {
             var xq: UnsafeMutableRawPointer?
             for seg in segments {

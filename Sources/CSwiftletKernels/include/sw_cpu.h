@@ -34,6 +34,8 @@ int sw_cpu_set_level(int level);
 /// the override. Returns the previous override (-1 for none). Tests run each level this way
 /// without disturbing work on other threads.
 int sw_cpu_set_thread_level(int level);
+/// The calling thread's override, or -1. sw_pool_run hands it to its workers for the region.
+int sw_cpu_thread_level(void);
 /// "scalar", "avx2", "avx512" or "neon".
 const char *sw_cpu_level_name(int level);
 /// The level named by s (case-insensitive), or -1.
