@@ -6,6 +6,7 @@
 #include "sw_attention.h"
 #include "sw_ops.h"
 #include "sw_dnnl.h"
+#include "sw_gemm_f32.h"
 #include "sw_cpu.h"
 #include "sw_sampling.h"
 #endif
