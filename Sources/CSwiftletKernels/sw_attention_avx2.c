@@ -183,10 +183,11 @@ SW_AVX2 static inline __attribute__((always_inline)) void qk_fp(const step_span 
     }
 }
 
-// The same for an int8 cache: exact integer dot products of the int8-rounded queries with 8 keys
-// x 4 dims per step. Without VNNI, maddubs multiplies unsigned by signed bytes into saturating
-// 16-bit pair sums; taking |q| as the unsigned side and the key with q's sign as the signed one
-// keeps each pair within 2 * 127 * 127 (stored values are within +-127), so nothing saturates.
+// The same for an int8 cache: exact integer dot products of the int8-rounded queries with 16 (or
+// 8) keys x 4 dims per step. Without VNNI, maddubs multiplies unsigned by signed bytes into
+// saturating 16-bit pair sums; taking |q| as the unsigned side and the key with q's sign as the
+// signed one keeps each pair within 2 * 127 * 127 (stored values are within +-127), so nothing
+// saturates.
 SW_AVX2 static inline __attribute__((always_inline)) void qk_i8(const step_span *st, const int nr, const float *const *q,
                                                                const int *pos, int k0, int hi, float *s, int sstride, int pf) {
     const attn_ctx *c = st->c;
@@ -211,9 +212,34 @@ SW_AVX2 static inline __attribute__((always_inline)) void qk_i8(const step_span 
         const char *head = (const char *)c->k_cache + head_off(c, st->table[b], st->kvh);
         const char *pft = pf ? pf_target(st, 0, b) : NULL;
         if (pft) _mm_prefetch(pft + (size_t)hd * bs, _MM_HINT_T0);  // the scales after the values
-        for (int o = 0; o < bs; o += 8) {
+        for (int o = 0; o < bs;) {
             const int first = b * bs + o;
             if (first > hi) break;
+            if (bs - o >= 16) {
+                // 16 keys: each pair of query broadcasts serves two key vectors.
+                __m256i a[4][2];
+                for (int r = 0; r < nr; r++) a[r][0] = a[r][1] = _mm256_setzero_si256();
+                for (int g = 0; g < ng; g++) {
+                    const size_t li = (size_t)(o / 16) * ng + g;
+                    if (pft && li < lines) _mm_prefetch(pft + li * 64, _MM_HINT_T0);
+                    const __m256i *p = (const __m256i *)(head + ((size_t)g * bs + o) * 4);
+                    const __m256i k0 = _mm256_xor_si256(_mm256_loadu_si256(p), flip), k1 = _mm256_xor_si256(_mm256_loadu_si256(p + 1), flip);
+                    for (int r = 0; r < nr; r++) {
+                        const __m256i qa_ = _mm256_set1_epi32(qa[r][g]), qs_ = _mm256_set1_epi32(qs[r][g]);
+                        a[r][0] = _mm256_add_epi32(a[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(qa_, _mm256_sign_epi8(k0, qs_)), ones));
+                        a[r][1] = _mm256_add_epi32(a[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(qa_, _mm256_sign_epi8(k1, qs_)), ones));
+                    }
+                }
+                const float *ksp = (const float *)(head + (size_t)hd * bs) + o;
+                const __m256 ks0 = _mm256_loadu_ps(ksp), ks1 = _mm256_loadu_ps(ksp + 8);
+                for (int r = 0; r < nr; r++) {
+                    float *dst = s + (size_t)r * sstride + (first - k0);
+                    store_scores(c, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][0]), ks0), mul[r], first, 8, pos[r], dst);
+                    store_scores(c, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r][1]), ks1), mul[r], first + 8, 8, pos[r], dst + 8);
+                }
+                o += 16;
+                continue;
+            }
             const int n = bs - o < 8 ? bs - o : 8;
             const __m256i m = sw_mask256(n);
             __m256i a[4];
@@ -231,6 +257,7 @@ SW_AVX2 static inline __attribute__((always_inline)) void qk_i8(const step_span 
             const __m256 ks = _mm256_maskload_ps((const float *)(head + (size_t)hd * bs) + o, m);
             for (int r = 0; r < nr; r++)
                 store_scores(c, _mm256_mul_ps(_mm256_cvtepi32_ps(a[r]), ks), mul[r], first, n, pos[r], s + (size_t)r * sstride + (first - k0));
+            o += 8;
         }
     }
 }
