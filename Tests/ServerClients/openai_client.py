@@ -10,7 +10,7 @@ import openai
 import requests
 
 base_url, api_key, model = sys.argv[1], sys.argv[2], sys.argv[3]
-client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=120)
+client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=1800)  # a hang guard, not a speed bound: the scalar level is slow
 checks = []
 
 

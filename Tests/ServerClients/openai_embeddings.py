@@ -14,7 +14,7 @@ import sys
 import openai
 
 base_url, api_key, model, fixture_path = sys.argv[1:5]
-client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=120)
+client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=1800)  # a hang guard, not a speed bound: the scalar level is slow
 with open(fixture_path, encoding="utf-8") as f:
     fixture = json.load(f)
 cases = fixture["cases"]

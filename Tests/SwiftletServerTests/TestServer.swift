@@ -82,7 +82,8 @@ final class TestServer: @unchecked Sendable {
         var request = URLRequest(url: URL(string: baseURL + path)!)
         request.httpMethod = method
         request.httpBody = body
-        request.timeoutInterval = 120
+        // A hang guard, not a speed bound: at the scalar kernel level a generation takes minutes.
+        request.timeoutInterval = 1800
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         let (data, response) = try await URLSession.shared.data(for: request)
