@@ -1,32 +1,11 @@
 // The sampler's row passes at the AVX2 level (8 floats a vector; AVX2 + FMA).
 #if defined(__x86_64__)
 #include "sw_sampling_impl.h"
+#include "sw_simd.h"
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#define SW_AVX2 __attribute__((target("avx2,fma,f16c")))
-
-// exp for arguments in [-87, 88]: 2^n * p(r) with r = x - n*ln2 split in two parts and the
-// degree-7 Taylor polynomial (the same scheme as sw_exp512, with 2^n built in the exponent bits).
-SW_AVX2 static inline __m256 exp256(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    // n is in [-126, 127], so n + 127 is a valid biased exponent.
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
 
 SW_AVX2 static float max_avx2(const float *x, size_t n) {
     // max_ps(v, m) keeps m when v is NaN, like the scalar `v > m ? v : m`.
@@ -91,7 +70,7 @@ SW_AVX2 static size_t count_gt_avx2(const float *x, size_t n, float v) {
 SW_AVX2 static inline __m256 weights8(__m256 x, __m256 max, __m256 scale, __m256 floor) {
     __m256 a = _mm256_mul_ps(_mm256_sub_ps(x, max), scale);
     __m256 live = _mm256_cmp_ps(a, _mm256_set1_ps(SW_SAMPLING_EXP_MIN), _CMP_GE_OQ);
-    __m256 e = exp256(a);
+    __m256 e = sw_exp256(a);
     live = _mm256_and_ps(live, _mm256_cmp_ps(e, floor, _CMP_GE_OQ));
     return _mm256_and_ps(e, live);
 }
