@@ -1,28 +1,11 @@
 // The sampler's row passes at the NEON level (aarch64 Advanced SIMD, 4 floats a vector).
 #if defined(__aarch64__)
 #include "sw_sampling_impl.h"
+#include "sw_neon.h"
 #include <arm_neon.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-// exp for arguments in [-87, 88], the same scheme as the x86 levels: 2^n * p(r), r = x - n*ln2.
-static inline float32x4_t exp4(float32x4_t x) {
-    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.0f)), vdupq_n_f32(88.0f));
-    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504089f));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f));
-    r = vfmsq_f32(r, n, vdupq_n_f32(1.428606765330187e-06f));
-    float32x4_t p = vdupq_n_f32(1.0f / 5040);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 720), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
-    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
-    return vmulq_f32(p, vreinterpretq_f32_s32(e));
-}
 
 // vmaxq_f32 would propagate NaN; a compare and select keeps m as the scalar `v > m ? v : m` does.
 static inline float32x4_t max_keep(float32x4_t v, float32x4_t m) { return vbslq_f32(vcgtq_f32(v, m), v, m); }
@@ -88,7 +71,7 @@ static size_t count_gt_neon(const float *x, size_t n, float v) {
 static inline float32x4_t weights4(float32x4_t x, float32x4_t max, float32x4_t scale, float32x4_t floor) {
     float32x4_t a = vmulq_f32(vsubq_f32(x, max), scale);
     uint32x4_t live = vcgeq_f32(a, vdupq_n_f32(SW_SAMPLING_EXP_MIN));
-    float32x4_t e = exp4(a);
+    float32x4_t e = sw_exp_neon(a);
     live = vandq_u32(live, vcgeq_f32(e, floor));
     return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(e), live));
 }
