@@ -27,12 +27,17 @@ let package = Package(
             name: "CSwiftletKernels", cSettings: kernelCFlags,
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("m")]),
         .target(name: "SwiftletKernels", dependencies: ["CSwiftletKernels"], swiftSettings: swiftFast),
-        .target(name: "SwiftletModels", dependencies: ["SwiftletKernels"], swiftSettings: swiftFast),
-        .target(name: "SwiftletEngine", dependencies: ["SwiftletModels"], swiftSettings: swiftFast),
+        .target(name: "SwiftletFormats", dependencies: ["SwiftletKernels"], swiftSettings: swiftFast),
+        .target(name: "SwiftletJinja", dependencies: ["SwiftletFormats"], swiftSettings: swiftFast),
+        .target(name: "SwiftletTokenizers", dependencies: ["SwiftletFormats", "SwiftletJinja"], swiftSettings: swiftFast),
+        .target(name: "SwiftletModels", dependencies: ["SwiftletKernels", "SwiftletFormats", "SwiftletTokenizers"], swiftSettings: swiftFast),
+        .target(
+            name: "SwiftletEngine", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels"],
+            swiftSettings: swiftFast),
         .target(
             name: "SwiftletServer",
             dependencies: [
-                "SwiftletEngine", "SwiftletModels", "SwiftletKernels",
+                "SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -44,14 +49,18 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletServer", "SwiftletEngine", "SwiftletModels", "SwiftletKernels",
+                "SwiftletServer", "SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftFast),
+        // Paths of fixtures and model files, shared by every test target.
+        .target(name: "SwiftletTestSupport", path: "Tests/SwiftletTestSupport"),
         .testTarget(name: "SwiftletKernelsTests", dependencies: ["SwiftletKernels"]),
-        .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels"]),
-        .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine"]),
-        .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer"]),
+        .testTarget(name: "SwiftletFormatsTests", dependencies: ["SwiftletFormats", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletTokenizersTests", dependencies: ["SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer", "SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

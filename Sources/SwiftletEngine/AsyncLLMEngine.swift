@@ -1,5 +1,6 @@
 import Foundation
 import SwiftletModels
+import SwiftletTokenizers
 
 /// Why `AsyncLLMEngine` turned a request away before the engine saw it.
 public enum AsyncEngineError: Error, Equatable, CustomStringConvertible {

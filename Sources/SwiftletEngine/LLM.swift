@@ -1,6 +1,7 @@
 import Foundation
 import SwiftletKernels
 import SwiftletModels
+import SwiftletTokenizers
 
 /// Progress of an offline batch, for progress bars.
 public struct GenerationProgress: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftletModels
+import SwiftletTokenizers
 
 /// Why a request was refused.
 public enum EngineError: Error, CustomStringConvertible, Equatable {

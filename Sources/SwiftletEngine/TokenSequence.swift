@@ -1,4 +1,5 @@
 import SwiftletModels
+import SwiftletTokenizers
 
 /// One token stream: a prompt and the tokens generated after it (vLLM's `Sequence`; renamed so it does not
 /// shadow the standard library protocol).

@@ -1,6 +1,7 @@
 import CSwiftletKernels
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
 
 /// The BERT encoder (all-MiniLM-L6-v2 and other sentence-transformers models): learned absolute
 /// positions plus a token-type embedding, post-LayerNorm blocks with biases everywhere,

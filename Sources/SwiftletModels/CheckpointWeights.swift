@@ -1,5 +1,6 @@
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
 
 /// Shape-checked access to the weights of a Hugging Face safetensors checkpoint or a GGUF file, in
 /// the forms the models consume: `WeightSource` rows for `Linear`, and dequantized vectors for norms

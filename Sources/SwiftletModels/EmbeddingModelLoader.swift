@@ -1,5 +1,7 @@
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
+import SwiftletTokenizers
 
 /// An embedding model ready to run: encoder, pooling, tokenizer and input limit.
 public struct LoadedEmbeddingModel: @unchecked Sendable {

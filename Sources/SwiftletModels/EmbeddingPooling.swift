@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletFormats
 
 /// How an encoder's per-token hidden states become one vector per input, as a sentence-transformers
 /// model directory describes it: `modules.json` lists the pipeline (Transformer, Pooling, and

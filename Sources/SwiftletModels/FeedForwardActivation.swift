@@ -1,6 +1,7 @@
 import CSwiftletKernels
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
 
 /// The element-wise activation between the two projections of a (non-gated) feed-forward network,
 /// named as Hugging Face configs name it.

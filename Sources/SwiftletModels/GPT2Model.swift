@@ -1,6 +1,7 @@
 import CSwiftletKernels
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
 
 /// GPT-2: learned absolute positions, pre-LayerNorm blocks with biases everywhere, a GELU (tanh)
 /// feed-forward network, and the output head tied to the token embedding.

@@ -1,6 +1,7 @@
 import CSwiftletKernels
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
 
 /// A decoder-only language model run over a flat batch of tokens with paged attention.
 public protocol CausalLanguageModel: AnyObject {

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletFormats
 
 /// How rotary position embeddings pair up the dimensions of a head.
 public enum RopeStyle: String, Sendable, Equatable {

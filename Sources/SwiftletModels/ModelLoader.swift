@@ -1,5 +1,7 @@
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
+import SwiftletTokenizers
 
 /// A model ready to run: weights, configuration and tokenizer.
 public struct LoadedModel {

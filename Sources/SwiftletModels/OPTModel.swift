@@ -1,6 +1,7 @@
 import CSwiftletKernels
 import Foundation
 import SwiftletKernels
+import SwiftletFormats
 
 /// Meta's OPT: learned positions offset by 2, LayerNorm blocks with biases, a ReLU feed-forward
 /// network, the head tied to the token embedding.

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import SwiftletEngine
 import SwiftletModels
+import SwiftletFormats
+import SwiftletTokenizers
 
 /// POST /v1/chat/completions: the conversation goes through the model's own chat template.
 extension OpenAIServer {

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import SwiftletEngine
 import SwiftletModels
+import SwiftletFormats
+import SwiftletJinja
 
 /// POST /v1/completions.
 extension OpenAIServer {

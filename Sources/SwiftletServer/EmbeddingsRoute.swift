@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import SwiftletEngine
 import SwiftletModels
+import SwiftletFormats
+import SwiftletJinja
 
 /// The embedding model a server answers POST /v1/embeddings with, and the name clients use for it.
 public struct EmbeddingService: Sendable {

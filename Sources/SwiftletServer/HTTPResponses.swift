@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SwiftletFormats
 
 extension OpenAIError {
     var response: Response { Response.json(jsonBody(), status: HTTPResponse.Status(code: status)) }

@@ -6,6 +6,8 @@ import UnixSignals
 import SwiftletEngine
 import SwiftletKernels
 import SwiftletModels
+import SwiftletFormats
+import SwiftletTokenizers
 
 /// An OpenAI-compatible HTTP server over an `AsyncLLMEngine` (vLLM's `vllm serve`).
 ///

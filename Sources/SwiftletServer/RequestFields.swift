@@ -1,5 +1,6 @@
 import Foundation
 import SwiftletModels
+import SwiftletJinja
 
 /// The fields of a JSON request body, read with OpenAI's rules: a missing field or an explicit
 /// `null` means "use the default", and a value of the wrong type is a 400 naming the field.

@@ -1,5 +1,6 @@
 import Hummingbird
 import SwiftletModels
+import SwiftletTokenizers
 
 /// POST /tokenize and /detokenize, in vLLM's shapes.
 extension OpenAIServer {

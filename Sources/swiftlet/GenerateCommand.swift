@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SwiftletEngine
 import SwiftletModels
+import SwiftletTokenizers
 
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

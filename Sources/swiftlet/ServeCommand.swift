@@ -3,6 +3,7 @@ import Foundation
 import SwiftletEngine
 import SwiftletModels
 import SwiftletServer
+import SwiftletTokenizers
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

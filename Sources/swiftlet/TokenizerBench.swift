@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SwiftletModels
+import SwiftletFormats
+import SwiftletTokenizers
 
 /// `swiftlet bench tokenizer`: encode/decode speed on one thread, the Swift half of
 /// Benchmarks/tokenizer_bench.py (which times Hugging Face `tokenizers` on the same text).

@@ -3,6 +3,7 @@ import Testing
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
+import SwiftletFormats
 
 /// Tiny random-weight Hugging Face checkpoints of each supported family (made by
 /// scripts/make_family_fixtures.py), and their GGUF conversions where llama.cpp defines the family

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletModels
+import SwiftletFormats
 
 /// Damaged copies of real model files: every one must be rejected with a `ModelLoadError` whose
 /// message names the problem, and none may crash the process.

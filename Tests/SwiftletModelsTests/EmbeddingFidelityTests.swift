@@ -1,7 +1,9 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 @testable import SwiftletModels
+import SwiftletFormats
 
 /// sentence-transformers' embeddings of all-MiniLM-L6-v2, recorded by
 /// scripts/make_embedding_fixtures.py.

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import SwiftletModels
+import SwiftletFormats
 
 @Test func readsStories260K() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

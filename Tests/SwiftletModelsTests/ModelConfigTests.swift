@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletModels
+import SwiftletFormats
 
 struct ModelConfigTests {
     // MARK: Real GGUF files

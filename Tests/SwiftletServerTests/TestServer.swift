@@ -6,6 +6,7 @@ import SwiftletEngine
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletServer
+import SwiftletTokenizers
 
 /// Paths the server tests use.
 enum TestPaths {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletTokenizers
+@testable import SwiftletFormats
+@testable import SwiftletJinja
 
 @Suite struct JinjaTemplateTests {
     private func render(_ source: String, _ context: [String: JinjaValue] = [:]) throws -> String {
@@ -80,8 +82,9 @@ import Testing
         let literal: JinjaValue = ["name": "f", "args": [1, 2.5, false, nil]]
         #expect(try render("{{ x.name }}{{ x.args }}", ["x": literal]) == "f[1, 2.5, False, None]")
         #expect(throws: JinjaError.self) { try JinjaValue(json: "{\"a\": }") }
-        let foundation = try JSONSerialization.jsonObject(with: Data(#"{"b": true, "i": 3, "d": 2.0, "n": null, "a": [false, 0]}"#.utf8))
-        #expect(JinjaValue(any: foundation).pythonRepr == "{'a': [False, 0], 'b': True, 'd': 2.0, 'i': 3, 'n': None}")
+        let parsed = try JSONValue.parse(#"{"b": true, "i": 3, "d": 2.0, "n": null, "a": [false, 0]}"#)
+        #expect(JinjaValue(parsed).pythonRepr == "{'b': True, 'i': 3, 'd': 2.0, 'n': None, 'a': [False, 0]}")
+        #expect(try JinjaValue(parsed).jsonValue() == parsed)
         let f = JinjaFunction(name: "twice") { args, _ in .string((args.first?.pythonStr ?? "") + (args.first?.pythonStr ?? "")) }
         #expect(try render("{{ twice('ab') }}", ["twice": .function(f)]) == "abab")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletTokenizers
 
 /// Timing of one tokenizer over one text (see `benchmarkTokenizer`).
 public struct TokenizerBenchmarkResult: Sendable, CustomStringConvertible {

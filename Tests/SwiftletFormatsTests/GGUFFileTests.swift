@@ -1,28 +1,8 @@
 import Foundation
 import Testing
 import SwiftletKernels
-@testable import SwiftletModels
-
-/// Paths of the checked-in test files. Located from this source file rather than through SwiftPM
-/// resources so that tests can hand real file paths to the mmap readers.
-enum Fixtures {
-    static let repoRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let dir = repoRoot.appendingPathComponent("Tests/Fixtures")
-    static func gguf(_ name: String) -> String { dir.appendingPathComponent("gguf/\(name)").path }
-    static func safetensors(_ name: String) -> String { dir.appendingPathComponent("safetensors/\(name)").path }
-    static func config(_ name: String) -> URL { dir.appendingPathComponent("config/\(name)") }
-    /// The tiny llama model every checkout has next to the repository (CI provides `../shared`).
-    static let stories260K = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.gguf").path
-
-    /// Raw little-endian float32 values written by scripts/make_gguf_fixtures.py.
-    static func expectedFloats(_ tensor: String) throws -> [Float] {
-        let data = try Data(contentsOf: dir.appendingPathComponent("gguf/expected/\(tensor).f32"))
-        return data.withUnsafeBytes { raw in
-            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-        }
-    }
-}
+@testable import SwiftletFormats
+import SwiftletTestSupport
 
 struct GGUFFileTests {
     let file: GGUFFile

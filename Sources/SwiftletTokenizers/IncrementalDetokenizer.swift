@@ -114,7 +114,9 @@ public struct IncrementalDetokenizer: Sendable {
                 releaseCount = holdPoint()
             }
         }
-        let out = PyString.make(held[..<releaseCount])
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: held[..<releaseCount])
+        let out = String(scalars)
         held.removeFirst(releaseCount)
         if isStopped { held.removeAll() }
         text += out

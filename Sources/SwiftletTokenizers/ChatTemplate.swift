@@ -1,4 +1,6 @@
 import Foundation
+import SwiftletFormats
+import SwiftletJinja
 
 /// One message of a chat conversation, in the OpenAI / Hugging Face shape chat templates read.
 public struct ChatMessage: Sendable {
@@ -132,7 +134,8 @@ public struct ChatTemplate: Sendable {
         self.bosToken = bosToken
         self.eosToken = eosToken
         template = try JinjaTemplate(source: source)
-        contentFormat = Self.detectContentFormat(template.nodes)
+        // vLLM's rule: a template that loops over `message.content` handles content parts.
+        contentFormat = template.loopsOverMember("content") ? .openAI : .string
     }
 
     /// Renders `messages`. `tools` are function schemas
@@ -154,37 +157,6 @@ public struct ChatTemplate: Sendable {
         ]
         for (k, v) in extra { context[k] = v }
         return try template.render(context)
-    }
-
-    /// vLLM's rule: a template that loops over `message.content` handles content parts.
-    private static func detectContentFormat(_ nodes: [JinjaNode]) -> ContentFormat {
-        func isContentAccess(_ e: JinjaExpr) -> Bool {
-            switch e.kind {
-            case .getattr(_, "content"): return true
-            case .getitem(_, let key):
-                if case .literal(.string("content")) = key.kind { return true }
-                return false
-            case .filter(let base, _, _): return isContentAccess(base)
-            default: return false
-            }
-        }
-        func walk(_ nodes: [JinjaNode]) -> Bool {
-            for n in nodes {
-                switch n.kind {
-                case .forLoop(_, let iterable, _, let body, let otherwise, _):
-                    if isContentAccess(iterable) || walk(body) || walk(otherwise) { return true }
-                case .ifElse(let branches, let otherwise):
-                    if branches.contains(where: { walk($0.1) }) || walk(otherwise) { return true }
-                case .setBlock(_, _, let body), .filterBlock(_, let body), .with(_, let body), .scope(let body):
-                    if walk(body) { return true }
-                case .macro(let m), .callBlock(let m, _):
-                    if walk(m.body) { return true }
-                default: break
-                }
-            }
-            return false
-        }
-        return walk(nodes) ? .openAI : .string
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletFormats
+@testable import SwiftletTokenizers
 
 /// Parity with Hugging Face on the fixtures written by scripts/make_tokenizer_fixtures.py.
 enum TokenizerFixtures {

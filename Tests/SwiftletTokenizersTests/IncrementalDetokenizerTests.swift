@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletFormats
+@testable import SwiftletJinja
+@testable import SwiftletTokenizers
 
 /// Byte-level BPE in miniature: tokens are byte chunks cut without regard to character
 /// boundaries, so multi-byte characters span tokens, as with GPT-2-style vocabularies.

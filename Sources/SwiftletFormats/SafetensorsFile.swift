@@ -95,35 +95,38 @@ public final class SafetensorsFile: @unchecked Sendable {
         dataOffset = 8 + n
         let dataSize = bytes.count - dataOffset
 
-        let json: Any
+        let headerJSON: JSONValue
         do {
-            json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataOffset]))
-        } catch {
-            throw malformed("header is not valid JSON (\(n) bytes): \(error.localizedDescription)")
+            headerJSON = try JSONValue.parse(UnsafeBufferPointer(
+                start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + 8, count: n))
+        } catch let e as JSONError {
+            throw malformed("header is not valid JSON (\(n) bytes): \(e)")
         }
-        guard let header = json as? [String: Any] else { throw malformed("header is not a JSON object") }
+        guard let header = headerJSON.object else { throw malformed("header is not a JSON object") }
 
         var meta: [String: String] = [:]
-        if let m = header["__metadata__"] {
-            guard let dict = m as? [String: Any] else { throw malformed("__metadata__ is not an object") }
-            for (k, v) in dict {
-                guard let s = v as? String else { throw malformed("__metadata__ entry '\(k)' is not a string") }
+        if let m = header.last(where: { $0.0 == "__metadata__" })?.1 {
+            guard let entries = m.object else { throw malformed("__metadata__ is not an object") }
+            for (k, v) in entries {
+                guard let s = v.string else { throw malformed("__metadata__ entry '\(k)' is not a string") }
                 meta[k] = s
             }
         }
         metadata = meta
 
         var infos: [SafetensorsTensorInfo] = []
-        for (name, entry) in header where name != "__metadata__" {
-            guard let e = entry as? [String: Any] else { throw malformed("tensor '\(name)': entry is not an object") }
-            guard let dtypeName = e["dtype"] as? String else { throw malformed("tensor '\(name)': missing dtype") }
+        var seen = Set<String>()
+        for (name, e) in header where name != "__metadata__" {
+            guard seen.insert(name).inserted else { throw malformed("tensor '\(name)' is listed twice") }
+            guard e.object != nil else { throw malformed("tensor '\(name)': entry is not an object") }
+            guard let dtypeName = e["dtype"].string else { throw malformed("tensor '\(name)': missing dtype") }
             guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
                 throw ModelLoadError.unsupported(path: path, reason: "tensor '\(name)' has unknown dtype '\(dtypeName)'")
             }
-            guard let rawShape = e["shape"] as? [Any], let shape = Self.integers(rawShape), shape.allSatisfy({ $0 >= 0 }) else {
+            guard let rawShape = e["shape"].array, let shape = Self.integers(rawShape), shape.allSatisfy({ $0 >= 0 }) else {
                 throw malformed("tensor '\(name)': shape is not a list of non-negative integers")
             }
-            guard let rawOffsets = e["data_offsets"] as? [Any], let offsets = Self.integers(rawOffsets), offsets.count == 2 else {
+            guard let rawOffsets = e["data_offsets"].array, let offsets = Self.integers(rawOffsets), offsets.count == 2 else {
                 throw malformed("tensor '\(name)': data_offsets is not a pair of integers")
             }
             let (begin, end) = (offsets[0], offsets[1])
@@ -166,11 +169,11 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     /// JSON numbers as exact integers; nil if any is fractional, too large, or not a number.
-    private static func integers(_ values: [Any]) -> [Int]? {
+    private static func integers(_ values: [JSONValue]) -> [Int]? {
         var out: [Int] = []
         out.reserveCapacity(values.count)
         for v in values {
-            guard let i = jsonInteger(v) else { return nil }
+            guard let i = v.int else { return nil }
             out.append(i)
         }
         return out
@@ -277,15 +280,15 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         do { data = try Data(contentsOf: url) } catch {
             throw ModelLoadError.io(path: url.path, reason: error.localizedDescription)
         }
-        guard let json = try? JSONSerialization.jsonObject(with: data), let root = json as? [String: Any] else {
+        guard let root = try? JSONValue.parse(data), root.object != nil else {
             throw ModelLoadError.malformed(path: url.path, reason: "index is not a JSON object")
         }
-        guard let map = root["weight_map"] as? [String: Any] else {
+        guard let map = root["weight_map"].object else {
             throw ModelLoadError.malformed(path: url.path, reason: "index has no weight_map object")
         }
         var out: [String: String] = [:]
         for (name, value) in map {
-            guard let shard = value as? String else {
+            guard let shard = value.string else {
                 throw ModelLoadError.malformed(path: url.path, reason: "weight_map entry '\(name)' is not a file name")
             }
             guard !shard.isEmpty, !shard.contains("/"), !shard.contains("\\"), shard != ".", shard != ".." else {

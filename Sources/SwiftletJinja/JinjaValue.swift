@@ -45,7 +45,7 @@ public enum JinjaValue: Sendable {
     public var objectValue: JinjaObject? { if case .object(let o) = self { return o } else { return nil } }
 
     /// Python's type name, used in error messages the way Jinja phrases them.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .undefined: return "Undefined"
         case .none: return "NoneType"
@@ -228,34 +228,6 @@ extension JinjaValue {
             if let a = asInt, let b = other.asInt { return a < b }
             if let a = asNumber, let b = other.asNumber { return a < b }
             return nil
-        }
-    }
-}
-
-// MARK: - Conversions from Swift and JSON
-
-extension JinjaValue {
-    /// Converts a `JSONSerialization`-style value (`NSNumber`, `NSNull`, arrays, dictionaries).
-    /// Dictionary key order is lost there, so it is sorted; prefer `init(json:)` on raw text
-    /// when key order matters (it does for `tojson` of tool schemas).
-    public init(any value: Any?) {
-        switch value {
-        case nil, is NSNull: self = .none
-        case let v as JinjaValue: self = v
-        case let s as String: self = .string(s)
-        case let n as NSNumber:
-            switch String(cString: n.objCType) {
-            case "c", "B": self = .bool(n.boolValue)
-            case "f", "d": self = .double(n.doubleValue)
-            default: self = .int(n.intValue)
-            }
-        case let b as Bool: self = .bool(b)
-        case let i as Int: self = .int(i)
-        case let d as Double: self = .double(d)
-        case let a as [Any?]: self = .array(a.map { JinjaValue(any: $0) })
-        case let d as [String: Any?]:
-            self = .object(JinjaObject(d.keys.sorted().map { ($0, JinjaValue(any: d[$0] ?? nil)) }))
-        default: self = .string(String(describing: value!))
         }
     }
 }

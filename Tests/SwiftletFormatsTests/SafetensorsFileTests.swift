@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import SwiftletKernels
-@testable import SwiftletModels
+@testable import SwiftletFormats
+import SwiftletTestSupport
 
 /// Reads the checkpoints written by scripts/make_safetensors_fixtures.py and compares them with the
 /// values the script recorded in expected.json.

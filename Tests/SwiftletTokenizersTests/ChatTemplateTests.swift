@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletFormats
+@testable import SwiftletJinja
+@testable import SwiftletTokenizers
 
 @Suite struct ChatTemplateTests {
     static let smolLM2Path: String? = {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletTokenizers
+@testable import SwiftletJinja
 
 /// Small templates, one language feature each, compared with what Python's jinja2 renders.
 @Suite struct JinjaFeatureTests {

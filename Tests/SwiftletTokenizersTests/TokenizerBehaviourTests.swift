@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletFormats
+@testable import SwiftletTokenizers
 
 @Suite struct TokenizerBehaviourTests {
     static let smol: (any Tokenizer)? = TokenizerFixtures.smolLM2Path.flatMap { try? loadTokenizer(gguf: GGUFFile(path: $0)) }
@@ -157,19 +158,6 @@ import Testing
         try #"{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}"#.write(to: url, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: TokenizerError.self) { try loadTokenizer(tokenizerJSON: url, config: nil) }
-    }
-
-    @Test func jsonParserKeepsEveryScalar() throws {
-        let v = try TokenizerJSON.parse(Data(#"{"a": "\ufeffx\ud83d\ude00", "b": [1, -2.5e1, true, null]}"#.utf8))
-        #expect(v["a"].string?.unicodeScalars.map(\.value) == [0xFEFF, 0x78, 0x1F600])
-        #expect(v["b"].array?.count == 4 && v["b"].array?[1] == .number(-25))
-    }
-
-    @Test func benchmarkReportsEveryMeasurement() {
-        let results = benchmarkTokenizer(Self.llama3Style, text: "Hello, world! 日本語\n", runs: 1,
-                                         repeatedCharacterBytes: 10_000)
-        #expect(results.map(\.name) == ["encode, first call", "encode", "decode", "encode \"a\" × 10000"])
-        #expect(results.allSatisfy { $0.seconds >= 0 && $0.tokens > 0 })
     }
 
     /// `tokenizer_config.json` overrides the post-processor's BOS/EOS, as transformers does.

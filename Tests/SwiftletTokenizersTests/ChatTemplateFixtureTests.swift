@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import SwiftletModels
+@testable import SwiftletJinja
+@testable import SwiftletTokenizers
 
 /// Fixtures written by scripts/make_template_fixtures.py: templates, conversations, and what
 /// Python's jinja2 renders for them with transformers' settings.
