@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletKernels
 import SwiftletModels
 
 /// Everything the engine needs besides the model and its cache.

@@ -1,3 +1,4 @@
+import SwiftletKernels
 import SwiftletModels
 
 /// Turns a scheduled step into a forward pass: moves blocks as the scheduler asked, lays the

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletKernels
 import SwiftletModels
 #if canImport(Glibc)
 import Glibc

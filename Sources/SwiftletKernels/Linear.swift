@@ -251,29 +251,3 @@ public final class Linear: @unchecked Sendable {
         }
     }
 }
-
-/// Reusable scratch buffers, grown on demand and kept for the next call, so that steady-state
-/// forward passes allocate nothing.
-public final class Workspace: @unchecked Sendable {
-    public enum Slot: Int, CaseIterable {
-        case activationQuant
-    }
-
-    private var buffers: [UnsafeMutableRawPointer?] = Array(repeating: nil, count: Slot.allCases.count)
-    private var sizes: [Int] = Array(repeating: 0, count: Slot.allCases.count)
-
-    public init() {}
-
-    public func bytes(_ slot: Slot, count: Int) -> UnsafeMutableRawPointer {
-        let i = slot.rawValue
-        if sizes[i] < count {
-            buffers[i]?.deallocate()
-            let size = max(count, sizes[i] * 3 / 2, 4096)
-            buffers[i] = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-            sizes[i] = size
-        }
-        return buffers[i]!
-    }
-
-    deinit { buffers.forEach { $0?.deallocate() } }
-}

@@ -1,4 +1,3 @@
-import CSwiftletKernels
 import Foundation
 import SwiftletKernels
 import SwiftletFormats
@@ -36,27 +35,24 @@ public final class BertModel: @unchecked Sendable {
     private let activation: FeedForwardActivation
     private let checkpoint: SafetensorsCheckpoint
     private let workspace = Workspace()
-    private let scratch = ScratchBuffers()
     private var cache: PagedKVCache?
     public let residentBytes: Int
 
     /// Tokens per block of the scratch cache.
     static let blockSize = 16
 
-    /// Reads a BERT `config.json` (`model_type` "bert").
-    public static func configuration(directory: URL) throws -> (config: ModelConfig, tokenTypes: Int) {
-        let config = try ModelConfig(directory: directory)
+    /// Reads a BERT `config.json`: the shared configuration and the token-type count.
+    public static func configuration(_ c: HuggingFaceConfig) throws -> (config: ModelConfig, tokenTypes: Int) {
+        let config = try ModelConfig(huggingFace: c)
         guard config.architecture == "bert" else {
-            throw ModelLoadError.unsupported(path: directory.path, reason: "model_type '\(config.architecture)' is not a BERT encoder")
+            throw ModelLoadError.unsupported(path: c.path, reason: "model_type '\(config.architecture)' is not a BERT encoder")
         }
-        let url = directory.appendingPathComponent("config.json")
-        let root = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any]
-        if let kind = root?["position_embedding_type"] as? String, kind != "absolute" {
-            throw ModelLoadError.unsupported(path: url.path, reason: "position_embedding_type '\(kind)' (supported: absolute)")
+        if let kind = try c.optionalString("position_embedding_type"), kind != "absolute" {
+            throw ModelLoadError.unsupported(path: c.path, reason: "position_embedding_type '\(kind)' (supported: absolute)")
         }
-        let types = root?["type_vocab_size"].flatMap(jsonInteger) ?? 2
+        let types = try c.optionalInt("type_vocab_size") ?? 2
         guard types > 0, types < 1 << 16 else {
-            throw ModelLoadError.malformed(path: url.path, reason: "type_vocab_size \(types) is out of range")
+            throw ModelLoadError.malformed(path: c.path, reason: "type_vocab_size \(types) is out of range")
         }
         return (config, types)
     }
@@ -130,7 +126,7 @@ public final class BertModel: @unchecked Sendable {
         let eps = Float(c.rmsNormEps)
         let bs = Self.blockSize
         let pool = ThreadPool.shared
-        let bufs = scratch.reserve([T * D, T * D, T * 3 * D, T * D, T * F])
+        let bufs = workspace.floats([T * D, T * D, T * 3 * D, T * D, T * F])
         let h = bufs[0], tmp = bufs[1], qkv = bufs[2], att = bufs[3], ff = bufs[4]
 
         // Each sequence gets consecutive scratch blocks. The kernel sees one "sequence" per token:
@@ -147,7 +143,7 @@ public final class BertModel: @unchecked Sendable {
         for (s, length) in sequenceLengths.enumerated() {
             for pos in 0..<length {
                 try! dequantize(embedding.type, embedding.data + Int(tokens[token]) * rowBytes, count: D, into: tmp + token * D)
-                positionsAndType.withUnsafeBufferPointer { sw_add_rows(tmp + token * D, D, $0.baseAddress! + pos * D, D, 1, Int32(D)) }
+                positionsAndType.withUnsafeBufferPointer { RowOps.add(tmp + token * D, ldy: D, $0.baseAddress! + pos * D, ldx: D, rows: 1, n: D) }
                 slots[token] = Int32((firstBlock + pos / bs) * bs + pos % bs)
                 queryStart[token + 1] = Int32(token + 1)
                 contextLengths[token] = Int32(length)
@@ -158,26 +154,25 @@ public final class BertModel: @unchecked Sendable {
         }
         embeddingNorm.apply(tmp, h, rows: T, eps: eps)
 
-        slots.withUnsafeBufferPointer { sl in
-        queryStart.withUnsafeBufferPointer { qs in
-        contextLengths.withUnsafeBufferPointer { cl in
-        tables.withUnsafeBufferPointer { bt in
-            var batch = sw_attn_batch(num_seqs: Int32(T), query_start: qs.baseAddress, context_len: cl.baseAddress,
-                                      block_tables: bt.baseAddress, max_blocks_per_seq: Int32(maxBlocks))
+        // Positions only matter to rotary models; BERT's were added with the embeddings.
+        let metadata = AttentionMetadata(positions: [Int32](repeating: 0, count: T), slotMapping: slots, queryStart: queryStart,
+                                         contextLengths: contextLengths, blockTables: tables, maxBlocksPerSequence: maxBlocks,
+                                         logitsIndices: [])
+        metadata.withKernelBatch { batch in
             for layer in layers {
                 // One layer's keys and values are dead once the layer is done, so every layer
                 // reuses the cache's single layer.
                 layer.attention.forward(h, ldx: D, rows: T, into: tmp, qkvScratch: qkv, attentionScratch: att, heads: H, headDim: hd,
-                                        cache: cache, layer: 0, slots: sl.baseAddress!, batch: &batch, workspace: workspace, pool: pool)
-                sw_add_rows(h, D, tmp, D, Int32(T), Int32(D))
+                                        cache: cache, layer: 0, batch: &batch, workspace: workspace, pool: pool)
+                RowOps.add(h, ldy: D, tmp, ldx: D, rows: T, n: D)
                 layer.attentionNorm.apply(h, h, rows: T, eps: eps)
                 layer.up.forward(h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
                 activation.apply(ff, count: T * F)
                 layer.down.forward(ff, ldx: F, m: T, tmp, ldy: D, workspace: workspace, pool: pool)
-                sw_add_rows(h, D, tmp, D, Int32(T), Int32(D))
+                RowOps.add(h, ldy: D, tmp, ldx: D, rows: T, n: D)
                 layer.outputNorm.apply(h, h, rows: T, eps: eps)
             }
-        }}}}
+        }
         return Array(UnsafeBufferPointer(start: h, count: T * D))
     }
 
@@ -190,5 +185,33 @@ public final class BertModel: @unchecked Sendable {
                                      numKVHeads: config.numHeads, headDim: config.headDim, dtype: .fp32)
         cache = made
         return made
+    }
+}
+
+extension ModelArchitecture {
+    static let bert = ModelArchitecture(
+        modelType: "bert", huggingFaceClasses: ["BertModel", "BertForMaskedLM"], kind: .embedding,
+        configure: BertModel.sharedConfiguration)
+}
+
+extension BertModel {
+    /// The shared configuration of a BERT `config.json`.
+    static func sharedConfiguration(_ c: HuggingFaceConfig) throws -> ModelConfig {
+        let heads = try c.int("num_attention_heads")
+        return ModelConfig(
+            architecture: "bert",
+            vocabSize: try c.int("vocab_size"),
+            hiddenSize: try c.int("hidden_size"),
+            intermediateSize: try c.int("intermediate_size"),
+            numLayers: try c.int("num_hidden_layers"),
+            numHeads: heads,
+            numKVHeads: heads,
+            rmsNormEps: try c.optionalDouble("layer_norm_eps") ?? 1e-12,
+            maxPositionEmbeddings: try c.int("max_position_embeddings"),
+            tieWordEmbeddings: true,
+            attentionBias: true,
+            positionEmbedding: .learned,
+            normalization: .layerNorm,
+            hiddenActivation: try c.optionalString("hidden_act") ?? "gelu")
     }
 }

@@ -41,7 +41,7 @@ public struct LoadedEmbeddingModel: @unchecked Sendable {
 }
 
 /// Loads a sentence-transformers / Hugging Face encoder directory (`config.json` naming one of
-/// `HuggingFaceArchitectures.embedding`, safetensors weights, `tokenizer.json`, and optionally
+/// an embedding architecture in `ModelRegistry`, safetensors weights, `tokenizer.json`, and optionally
 /// `modules.json`, the pooling config and `sentence_bert_config.json`).
 ///
 /// Precision defaults to fp32: with 8-bit weights (`.fast`) all-MiniLM-L6-v2's embeddings drift to
@@ -53,29 +53,27 @@ public func loadEmbeddingModel(path: String, precision: ComputePrecision = .fp32
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
         throw ModelLoadError.io(path: path, reason: "an embedding model must be a Hugging Face model directory")
     }
-    guard try HuggingFaceArchitectures.kind(directory: directory) == .embedding else {
-        throw ModelLoadError.unsupported(path: path, reason: "not an embedding model (supported: \(HuggingFaceArchitectures.embedding.map(\.architecture).joined(separator: ", ")))")
+    let hf = try HuggingFaceConfig(directory: directory)
+    guard try ModelRegistry.architecture(config: hf).kind == .embedding else {
+        throw ModelLoadError.unsupported(path: path, reason: "not an embedding model (supported: \(ModelRegistry.huggingFaceClasses(.embedding).joined(separator: ", ")))")
     }
-    let (config, tokenTypes) = try BertModel.configuration(directory: directory)
+    let (config, tokenTypes) = try BertModel.configuration(hf)
     let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
-    guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
-        throw ModelLoadError.io(path: path, reason: "no tokenizer.json in the model directory")
-    }
-    let tokenizer = try loadTokenizer(tokenizerJSON: tokenizerURL, config: directory.appendingPathComponent("tokenizer_config.json"))
+    let tokenizer = try loadTokenizer(directory: directory)
     let pooling = try EmbeddingPooling(directory: directory)
 
     var maxLength = config.maxPositionEmbeddings
     var lowercase = false
     let sbertURL = directory.appendingPathComponent("sentence_bert_config.json")
     if let data = try? Data(contentsOf: sbertURL) {
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let root = try? JSONValue.parse(data), root.object != nil else {
             throw ModelLoadError.malformed(path: sbertURL.path, reason: "not a JSON object")
         }
-        if let n = root["max_seq_length"].flatMap(jsonInteger) {
+        if let n = root["max_seq_length"].int {
             guard n > 0 else { throw ModelLoadError.malformed(path: sbertURL.path, reason: "max_seq_length \(n) is not positive") }
             maxLength = min(n, config.maxPositionEmbeddings)
         }
-        lowercase = root["do_lower_case"] as? Bool ?? false
+        lowercase = root["do_lower_case"].bool ?? false
     }
 
     // Where the text goes between the special tokens: find a probe's own ids inside its encoding.

@@ -46,19 +46,20 @@ public struct EmbeddingPooling: Sendable, Equatable {
             self.init(modes: [.mean], normalize: false)
             return
         }
-        guard let modules = (try? JSONSerialization.jsonObject(with: Data(contentsOf: modulesURL))) as? [[String: Any]] else {
+        guard let data = try? Data(contentsOf: modulesURL), let list = (try? JSONValue.parse(data))?.array,
+              list.allSatisfy({ $0.object != nil }) else {
             throw ModelLoadError.malformed(path: modulesURL.path, reason: "modules.json is not a list of objects")
         }
         var modes: [Mode] = [.mean]
         var normalize = false
-        for module in modules {
-            let type = module["type"] as? String ?? "?"
+        for module in list {
+            let type = module["type"].string ?? "?"
             switch type {
             case "sentence_transformers.models.Transformer":
                 break
             case "sentence_transformers.models.Pooling":
-                let url = directory.appendingPathComponent(module["path"] as? String ?? "").appendingPathComponent("config.json")
-                guard let config = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any] else {
+                let url = directory.appendingPathComponent(module["path"].string ?? "").appendingPathComponent("config.json")
+                guard let data = try? Data(contentsOf: url), let config = try? JSONValue.parse(data), config.object != nil else {
                     throw ModelLoadError.malformed(path: url.path, reason: "cannot read the pooling configuration")
                 }
                 modes = try Self.modes(config: config, path: url.path)
@@ -74,9 +75,9 @@ public struct EmbeddingPooling: Sendable, Equatable {
 
     /// The modes a Pooling `config.json` turns on: the `pooling_mode_*` switches, or the single
     /// `pooling_mode` name newer sentence-transformers versions also write.
-    static func modes(config: [String: Any], path: String) throws -> [Mode] {
-        var modes = Mode.allCases.filter { config[$0.rawValue] as? Bool == true }
-        if modes.isEmpty, let name = config["pooling_mode"] as? String {
+    static func modes(config: JSONValue, path: String) throws -> [Mode] {
+        var modes = Mode.allCases.filter { config[$0.rawValue].bool == true }
+        if modes.isEmpty, let name = config["pooling_mode"].string {
             let names: [String: Mode] = ["cls": .cls, "max": .max, "mean": .mean, "mean_sqrt_len_tokens": .meanSqrtLength,
                                          "weightedmean": .weightedMean, "lasttoken": .lastToken]
             guard let mode = names[name] else {

@@ -1,4 +1,3 @@
-import CSwiftletKernels
 import Foundation
 import SwiftletKernels
 import SwiftletFormats
@@ -33,7 +32,7 @@ enum FeedForwardActivation: Sendable {
             let p = x + range.lowerBound, n = range.count
             switch self {
             case .geluTanh: Self.geluTanh(p, count: n)
-            case .relu: sw_relu(p, n)
+            case .relu: RowOps.relu(p, count: n)
             case .gelu:
                 for i in 0..<n { p[i] = 0.5 * p[i] * (1 + erff(p[i] * Float(0.5).squareRoot())) }
             }

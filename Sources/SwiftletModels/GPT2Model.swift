@@ -1,4 +1,3 @@
-import CSwiftletKernels
 import Foundation
 import SwiftletKernels
 import SwiftletFormats
@@ -67,16 +66,18 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
     /// The mapped checkpoint or GGUF file, which `embedding` (and unconverted weights) point into.
     private let file: AnyObject
     private let workspace = Workspace()
-    private let scratch = ScratchBuffers()
     public let residentBytes: Int
 
     /// Loads a Hugging Face `GPT2LMHeadModel` checkpoint. `progress` is called with (layers done, total).
-    public convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, precision: ComputePrecision = .fast,
-                            progress: ((Int, Int) -> Void)? = nil) throws {
+    /// `huggingFace` is the checkpoint's `config.json`, for the attention switches `ModelConfig`
+    /// has no place for.
+    public convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, huggingFace: HuggingFaceConfig,
+                            precision: ComputePrecision = .fast, progress: LoadProgress? = nil) throws {
         let w = CheckpointWeights(checkpoint)
         // Older checkpoints (the original "gpt2") have no "transformer." wrapper prefix.
         let p = try w.prefix(among: ["transformer.", ""], probe: "wte.weight")
-        let flags = try GPT2Model.attentionFlags(directory: checkpoint.directory)
+        let flags = (scaleWeights: try huggingFace.optionalBool("scale_attn_weights") ?? true,
+                     scaleByInverseLayer: try huggingFace.optionalBool("scale_attn_by_inverse_layer_idx") ?? false)
         try self.init(weights: w, names: .huggingFace(prefix: p), file: checkpoint, path: checkpoint.directory.path,
                       attentionFlags: flags, config: config, precision: precision, progress: progress)
     }
@@ -140,15 +141,6 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
         progress?(total, total)
     }
 
-    /// `scale_attn_weights` (default true) and `scale_attn_by_inverse_layer_idx` (default false)
-    /// from config.json; `ModelConfig` has no place for these GPT-2-only switches.
-    static func attentionFlags(directory: URL) throws -> (scaleWeights: Bool, scaleByInverseLayer: Bool) {
-        let url = directory.appendingPathComponent("config.json")
-        guard let data = try? Data(contentsOf: url),
-              let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return (true, false) }
-        return ((root["scale_attn_weights"] as? Bool) ?? true, (root["scale_attn_by_inverse_layer_idx"] as? Bool) ?? false)
-    }
-
     public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
@@ -157,7 +149,7 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
         let D = c.hiddenSize, hd = c.headDim, F = c.intermediateSize, H = c.numHeads
         let eps = Float(c.rmsNormEps)
         let pool = ThreadPool.shared
-        let bufs = scratch.reserve([T * D, T * D, T * 3 * D, T * D, T * F])
+        let bufs = workspace.floats([T * D, T * D, T * 3 * D, T * D, T * F])
         let h = bufs[0], xn = bufs[1], qkv = bufs[2], att = bufs[3], ff = bufs[4]
         let rowBytes = embedding.type.byteCount(elements: D)!
         for (i, t) in tokens.enumerated() {
@@ -165,19 +157,19 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
             // Positions past the table are a caller error (the engine caps the context length).
             let pos = Int(metadata.positions[i])
             precondition(pos < c.maxPositionEmbeddings, "position \(pos) is outside the learned table")
-            positions.withUnsafeBufferPointer { sw_add_rows(h + i * D, D, $0.baseAddress! + pos * D, D, 1, Int32(D)) }
+            positions.withUnsafeBufferPointer { RowOps.add(h + i * D, ldy: D, $0.baseAddress! + pos * D, ldx: D, rows: 1, n: D) }
         }
-        metadata.withKernelBatch { batch, slots in
+        metadata.withKernelBatch { batch in
             for (li, layer) in layers.enumerated() {
                 layer.norm1.apply(h, xn, rows: T, eps: eps)
                 layer.attention.forward(xn, ldx: D, rows: T, into: xn, qkvScratch: qkv, attentionScratch: att, heads: H, headDim: hd,
-                                        cache: cache, layer: li, slots: slots, batch: &batch, workspace: workspace, pool: pool)
-                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                                        cache: cache, layer: li, batch: &batch, workspace: workspace, pool: pool)
+                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
                 layer.norm2.apply(h, xn, rows: T, eps: eps)
                 layer.up.forward(xn, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
                 activation.apply(ff, count: T * F)
                 layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
             }
         }
         // Only the rows that need logits go through the final norm and the output head.
@@ -193,5 +185,37 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
             }
         }
         return logits
+    }
+}
+
+extension ModelArchitecture {
+    static let gpt2 = ModelArchitecture(
+        modelType: "gpt2", ggufArchitecture: "gpt2", huggingFaceClasses: ["GPT2LMHeadModel"],
+        configure: GPT2Model.configuration,
+        loadGGUF: { try GPT2Model(gguf: $0, config: $1, precision: $2, progress: $3) },
+        loadCheckpoint: { try GPT2Model(checkpoint: $0, config: $1, huggingFace: $2, precision: $3, progress: $4) })
+}
+
+extension GPT2Model {
+    /// The configuration of a GPT-2 `config.json`.
+    static func configuration(_ c: HuggingFaceConfig) throws -> ModelConfig {
+        let hidden = try c.int("n_embd")
+        return ModelConfig(
+            architecture: "gpt2",
+            vocabSize: try c.int("vocab_size"),
+            hiddenSize: hidden,
+            intermediateSize: try c.optionalInt("n_inner") ?? 4 * hidden,
+            numLayers: try c.int("n_layer"),
+            numHeads: try c.int("n_head"),
+            numKVHeads: try c.int("n_head"),
+            rmsNormEps: try c.optionalDouble("layer_norm_epsilon") ?? 1e-5,
+            maxPositionEmbeddings: try c.int("n_positions"),
+            tieWordEmbeddings: try c.optionalBool("tie_word_embeddings") ?? true,
+            attentionBias: true,
+            bosTokenId: try c.optionalInt("bos_token_id"),
+            eosTokenIds: try c.intList("eos_token_id"),
+            positionEmbedding: .learned,
+            normalization: .layerNorm,
+            hiddenActivation: try c.optionalString("activation_function") ?? "gelu_new")
     }
 }

@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import SwiftletKernels
 
 /// A LayerNorm's scale and shift (GPT-2, OPT, BERT).
 struct LayerNormWeights {
@@ -15,7 +15,7 @@ struct LayerNormWeights {
         let width = weight.count
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
-                sw_layernorm(x, width, w.baseAddress, b.baseAddress, out, width, Int32(rows), Int32(width), eps)
+                RowOps.layerNorm(x, ldx: width, weight: w.baseAddress, bias: b.baseAddress, into: out, ldo: width, rows: rows, n: width, eps: eps)
             }
         }
     }

@@ -1,17 +1,6 @@
-import CSwiftletKernels
 import Foundation
 import SwiftletKernels
 import SwiftletFormats
-
-/// A decoder-only language model run over a flat batch of tokens with paged attention.
-public protocol CausalLanguageModel: AnyObject {
-    var config: ModelConfig { get }
-    /// Bytes of weights held in memory beyond the mapped model file.
-    var residentBytes: Int { get }
-    /// Runs the batch, writing every token's K and V into `cache`, and returns the logits of the
-    /// tokens in `metadata.logitsIndices`, `config.vocabSize` values each, in that order.
-    func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
-}
 
 /// The LLaMA architecture (also SmolLM2, Mistral, Qwen2): RMSNorm, RoPE, grouped-query
 /// attention, SwiGLU feed-forward, optionally tied embeddings and q/k/v biases.
@@ -36,7 +25,6 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private let invFreq: [Float]
     private let file: AnyObject
     private let workspace = Workspace()
-    private let buffers = ForwardBuffers()
     public let residentBytes: Int
     /// Per-operation timing, when `SWIFTLET_PROFILE` is set in the environment.
     public let profiler: ForwardProfiler? = ProcessInfo.processInfo.environment["SWIFTLET_PROFILE"] != nil ? ForwardProfiler() : nil
@@ -151,33 +139,6 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         progress?(total, total)
     }
 
-    /// Scratch activations, grown to the largest batch seen.
-    final class ForwardBuffers {
-        var capacity = 0
-        var hidden = UnsafeMutablePointer<Float>.allocate(capacity: 1), normed = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-        var qkv = UnsafeMutablePointer<Float>.allocate(capacity: 1), attn = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-        var gateUp = UnsafeMutablePointer<Float>.allocate(capacity: 1), act = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-
-        func reserve(tokens: Int, config c: ModelConfig) {
-            guard tokens > capacity else { return }
-            capacity = max(tokens, capacity * 2)
-            let qkvWidth = (c.numHeads + 2 * c.numKVHeads) * c.headDim
-            func grow(_ p: inout UnsafeMutablePointer<Float>, _ n: Int) {
-                p.deallocate()
-                p = .allocate(capacity: n)
-                p.initialize(repeating: 0, count: n)
-            }
-            grow(&hidden, capacity * c.hiddenSize)
-            grow(&normed, capacity * max(c.hiddenSize, c.numHeads * c.headDim))
-            grow(&qkv, capacity * qkvWidth)
-            grow(&attn, capacity * c.numHeads * c.headDim)
-            grow(&gateUp, capacity * 2 * c.intermediateSize)
-            grow(&act, capacity * c.intermediateSize)
-        }
-
-        deinit { [hidden, normed, qkv, attn, gateUp, act].forEach { $0.deallocate() } }
-    }
-
     /// Batches of at least this many tokens split their row-wise operations over threads.
     static let parallelRowsThreshold = 8
 
@@ -188,38 +149,28 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         let c = config
         let D = c.hiddenSize, hd = c.headDim, F = c.intermediateSize
         let qWidth = c.numHeads * hd, kvWidth = c.numKVHeads * hd, qkvWidth = qWidth + 2 * kvWidth
-        buffers.reserve(tokens: T, config: c)
         let pool = ThreadPool.shared
         let eps = Float(c.rmsNormEps)
-        let halves: Int32 = c.ropeStyle == .halves ? 1 : 0
+        let halves = c.ropeStyle == .halves
         let scale = 1 / Float(hd).squareRoot()
-        let window = Int32(c.slidingWindow ?? 0)
+        let window = c.slidingWindow ?? 0
         let rot = c.ropeDimensions > 0 ? c.ropeDimensions : hd
 
         profiler?.mark()
-        let h = buffers.hidden, xn = buffers.normed, qkv = buffers.qkv, att = buffers.attn
-        let gu = buffers.gateUp, act = buffers.act
+        let buffers = workspace.floats([T * D, T * max(D, qWidth), T * qkvWidth, T * qWidth, T * 2 * F, T * F, T * rot])
+        let h = buffers[0], xn = buffers[1], qkv = buffers[2], att = buffers[3], gu = buffers[4], act = buffers[5]
+        let angles = buffers[6]
         // Embedding lookup: dequantize the rows of the batch's tokens.
         for (i, t) in tokens.enumerated() {
             let row = embedding.data + Int(t) * embeddingRowBytes
             try! dequantize(embedding.type, row, count: D, into: h + i * D)
         }
-        metadata.positions.withUnsafeBufferPointer { pos in
-        metadata.slotMapping.withUnsafeBufferPointer { slots in
-        metadata.queryStart.withUnsafeBufferPointer { qs in
-        metadata.contextLengths.withUnsafeBufferPointer { cl in
-        metadata.blockTables.withUnsafeBufferPointer { bt in
-        // The rope angles depend only on positions: computed once here, not once per layer.
-        var ropeAngles = [Float](repeating: 0, count: T * rot)
-        ropeAngles.withUnsafeMutableBufferPointer { a in
+        metadata.withKernelBatch { batch in
+            // The rope angles depend only on positions: computed once here, not once per layer.
             invFreq.withUnsafeBufferPointer { freq in
-                sw_rope_cos_sin(pos.baseAddress, Int32(T), freq.baseAddress, Int32(rot / 2), a.baseAddress)
+                RowOps.ropeAngles(positions: batch.positions, rows: T, inverseFrequencies: freq.baseAddress!, half: rot / 2, into: angles)
             }
-        }
-        ropeAngles.withUnsafeBufferPointer { angles in
-            var batch = sw_attn_batch(num_seqs: Int32(metadata.numSequences), query_start: qs.baseAddress,
-                                      context_len: cl.baseAddress, block_tables: bt.baseAddress,
-                                      max_blocks_per_seq: Int32(metadata.maxBlocksPerSequence))
+            let slots = batch.slots
             let prof = profiler
             // Row-wise work (norms, rope, cache writes, activations) is split over the pool's
             // threads for batches of many tokens; for a few tokens it stays on this thread.
@@ -228,7 +179,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 if split { pool.parallelFor(T) { body($0.lowerBound, $0.count) } } else { body(0, T) }
             }
             let rmsNorm = { (w: UnsafePointer<Float>, r0: Int, n: Int) in
-                sw_rmsnorm(h + r0 * D, D, w, xn + r0 * D, D, Int32(n), Int32(D), eps)
+                RowOps.rmsNorm(h + r0 * D, ldx: D, weight: w, into: xn + r0 * D, ldo: D, rows: n, n: D, eps: eps)
             }
             for (li, layer) in layers.enumerated() {
                 prof?.lap(.other)
@@ -239,30 +190,29 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
                 rows { r0, n in
-                    let q = qkv + r0 * qkvWidth, a = angles.baseAddress! + r0 * rot
-                    sw_rope_apply(q, qkvWidth, Int32(n), Int32(c.numHeads), Int32(hd), Int32(rot), a, halves)
-                    sw_rope_apply(q + qWidth, qkvWidth, Int32(n), Int32(c.numKVHeads), Int32(hd), Int32(rot), a, halves)
-                    sw_kv_write(q + qWidth, qkvWidth, q + qWidth + kvWidth, qkvWidth, slots.baseAddress! + r0, Int32(n),
-                                cache.keys[li], cache.values[li], cache.dtype.kernelCode,
-                                Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize))
+                    let q = qkv + r0 * qkvWidth, a = angles + r0 * rot
+                    RowOps.rope(q, ld: qkvWidth, rows: n, heads: c.numHeads, headDim: hd, rotaryDims: rot, angles: a, halves: halves)
+                    RowOps.rope(q + qWidth, ld: qkvWidth, rows: n, heads: c.numKVHeads, headDim: hd, rotaryDims: rot, angles: a,
+                                halves: halves)
+                    PagedAttention.write(keys: q + qWidth, ldk: qkvWidth, values: q + qWidth + kvWidth, ldv: qkvWidth,
+                                         slots: slots + r0, rows: n, cache: cache, layer: li)
                 }
                 prof?.lap(.other)
-                sw_paged_attention(pool.raw, qkv, qkvWidth, att, qWidth, cache.keys[li], cache.values[li], cache.dtype.kernelCode,
-                                   Int32(c.numHeads), Int32(c.numKVHeads), Int32(hd), Int32(cache.blockSize),
-                                   &batch, scale, window)
+                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: c.numHeads, cache: cache, layer: li,
+                                      batch: &batch, scale: scale, window: window, pool: pool)
                 prof?.lap(.attention)
                 layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
                 layer.ffnNorm.withUnsafeBufferPointer { w in
                     rows { r0, n in
-                        sw_add_rows(h + r0 * D, D, xn + r0 * D, D, Int32(n), Int32(D))
+                        RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
                         rmsNorm(w.baseAddress!, r0, n)
                     }
                 }
                 prof?.lap(.other)
                 layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
-                rows { r0, n in sw_silu_mul(gu + r0 * 2 * F, 2 * F, act + r0 * F, F, Int32(n), Int32(F)) }
+                rows { r0, n in RowOps.siluMul(gu + r0 * 2 * F, ld: 2 * F, into: act + r0 * F, ldo: F, rows: n, n: F) }
                 prof?.lap(.other)
                 layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
@@ -271,15 +221,15 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 if let next {
                     next.withUnsafeBufferPointer { w in
                         rows { r0, n in
-                            sw_add_rows(h + r0 * D, D, xn + r0 * D, D, Int32(n), Int32(D))
+                            RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
                             rmsNorm(w.baseAddress!, r0, n)
                         }
                     }
                 } else {
-                    rows { r0, n in sw_add_rows(h + r0 * D, D, xn + r0 * D, D, Int32(n), Int32(D)) }
+                    rows { r0, n in RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D) }
                 }
             }
-        }}}}}}
+        }
         // Only the rows that need logits go through the final norm and the (large) output head.
         let L = metadata.logitsIndices.count
         var logits: [Float] = []
@@ -288,7 +238,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             rows.withUnsafeMutableBufferPointer { r in
                 for (j, i) in metadata.logitsIndices.enumerated() {
                     finalNorm.withUnsafeBufferPointer {
-                        sw_rmsnorm(h + Int(i) * D, D, $0.baseAddress, r.baseAddress! + j * D, D, 1, Int32(D), eps)
+                        RowOps.rmsNorm(h + Int(i) * D, ldx: D, weight: $0.baseAddress!, into: r.baseAddress! + j * D, ldo: D, rows: 1, n: D, eps: eps)
                     }
                 }
                 profiler?.lap(.other)
@@ -303,5 +253,60 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             }
         }
         return logits
+    }
+}
+
+extension ModelArchitecture {
+    static let llama = llamaFamily("llama", classes: ["LlamaForCausalLM"])
+    static let mistral = llamaFamily("mistral", classes: ["MistralForCausalLM"])
+    static let qwen2 = llamaFamily("qwen2", classes: ["Qwen2ForCausalLM"])
+
+    /// LLaMA and the families that differ from it only in configuration (a sliding window for
+    /// Mistral, q/k/v biases for Qwen2), all run by `LlamaModel`.
+    private static func llamaFamily(_ type: String, classes: [String]) -> ModelArchitecture {
+        ModelArchitecture(
+            modelType: type, ggufArchitecture: type, huggingFaceClasses: classes,
+            configure: { try LlamaModel.configuration($0, modelType: type) },
+            loadGGUF: { try LlamaModel(gguf: $0, config: $1, precision: $2, progress: $3) },
+            loadCheckpoint: { try LlamaModel(checkpoint: $0, config: $1, precision: $3, progress: $4) })
+    }
+}
+
+extension LlamaModel {
+    /// The configuration of a LLaMA, Mistral or Qwen2 `config.json`.
+    static func configuration(_ c: HuggingFaceConfig, modelType: String) throws -> ModelConfig {
+        let hidden = try c.int("hidden_size")
+        let heads = try c.int("num_attention_heads")
+        var sliding: Int?
+        if modelType == "mistral" {
+            sliding = try c.optionalInt("sliding_window")
+        } else if modelType == "qwen2", try c.optionalBool("use_sliding_window") == true {
+            sliding = try c.optionalInt("sliding_window")
+        }
+        var config = ModelConfig(
+            architecture: modelType,
+            vocabSize: try c.int("vocab_size"),
+            hiddenSize: hidden,
+            intermediateSize: try c.int("intermediate_size"),
+            numLayers: try c.int("num_hidden_layers"),
+            numHeads: heads,
+            numKVHeads: try c.optionalInt("num_key_value_heads") ?? heads,
+            headDim: try c.optionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
+            rmsNormEps: try c.double("rms_norm_eps"),
+            ropeTheta: try c.ropeTheta() ?? 10000,
+            ropeDimensions: nil,
+            ropeScaling: try c.ropeScaling(),
+            ropeStyle: .halves,
+            maxPositionEmbeddings: try c.int("max_position_embeddings"),
+            tieWordEmbeddings: try c.optionalBool("tie_word_embeddings") ?? false,
+            attentionBias: modelType == "qwen2" ? true : (try c.optionalBool("attention_bias") ?? false),
+            slidingWindow: sliding,
+            bosTokenId: try c.optionalInt("bos_token_id"),
+            eosTokenIds: try c.intList("eos_token_id"),
+            hiddenActivation: try c.optionalString("hidden_act") ?? "silu")
+        if let partial = try c.optionalDouble("partial_rotary_factor") {
+            config.ropeDimensions = Int(Double(config.headDim) * partial)
+        }
+        return config
     }
 }

@@ -1,4 +1,3 @@
-import CSwiftletKernels
 import Foundation
 import SwiftletKernels
 import SwiftletFormats
@@ -48,31 +47,24 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
     private let activation: FeedForwardActivation
     private let checkpoint: SafetensorsCheckpoint
     private let workspace = Workspace()
-    private let scratch = ScratchBuffers()
     public let residentBytes: Int
 
     /// Reads `config.json` of an OPT directory: the shared configuration and the OPT-only options.
     public static func configuration(directory: URL) throws -> (ModelConfig, Options) {
-        let url = directory.appendingPathComponent("config.json")
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelLoadError.io(path: url.path, reason: "cannot read config.json: \(error.localizedDescription)")
+        let c = try HuggingFaceConfig(directory: directory)
+        let config = try ModelConfig(huggingFace: c)
+        return (config, try options(c))
+    }
+
+    /// The OPT-only switches of a `config.json`.
+    static func options(_ c: HuggingFaceConfig) throws -> Options {
+        let before = try c.optionalBool("do_layer_norm_before") ?? true
+        let projection = try c.optionalInt("word_embed_proj_dim") ?? c.int("hidden_size")
+        guard projection > 0, projection < 1 << 20 else {
+            throw ModelLoadError.malformed(path: c.path, reason: "word_embed_proj_dim is out of range")
         }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelLoadError.malformed(path: url.path, reason: "config.json is not a JSON object")
-        }
-        let hidden = jsonInteger(root["hidden_size"] as Any)
-        let before = root["do_layer_norm_before"].map { isJSONBoolean($0) ? ($0 as? Bool) : nil } ?? true
-        guard let before else {
-            throw ModelLoadError.malformed(path: url.path, reason: "config.json key 'do_layer_norm_before' is not a boolean")
-        }
-        let projection = root["word_embed_proj_dim"].flatMap { jsonInteger($0) } ?? hidden
-        let config = try ModelConfig(configJSON: data, path: url.path)
-        guard let projection, projection > 0, projection < 1 << 20 else {
-            throw ModelLoadError.malformed(path: url.path, reason: "word_embed_proj_dim is out of range")
-        }
-        let removeFinal = (root["_remove_final_layer_norm"] as? Bool) ?? false
-        return (config, Options(layerNormBefore: before, wordEmbeddingSize: projection, finalLayerNorm: before && !removeFinal))
+        let removeFinal = try c.optionalBool("_remove_final_layer_norm") ?? false
+        return Options(layerNormBefore: before, wordEmbeddingSize: projection, finalLayerNorm: before && !removeFinal)
     }
 
     /// Loads a Hugging Face `OPTForCausalLM` checkpoint. `progress` is called with (layers done, total).
@@ -139,7 +131,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         let eps = Float(c.rmsNormEps)
         let pool = ThreadPool.shared
         let before = options.layerNormBefore
-        let bufs = scratch.reserve([T * D, T * max(D, P), T * 3 * D, T * D, T * F])
+        let bufs = workspace.floats([T * D, T * max(D, P), T * 3 * D, T * D, T * F])
         let h = bufs[0], xn = bufs[1], qkv = bufs[2], att = bufs[3], ff = bufs[4]
 
         // Token embeddings (P wide), mapped to the hidden size when the widths differ.
@@ -152,24 +144,24 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         for i in 0..<T {
             let row = Int(metadata.positions[i]) + Self.positionOffset
             precondition(row < positions.count / D, "position \(row - Self.positionOffset) is outside the learned table")
-            positions.withUnsafeBufferPointer { sw_add_rows(h + i * D, D, $0.baseAddress! + row * D, D, 1, Int32(D)) }
+            positions.withUnsafeBufferPointer { RowOps.add(h + i * D, ldy: D, $0.baseAddress! + row * D, ldx: D, rows: 1, n: D) }
         }
 
-        metadata.withKernelBatch { batch, slots in
+        metadata.withKernelBatch { batch in
             for (li, layer) in layers.enumerated() {
                 // Pre-norm blocks read the normalised copy; post-norm blocks read the residual stream itself.
                 if before { layer.attentionNorm.apply(h, xn, rows: T, eps: eps) }
                 layer.attention.forward(before ? xn : h, ldx: D, rows: T, into: xn, qkvScratch: qkv, attentionScratch: att,
-                                        heads: H, headDim: hd, cache: cache, layer: li, slots: slots, batch: &batch,
+                                        heads: H, headDim: hd, cache: cache, layer: li, batch: &batch,
                                         workspace: workspace, pool: pool)
-                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
                 if !before { layer.attentionNorm.apply(h, h, rows: T, eps: eps) }
 
                 if before { layer.ffnNorm.apply(h, xn, rows: T, eps: eps) }
                 layer.up.forward(before ? xn : h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
                 activation.apply(ff, count: T * F)
                 layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                sw_add_rows(h, D, xn, D, Int32(T), Int32(D))
+                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
                 if !before { layer.ffnNorm.apply(h, h, rows: T, eps: eps) }
             }
         }
@@ -202,5 +194,35 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
             }
         }
         return logits
+    }
+}
+
+extension ModelArchitecture {
+    static let opt = ModelArchitecture(
+        modelType: "opt", huggingFaceClasses: ["OPTForCausalLM"],
+        configure: OPTModel.configuration,
+        loadCheckpoint: { try OPTModel(checkpoint: $0, config: $1, options: OPTModel.options($2), precision: $3, progress: $4) })
+}
+
+extension OPTModel {
+    /// The shared configuration of an OPT `config.json`; its own switches are `Options`.
+    static func configuration(_ c: HuggingFaceConfig) throws -> ModelConfig {
+        ModelConfig(
+            architecture: "opt",
+            vocabSize: try c.int("vocab_size"),
+            hiddenSize: try c.int("hidden_size"),
+            intermediateSize: try c.int("ffn_dim"),
+            numLayers: try c.int("num_hidden_layers"),
+            numHeads: try c.int("num_attention_heads"),
+            numKVHeads: try c.int("num_attention_heads"),
+            rmsNormEps: 1e-5,
+            maxPositionEmbeddings: try c.int("max_position_embeddings"),
+            tieWordEmbeddings: try c.optionalBool("tie_word_embeddings") ?? true,
+            attentionBias: try c.optionalBool("enable_bias") ?? true,
+            bosTokenId: try c.optionalInt("bos_token_id"),
+            eosTokenIds: try c.intList("eos_token_id"),
+            positionEmbedding: .learned,
+            normalization: .layerNorm,
+            hiddenActivation: try c.optionalString("activation_function") ?? "relu")
     }
 }

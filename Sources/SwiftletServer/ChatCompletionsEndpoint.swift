@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletJinja
 import Hummingbird
 import SwiftletEngine
 import SwiftletModels
@@ -7,19 +8,25 @@ import SwiftletTokenizers
 
 /// POST /v1/chat/completions: the conversation goes through the model's own chat template.
 extension OpenAIServer {
-    func chatCompletions(_ f: RequestFields) async throws -> Response {
+    func chatCompletionsRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
+        routes.post("/v1/chat/completions") { request, _ in try await self.chatCompletions(self.fields(request), g) }
+        return routes
+    }
+
+    func chatCompletions(_ f: RequestFields, _ g: GenerationService) async throws -> Response {
         try checkModel(f)
         guard case .array(let raw)? = f.value("messages") else {
             throw OpenAIError.invalidRequest("'messages' must be a list of messages.", param: "messages")
         }
         guard !raw.isEmpty else { throw OpenAIError.invalidRequest("'messages' must not be empty.", param: "messages") }
-        guard let template = chatTemplate else {
+        guard let template = g.chatTemplate else {
             throw OpenAIError.invalidRequest("This model has no chat template; use /v1/completions or start the server with --chat-template.")
         }
         let messages: [ChatMessage]
         let rendered: String
         do {
-            messages = try raw.map(ChatMessage.init)
+            messages = try raw.map { try ChatMessage(JinjaValue($0)) }
             rendered = try template.render(messages: messages, addGenerationPrompt: try f.bool("add_generation_prompt") ?? true)
         } catch let e as OpenAIError {
             throw e
@@ -27,7 +34,7 @@ extension OpenAIServer {
             throw OpenAIError.invalidRequest("The messages could not be rendered with the chat template: \(error)", param: "messages")
         }
         // The template writes any special tokens itself (BOS included), as in vLLM.
-        let prompt = tokenizer.encode(rendered, addSpecialTokens: false, parseSpecial: true)
+        let prompt = g.tokenizer.encode(rendered, addSpecialTokens: false, parseSpecial: true)
         let stream = try f.bool("stream") ?? false
         let includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
         let base = try samplingParams(f, chat: true)
@@ -35,12 +42,12 @@ extension OpenAIServer {
         if stream, let b = base.bestOf, b > n {
             throw OpenAIError.invalidRequest("best_of greater than n cannot be streamed.", param: "best_of")
         }
-        let params = try finalize(base, promptLength: prompt.count, maxModelLen: engine.maxModelLen, vocabSize: engine.vocabSize,
+        let params = try finalize(base, promptLength: prompt.count, maxModelLen: g.engine.maxModelLen, vocabSize: g.engine.vocabSize,
                                   promptParam: "messages")
         let id = Self.newID("chatcmpl")
         let created = Int(Date().timeIntervalSince1970)
         let model = JSONValue.string(configuration.servedModelName)
-        let job = try await GenerationJob(engine: engine, metrics: metrics, baseID: id, prompts: [prompt], params: [params])
+        let job = try await GenerationJob(engine: g.engine, metrics: metrics, baseID: id, prompts: [prompt], params: [params])
         let wantsLogprobs = base.logprobs != nil
 
         if !stream {
@@ -53,7 +60,7 @@ extension OpenAIServer {
                 choices.append([
                     "index": .int(j),
                     "message": ["role": "assistant", "content": .string(c.text)],
-                    "logprobs": wantsLogprobs ? chatLogprobs(c.logprobs ?? [], top: base.logprobs ?? 0) : .null,
+                    "logprobs": wantsLogprobs ? chatLogprobs(c.logprobs ?? [], top: base.logprobs ?? 0, g.tokenizer) : .null,
                     "finish_reason": c.finishReason.map { .string($0.rawValue) } ?? .null,
                     "stop_reason": stopReasonJSON(c.stopReason),
                 ])
@@ -93,7 +100,7 @@ extension OpenAIServer {
                         done.insert(c.index)
                         completionTokens += c.tokenIDs.count
                     }
-                    let lp = wantsLogprobs ? self.chatLogprobs(Array((c.logprobs ?? []).suffix(c.newTokenIDs.count)), top: base.logprobs ?? 0)
+                    let lp = wantsLogprobs ? self.chatLogprobs(Array((c.logprobs ?? []).suffix(c.newTokenIDs.count)), top: base.logprobs ?? 0, g.tokenizer)
                         : JSONValue.null
                     text += chunk([[
                         "index": .int(c.index), "delta": .object(delta), "logprobs": lp,
@@ -115,7 +122,7 @@ extension OpenAIServer {
     }
 
     /// Chat logprobs: per token its text, logprob, UTF-8 bytes and the `top` most likely alternatives.
-    func chatLogprobs(_ entries: [PositionLogprobs], top: Int) -> JSONValue {
+    func chatLogprobs(_ entries: [PositionLogprobs], top: Int, _ tokenizer: any Tokenizer) -> JSONValue {
         func item(_ id: Int, _ lp: Float) -> [(String, JSONValue)] {
             let s = tokenizer.decode([id], skipSpecialTokens: false)
             return [("token", .string(s)), ("logprob", .double(Double(lp))), ("bytes", .array(s.utf8.map { .int(Int($0)) }))]

@@ -4,12 +4,19 @@ import SwiftletEngine
 import SwiftletModels
 import SwiftletFormats
 import SwiftletJinja
+import SwiftletTokenizers
 
 /// POST /v1/completions.
 extension OpenAIServer {
-    func completions(_ f: RequestFields) async throws -> Response {
+    func completionsRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
+        routes.post("/v1/completions") { request, _ in try await self.completions(self.fields(request), g) }
+        return routes
+    }
+
+    func completions(_ f: RequestFields, _ g: GenerationService) async throws -> Response {
         try checkModel(f)
-        let prompts = try completionPrompts(f)
+        let prompts = try completionPrompts(f, g)
         let stream = try f.bool("stream") ?? false
         let echo = try f.bool("echo") ?? false
         let includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
@@ -20,11 +27,11 @@ extension OpenAIServer {
             throw OpenAIError.invalidRequest("best_of greater than n cannot be streamed.", param: "best_of")
         }
         let params = try prompts.map {
-            try finalize(base, promptLength: $0.count, maxModelLen: engine.maxModelLen, vocabSize: engine.vocabSize, promptParam: "prompt")
+            try finalize(base, promptLength: $0.count, maxModelLen: g.engine.maxModelLen, vocabSize: g.engine.vocabSize, promptParam: "prompt")
         }
         let id = Self.newID("cmpl")
-        let job = try await GenerationJob(engine: engine, metrics: metrics, baseID: id, prompts: prompts, params: params)
-        let context = CompletionContext(server: self, id: id, created: Int(Date().timeIntervalSince1970), n: n, echo: echo,
+        let job = try await GenerationJob(engine: g.engine, metrics: metrics, baseID: id, prompts: prompts, params: params)
+        let context = CompletionContext(server: self, tokenizer: g.tokenizer, id: id, created: Int(Date().timeIntervalSince1970), n: n, echo: echo,
                                         logprobs: base.logprobs)
         if !stream {
             defer { job.close() }
@@ -93,21 +100,21 @@ extension OpenAIServer {
     }
 
     /// `prompt` as a string, a list of strings, a list of token ids or a list of such lists.
-    private func completionPrompts(_ f: RequestFields) throws -> [[Int]] {
+    private func completionPrompts(_ f: RequestFields, _ g: GenerationService) throws -> [[Int]] {
         let bad = OpenAIError.invalidRequest("'prompt' must be a string, a list of strings, a list of token ids or a list of lists of token ids.",
                                              param: "prompt")
         guard let v = f.value("prompt") else { throw OpenAIError.invalidRequest("'prompt' is required.", param: "prompt") }
-        func ids(_ a: [JinjaValue]) throws -> [Int] {
+        func ids(_ a: [JSONValue]) throws -> [Int] {
             try a.map {
                 guard case .int(let t) = $0 else { throw bad }
-                guard t >= 0 && t < engine.vocabSize else {
-                    throw OpenAIError.invalidRequest("Token id \(t) is outside the vocabulary (size \(engine.vocabSize)).", param: "prompt")
+                guard t >= 0 && t < g.engine.vocabSize else {
+                    throw OpenAIError.invalidRequest("Token id \(t) is outside the vocabulary (size \(g.engine.vocabSize)).", param: "prompt")
                 }
                 return t
             }
         }
         switch v {
-        case .string(let s): return [tokenizer.encode(s)]
+        case .string(let s): return [g.tokenizer.encode(s)]
         case .array(let a):
             guard let first = a.first else { throw OpenAIError.invalidRequest("'prompt' must not be empty.", param: "prompt") }
             switch first {
@@ -115,7 +122,7 @@ extension OpenAIServer {
             case .string:
                 return try a.map {
                     guard case .string(let s) = $0 else { throw bad }
-                    return tokenizer.encode(s)
+                    return g.tokenizer.encode(s)
                 }
             case .array:
                 return try a.map {
@@ -132,6 +139,7 @@ extension OpenAIServer {
 /// What the choices of one completion response share.
 struct CompletionContext {
     let server: OpenAIServer
+    let tokenizer: any Tokenizer
     let id: String
     let created: Int
     let n: Int
@@ -139,7 +147,7 @@ struct CompletionContext {
     let logprobs: Int?
 
     func promptText(_ out: RequestOutput) -> String {
-        server.tokenizer.decode(out.promptTokenIDs, skipSpecialTokens: true)
+        tokenizer.decode(out.promptTokenIDs, skipSpecialTokens: true)
     }
 
     func choice(index: Int, prompt out: RequestOutput, completion c: CompletionOutput) -> JSONValue {
@@ -167,7 +175,7 @@ struct CompletionContext {
         var tokens: [JSONValue] = [], tokenLogprobs: [JSONValue] = [], top: [JSONValue] = [], offsets: [JSONValue] = []
         var at = offset
         func add(token id: Int, _ e: PositionLogprobs?) {
-            let s = server.tokenizer.decode([id], skipSpecialTokens: false)
+            let s = tokenizer.decode([id], skipSpecialTokens: false)
             tokens.append(.string(s))
             offsets.append(.int(at))
             at += s.count
@@ -180,7 +188,7 @@ struct CompletionContext {
             var dict: [(String, JSONValue)] = []
             var seen = Set<String>()
             for t in e.top.prefix(logprobs ?? 0) {
-                let key = server.tokenizer.decode([t.tokenID], skipSpecialTokens: false)
+                let key = tokenizer.decode([t.tokenID], skipSpecialTokens: false)
                 if seen.insert(key).inserted { dict.append((key, .double(Double(t.logprob)))) }
             }
             if seen.insert(s).inserted { dict.append((s, .double(Double(e.chosen.logprob)))) }

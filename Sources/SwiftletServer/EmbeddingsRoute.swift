@@ -23,10 +23,13 @@ extension OpenAIServer {
     /// OpenAI's limit on inputs per request.
     static let maxEmbeddingInputs = 2048
 
-    func embeddings(_ f: RequestFields) async throws -> Response {
-        guard let service = embeddingService else {
-            throw OpenAIError.invalidRequest("The model `\(configuration.servedModelName)` does not support embeddings.", param: "model")
-        }
+    func embeddingsRoutes(_ service: EmbeddingService) -> RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
+        routes.post("/v1/embeddings") { request, _ in try await self.embeddings(self.fields(request), service) }
+        return routes
+    }
+
+    func embeddings(_ f: RequestFields, _ service: EmbeddingService) async throws -> Response {
         if let m = try f.string("model"), m != service.modelName {
             throw OpenAIError(status: 400, message: "The model `\(m)` does not exist.", type: "invalid_request_error",
                               param: "model", code: "model_not_found")
@@ -69,7 +72,7 @@ extension OpenAIServer {
     static func embeddingInputs(_ f: RequestFields) throws -> [EmbeddingInput] {
         let shape = "'input' must be a string, a list of strings, a list of token ids or a list of lists of token ids."
         guard let value = f.value("input") else { throw OpenAIError.invalidRequest("'input' is required.", param: "input") }
-        func tokenIDs(_ items: [JinjaValue]) -> [Int]? {
+        func tokenIDs(_ items: [JSONValue]) -> [Int]? {
             var ids: [Int] = []
             ids.reserveCapacity(items.count)
             for item in items {
@@ -108,15 +111,6 @@ extension OpenAIServer {
             throw OpenAIError.invalidRequest("'input' has \(inputs.count) items; at most \(maxEmbeddingInputs) are allowed.", param: "input")
         }
         return inputs
-    }
-
-    /// The /v1/models entry of the embedding model, if one is served.
-    var embeddingModelEntries: [JSONValue] {
-        guard let service = embeddingService else { return [] }
-        return [[
-            "id": .string(service.modelName), "object": "model", "created": .int(created), "owned_by": "swiftlet",
-            "root": .string(service.modelName), "parent": nil, "max_model_len": .int(service.engine.model.maxSequenceLength),
-        ]]
     }
 
     /// Little-endian float32 bytes, base64: what clients decode with `numpy.frombuffer(..., "float32")`.

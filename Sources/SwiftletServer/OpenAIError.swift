@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletFormats
 
 /// An error in the shape the OpenAI API returns (`{"error": {"message", "type", "param", "code"}}`),
 /// with the HTTP status it goes out with.
@@ -39,11 +40,8 @@ public struct OpenAIError: Error, Sendable, Equatable {
 
     /// The JSON body. `param` and `code` are always present, as null when unset, as OpenAI sends them.
     public func jsonBody() -> Data {
-        let inner: [String: Any] = [
-            "message": message, "type": type,
-            "param": param.map { $0 as Any } ?? NSNull(), "code": code.map { $0 as Any } ?? NSNull(),
-        ]
-        return (try? JSONSerialization.data(withJSONObject: ["error": inner], options: [.sortedKeys])) ?? Data()
+        let inner: JSONValue = ["message": .string(message), "type": .string(type), "param": param.json, "code": code.json]
+        return JSONValue.object([("error", inner)]).data(JSONWriteOptions(sortKeys: true))
     }
 }
 

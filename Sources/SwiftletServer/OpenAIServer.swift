@@ -9,17 +9,17 @@ import SwiftletModels
 import SwiftletFormats
 import SwiftletTokenizers
 
-/// An OpenAI-compatible HTTP server over an `AsyncLLMEngine` (vLLM's `vllm serve`).
+/// An OpenAI-compatible HTTP server (vLLM's `vllm serve`) over a generative model, an embedding
+/// model, or both.
 ///
-/// Routes: POST /v1/completions, /v1/chat/completions, /v1/embeddings, /tokenize, /detokenize; GET /v1/models,
-/// /health, /version, /metrics, the web page at / and the engine views it polls
-/// (/engine/blocks, /engine/stats).
+/// Routes, one collection per endpoint: GET /health, /version, /metrics, /v1/models; with a
+/// generative model POST /v1/completions, /v1/chat/completions, /tokenize, /detokenize, the web
+/// page at / and the engine views it polls (/engine/blocks, /engine/stats); with an embedding
+/// model POST /v1/embeddings.
 public final class OpenAIServer: Sendable {
     public let configuration: ServerConfiguration
-    public let engine: AsyncLLMEngine
-    public let tokenizer: any Tokenizer
-    /// The model's chat template; without one, /v1/chat/completions answers 400.
-    public let chatTemplate: ChatTemplate?
+    /// The generative model behind the completion routes, if one is served.
+    public let generation: GenerationService?
     public let metrics: ServerMetrics
     /// The embedding model behind /v1/embeddings, if one is served.
     public let embeddingService: EmbeddingService?
@@ -27,44 +27,59 @@ public final class OpenAIServer: Sendable {
     let created: Int
     private let running = RunningGroup()
 
-    public init(engine: AsyncLLMEngine, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?, configuration: ServerConfiguration,
-                embeddingService: EmbeddingService? = nil) {
-        self.engine = engine
+    /// A server of a generative model, with an embedding model beside it if given.
+    public convenience init(engine: AsyncLLMEngine, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?,
+                            configuration: ServerConfiguration, embeddingService: EmbeddingService? = nil) {
+        self.init(generation: GenerationService(engine: engine, tokenizer: tokenizer, chatTemplate: chatTemplate),
+                  embeddingService: embeddingService, configuration: configuration)
+    }
+
+    /// A server of what is given: a generative model, an embedding model, or both.
+    public init(generation: GenerationService?, embeddingService: EmbeddingService?, configuration: ServerConfiguration) {
+        precondition(generation != nil || embeddingService != nil, "a server needs a model")
+        self.generation = generation
         self.embeddingService = embeddingService
-        self.tokenizer = tokenizer
-        self.chatTemplate = chatTemplate
         self.configuration = configuration
         metrics = ServerMetrics(modelName: configuration.servedModelName)
         created = Int(Date().timeIntervalSince1970)
     }
 
-    /// The server's version, reported by /version.
-    public static let version = "0.1.0"
-
-    /// The routes, behind the error and API-key middleware.
+    /// The routes, behind the error and API-key middleware: each endpoint's collection, for the
+    /// models this server has.
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: OpenAIErrorMiddleware())
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(apiKey: key)) }
-        router.get("/health") { _, _ in Response(status: .ok) }
-        router.get("/version") { _, _ in
-            Response.json(["version": .string(Self.version), "kernel_level": .string(KernelLevel.current.description),
-                           "cpu_features": .string(CPUFeatures.current.description)])
+        router.addRoutes(infoRoutes())
+        router.addRoutes(modelsRoutes())
+        if let g = generation {
+            router.addRoutes(completionsRoutes(g))
+            router.addRoutes(chatCompletionsRoutes(g))
+            router.addRoutes(tokenizeRoutes(g))
+            router.addRoutes(engineViewRoutes(g))
+        } else {
+            router.addRoutes(unsupportedRoutes(["/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize"],
+                                               feature: "text generation"))
         }
-        router.get("/metrics") { _, _ in
-            self.metrics.update(from: self.engine.statistics)
-            return Response.text(self.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        if let e = embeddingService {
+            router.addRoutes(embeddingsRoutes(e))
+        } else {
+            router.addRoutes(unsupportedRoutes(["/v1/embeddings"], feature: "embeddings"))
         }
-        router.get("/v1/models") { _, _ in Response.json(self.modelList()) }
-        router.post("/v1/completions") { request, _ in try await self.completions(self.fields(request)) }
-        router.post("/v1/chat/completions") { request, _ in try await self.chatCompletions(self.fields(request)) }
-        router.post("/tokenize") { request, _ in try await self.tokenize(self.fields(request)) }
-        router.post("/detokenize") { request, _ in try await self.detokenize(self.fields(request)) }
-        router.post("/v1/embeddings") { request, _ in try await self.embeddings(self.fields(request)) }
-        router.get("/") { _, _ in Response.text(WebPage.html, contentType: "text/html; charset=utf-8") }
-        router.get("/engine/blocks") { _, _ in Response.json(await self.blockMapJSON()) }
-        router.get("/engine/stats") { _, _ in Response.json(self.statisticsJSON()) }
         return router
+    }
+
+    /// POST routes of a kind of model this server does not have: a 400 naming the model, as vLLM
+    /// answers, rather than a bare 404.
+    private func unsupportedRoutes(_ paths: [String], feature: String) -> RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
+        let name = configuration.servedModelName
+        for path in paths {
+            routes.post(RouterPath(path)) { _, _ -> Response in
+                throw OpenAIError.invalidRequest("The model `\(name)` does not support \(feature).", param: "model")
+            }
+        }
+        return routes
     }
 
     /// Serves until SIGINT or SIGTERM (or until the calling task is cancelled), then refuses new
@@ -82,7 +97,7 @@ public final class OpenAIServer: Sendable {
         // Shutdown runs in reverse order: the engine stops first, so streams end at once (with
         // finish reason "abort") and the HTTP server's drain is short.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: EngineShutdownService(engine: engine))],
+            services: [.init(service: app)] + (generation.map { [.init(service: EngineShutdownService(engine: $0.engine))] } ?? []),
             gracefulShutdownSignals: gracefulShutdownSignals, logger: log))
         running.set(group)
         try await group.run()
@@ -115,41 +130,6 @@ public final class OpenAIServer: Sendable {
             throw OpenAIError(status: 400, message: "The model `\(m)` does not exist.", type: "invalid_request_error",
                               param: "model", code: "model_not_found")
         }
-    }
-
-    func modelList() -> JSONValue {
-        [
-            "object": "list",
-            "data": .array([[
-                "id": .string(configuration.servedModelName), "object": "model", "created": .int(created),
-                "owned_by": "swiftlet", "root": .string(configuration.servedModelName), "parent": nil,
-                "max_model_len": .int(engine.maxModelLen),
-            ]] + embeddingModelEntries),
-        ]
-    }
-
-    func statisticsJSON() -> JSONValue {
-        let s = engine.statistics
-        return [
-            "num_requests_running": .int(s.numRunning), "num_requests_waiting": .int(s.numWaiting),
-            "num_requests_swapped": .int(s.numSwapped), "num_requests_finished": .int(s.numFinished),
-            "kv_blocks_total": .int(s.kvBlocksTotal), "kv_blocks_used": .int(s.kvBlocksUsed),
-            "kv_blocks_free": .int(s.kvBlocksFree), "kv_blocks_cached": .int(s.kvBlocksCached),
-            "kv_cache_usage": .double(s.kvUsage), "prefix_cache_queries": .int(s.prefixCacheQueries),
-            "prefix_cache_hits": .int(s.prefixCacheHits), "preemptions": .int(s.preemptions),
-            "prompt_tokens": .int(s.promptTokens), "generation_tokens": .int(s.generationTokens), "steps": .int(s.steps),
-        ]
-    }
-
-    func blockMapJSON() async -> JSONValue {
-        let map = await engine.blockMap()
-        return [
-            "block_size": .int(map.blockSize),
-            "states": .array(map.states.map { .int($0.rawValue) }),
-            "owners": .array(map.owners.map { .int($0) }),
-            "requests": .array(map.requestIDs.map { .string($0) }),
-            "stats": statisticsJSON(),
-        ]
     }
 
     /// A fresh id with the given prefix (`cmpl`, `chatcmpl`).

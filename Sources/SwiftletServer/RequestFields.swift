@@ -1,32 +1,37 @@
 import Foundation
 import SwiftletModels
-import SwiftletJinja
+import SwiftletFormats
 
 /// The fields of a JSON request body, read with OpenAI's rules: a missing field or an explicit
 /// `null` means "use the default", and a value of the wrong type is a 400 naming the field.
 struct RequestFields: Sendable {
-    let object: JinjaObject
+    /// The body, a JSON object.
+    let json: JSONValue
 
     /// Parses a body; anything but a JSON object is a 400.
     init(body: Data) throws {
-        let value: JinjaValue
+        let value: JSONValue
         do {
-            value = try JinjaValue(json: body)
+            value = try JSONValue.parse(body)
         } catch {
             throw OpenAIError.invalidRequest("The request body is not valid JSON: \(error)")
         }
-        guard case .object(let o) = value else { throw OpenAIError.invalidRequest("The request body must be a JSON object.") }
-        object = o
+        guard value.object != nil else { throw OpenAIError.invalidRequest("The request body must be a JSON object.") }
+        json = value
     }
 
-    init(object: JinjaObject) {
-        self.object = object
+    init(object: JSONValue) {
+        json = object
     }
+
+    /// The fields' names, in the order sent.
+    var keys: [String] { json.object?.map(\.0) ?? [] }
 
     /// The raw value, nil when absent or null.
-    func value(_ key: String) -> JinjaValue? {
-        guard let v = object[key] else { return nil }
-        if case .none = v { return nil }
+    func value(_ key: String) -> JSONValue? {
+        let v = json[key]
+        // Not a ternary: JSONValue is nil-literal-expressible, and `nil` there would be `.null`.
+        if v.isNull { return nil }
         return v
     }
 
@@ -67,8 +72,8 @@ struct RequestFields: Sendable {
 
     func object(_ key: String) throws -> RequestFields? {
         guard let v = value(key) else { return nil }
-        guard case .object(let o) = v else { throw typeError(key, "an object") }
-        return RequestFields(object: o)
+        guard v.object != nil else { throw typeError(key, "an object") }
+        return RequestFields(object: v)
     }
 
     /// A string or a list of strings (OpenAI's `stop`).

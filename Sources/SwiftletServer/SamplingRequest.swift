@@ -19,7 +19,7 @@ func samplingParams(_ f: RequestFields, chat: Bool) throws -> SamplingParams {
     if let x = try f.double("presence_penalty") { p.presencePenalty = x }
     if let x = try f.double("frequency_penalty") { p.frequencyPenalty = x }
     if let bias = try f.object("logit_bias") {
-        for (key, _) in bias.object.pairs {
+        for key in bias.keys {
             guard let id = Int(key) else {
                 throw OpenAIError.invalidRequest("logit_bias keys must be token ids, got '\(key)'.", param: "logit_bias")
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SwiftletEngine
 import SwiftletModels
+import SwiftletFormats
 
 /// `swiftlet generate --input prompts.jsonl --output out.jsonl`: every prompt of a file through
 /// the batching engine, results in input order.
@@ -38,28 +39,29 @@ struct BatchGeneration {
 
         var out = ""
         for (item, o) in zip(items, outputs) {
-            var record: [String: Any] = [
-                "id": item.id,
-                "num_prompt_tokens": o.promptTokenIDs.count,
-                "num_cached_tokens": o.numCachedTokens,
-                "outputs": o.outputs.map { c -> [String: Any] in
-                    var d: [String: Any] = ["index": c.index, "text": c.text, "token_ids": c.tokenIDs,
-                                            "finish_reason": c.finishReason?.rawValue ?? NSNull()]
-                    if item.params.needsLogprobs { d["cumulative_logprob"] = c.cumulativeLogprob }
-                    if let lps = c.logprobs { d["logprobs"] = lps.map(Self.json) }
+            var record: [(String, JSONValue)] = [
+                ("id", .string(item.id)),
+                ("num_prompt_tokens", .int(o.promptTokenIDs.count)),
+                ("num_cached_tokens", .int(o.numCachedTokens)),
+                ("outputs", .array(o.outputs.map { c -> JSONValue in
+                    var d: [(String, JSONValue)] = [("index", .int(c.index)), ("text", .string(c.text)),
+                                                   ("token_ids", .array(c.tokenIDs.map { .int($0) })),
+                                                   ("finish_reason", c.finishReason.map { .string($0.rawValue) } ?? .null)]
+                    if item.params.needsLogprobs { d.append(("cumulative_logprob", .double(c.cumulativeLogprob))) }
+                    if let lps = c.logprobs { d.append(("logprobs", .array(lps.map(Self.json)))) }
                     switch c.stopReason {
-                    case .token(let t): d["stop_reason"] = t
-                    case .string(let s): d["stop_reason"] = s
+                    case .token(let t): d.append(("stop_reason", .int(t)))
+                    case .string(let s): d.append(("stop_reason", .string(s)))
                     case nil: break
                     }
-                    return d
-                },
+                    return .object(d)
+                })),
             ]
-            if let p = item.prompt { record["prompt"] = p }
-            if let pl = o.promptLogprobs { record["prompt_logprobs"] = pl.map { p -> Any in p.map(Self.json) ?? NSNull() } }
-            if let e = o.error { record["error"] = e }
-            let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
-            out += String(decoding: data, as: UTF8.self) + "\n"
+            if let p = item.prompt { record.append(("prompt", .string(p))) }
+            if let pl = o.promptLogprobs { record.append(("prompt_logprobs", .array(pl.map { $0.map(Self.json) ?? .null }))) }
+            if let e = o.error { record.append(("error", .string(e))) }
+            let line = JSONValue.object(record).serialized(JSONWriteOptions(sortKeys: true))
+            out += line + "\n"
         }
         if let path = command.output {
             try out.write(toFile: path, atomically: true, encoding: .utf8)
@@ -74,34 +76,37 @@ struct BatchGeneration {
     }
 
     /// A position's logprobs as vLLM's dictionary: token id (as a string) -> logprob and rank.
-    static func json(_ p: PositionLogprobs) -> [String: Any] {
-        var d: [String: Any] = [:]
-        for t in p.top + [p.chosen] { d[String(t.tokenID)] = ["logprob": Double(t.logprob), "rank": t.rank] }
-        return d
+    static func json(_ p: PositionLogprobs) -> JSONValue {
+        var d: [(String, JSONValue)] = []
+        for t in p.top + [p.chosen] where !d.contains(where: { $0.0 == String(t.tokenID) }) {
+            d.append((String(t.tokenID), ["logprob": .double(Double(t.logprob)), "rank": .int(t.rank)]))
+        }
+        return .object(d)
     }
 
     private func parse(_ text: String, line: Int, index: Int, loaded: LoadedModel) throws -> Item {
-        guard let json = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
-            throw ValidationError("line \(line): not valid JSON")
-        }
-        var obj: [String: Any]
-        if let s = json as? String { obj = ["prompt": s] } else if let o = json as? [String: Any] { obj = o } else {
+        guard let json = try? JSONValue.parse(text) else { throw ValidationError("line \(line): not valid JSON") }
+        let obj: JSONValue
+        if let s = json.string { obj = ["prompt": .string(s)] } else if json.object != nil { obj = json } else {
             throw ValidationError("line \(line): expected a string or an object")
         }
         var params = command.sampling.params(maxTokens: command.maxTokens, ignoreEOS: command.ignoreEos, index: index)
         func int(_ key: String) throws -> Int? {
-            guard let v = obj[key], !(v is NSNull) else { return nil }
-            guard let n = v as? Int else { throw ValidationError("line \(line): \(key) must be an integer") }
+            let v = obj[key]
+            guard !v.isNull else { return nil }
+            guard let n = v.int else { throw ValidationError("line \(line): \(key) must be an integer") }
             return n
         }
         func double(_ key: String) throws -> Double? {
-            guard let v = obj[key], !(v is NSNull) else { return nil }
-            guard let n = v as? Double else { throw ValidationError("line \(line): \(key) must be a number") }
+            let v = obj[key]
+            guard !v.isNull else { return nil }
+            guard let n = v.double else { throw ValidationError("line \(line): \(key) must be a number") }
             return n
         }
         func bool(_ key: String) throws -> Bool? {
-            guard let v = obj[key], !(v is NSNull) else { return nil }
-            guard let b = v as? Bool else { throw ValidationError("line \(line): \(key) must be true or false") }
+            let v = obj[key]
+            guard !v.isNull else { return nil }
+            guard let b = v.bool else { throw ValidationError("line \(line): \(key) must be true or false") }
             return b
         }
         if let v = try int("max_tokens") { params.maxTokens = v }
@@ -123,28 +128,35 @@ struct BatchGeneration {
         if let v = try bool("use_beam_search") { params.useBeamSearch = v }
         if let v = try bool("include_stop_str_in_output") { params.includeStopStringInOutput = v }
         if let v = try bool("skip_special_tokens") { params.skipSpecialTokens = v }
-        if let v = obj["early_stopping"] {
-            if let b = v as? Bool { params.earlyStopping = b ? .always : .heuristic }
-            else if (v as? String) == "never" { params.earlyStopping = .never }
+        if case let v = obj["early_stopping"], !v.isNull {
+            if let b = v.bool { params.earlyStopping = b ? .always : .heuristic }
+            else if v.string == "never" { params.earlyStopping = .never }
             else { throw ValidationError("line \(line): early_stopping must be true, false or \"never\"") }
         }
-        if let v = obj["logit_bias"] {
-            guard let d = v as? [String: Any] else { throw ValidationError("line \(line): logit_bias must map token ids to numbers") }
+        if case let v = obj["logit_bias"], !v.isNull {
+            guard let d = v.object else { throw ValidationError("line \(line): logit_bias must map token ids to numbers") }
             params.logitBias = [:]
             for (k, b) in d {
-                guard let t = Int(k), let x = b as? Double else { throw ValidationError("line \(line): logit_bias must map token ids to numbers") }
+                guard let t = Int(k), let x = b.double else { throw ValidationError("line \(line): logit_bias must map token ids to numbers") }
                 params.logitBias[t] = x
             }
         }
-        if let v = obj["stop"] as? String { params.stop = [v] } else if let v = obj["stop"] as? [String] { params.stop = v }
-        if let v = obj["stop_token_ids"] as? [Int] { params.stopTokenIDs = v }
+        if let v = obj["stop"].string { params.stop = [v] } else if let v = obj["stop"].array {
+            guard v.allSatisfy({ $0.string != nil }) else { throw ValidationError("line \(line): stop must be a string or a list of strings") }
+            params.stop = v.compactMap(\.string)
+        }
+        if let v = obj["stop_token_ids"].array {
+            guard v.allSatisfy({ $0.int != nil }) else { throw ValidationError("line \(line): stop_token_ids must be a list of integers") }
+            params.stopTokenIDs = v.compactMap(\.int)
+        }
         if let p = params.problem() { throw ValidationError("line \(line): \(p)") }
 
-        let id = (obj["id"] as? String) ?? (obj["id"] as? Int).map(String.init) ?? "\(line)"
-        if let ids = obj["prompt_token_ids"] as? [Int] {
+        let id = obj["id"].string ?? obj["id"].int.map(String.init) ?? "\(line)"
+        if let list = obj["prompt_token_ids"].array, list.allSatisfy({ $0.int != nil }) {
+            let ids = list.compactMap(\.int)
             return Item(id: id, prompt: nil, promptIDs: ids, params: params, priority: try int("priority") ?? 0)
         }
-        guard var prompt = obj["prompt"] as? String else { throw ValidationError("line \(line): no \"prompt\" or \"prompt_token_ids\"") }
+        guard var prompt = obj["prompt"].string else { throw ValidationError("line \(line): no \"prompt\" or \"prompt_token_ids\"") }
         let original = prompt
         if command.chat { prompt = try renderChatPrompt(loaded: loaded, userMessage: prompt) }
         let ids = loaded.tokenizer.encode(prompt)

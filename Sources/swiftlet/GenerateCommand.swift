@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftletKernels
 import SwiftletEngine
 import SwiftletModels
 import SwiftletTokenizers
@@ -140,7 +141,6 @@ extension GenerateCommand {
 
 /// Renders one user message with the model's own chat template.
 func renderChatPrompt(loaded: LoadedModel, userMessage: String) throws -> String {
-    guard let gguf = loaded.gguf else { throw ValidationError("this model has no chat template") }
-    let template = try ChatTemplate(gguf: gguf)
+    guard let template = loaded.chatTemplate else { throw ValidationError("this model has no chat template") }
     return try template.render(messages: [ChatMessage(role: "user", content: userMessage)], addGenerationPrompt: true)
 }

@@ -7,8 +7,8 @@ import SwiftletModels
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "A GGUF model file or a Hugging Face model directory (default: the SmolLM2-135M-Instruct Q4_1 cache copy).",
-        discussion: "GGUF: LLaMA, Mistral, Qwen2. Directories (config.json, safetensors, tokenizer.json): "
-            + HuggingFaceArchitectures.supported.map(\.architecture).joined(separator: ", ") + "."))
+        discussion: "GGUF: " + ModelRegistry.ggufArchitectures.joined(separator: ", ") + ". Directories (config.json, safetensors, tokenizer.json): "
+            + ModelRegistry.huggingFaceClasses(.generation).joined(separator: ", ") + "."))
     var model: String?
 
     @Option(name: .long, help: "Matmul precision: fast (quantized/bf16) or fp32.")

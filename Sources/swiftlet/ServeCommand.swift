@@ -9,7 +9,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve a model over an OpenAI-compatible HTTP API (with a web page at /).",
         discussion: """
-        Endpoints: POST /v1/completions, /v1/chat/completions, /v1/embeddings (with --embedding-model), \
+        Endpoints: POST /v1/completions, /v1/chat/completions, /v1/embeddings (with --embedding-model, or \
+        alone when --model is an embedding model), \
         /tokenize, /detokenize; GET /v1/models, /health, /version, /metrics (Prometheus). SIGINT or \
         SIGTERM stops the server: running requests are aborted, their responses end, and the process \
         exits 0.
@@ -50,21 +51,31 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = try options.load()
-        let engine = try engineOptions.makeEngine(loaded: loaded, model: options)
-        let template = try loadTemplate(loaded)
         let name = servedModelName ?? ((options.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
-        let server = OpenAIServer(
-            engine: AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests), tokenizer: loaded.tokenizer,
-            chatTemplate: template,
-            configuration: ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
-                                               maxRequestBodyBytes: maxRequestBodyBytes),
-            embeddingService: try embeddingModel.map {
+        let configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
+                                                maxRequestBodyBytes: maxRequestBodyBytes)
+        let server: OpenAIServer
+        var description: String
+        if try ModelRegistry.kind(path: options.modelPath) == .embedding {
+            // An embedding model alone is served as vLLM serves a pooling model: /v1/embeddings only.
+            guard embeddingModel == nil else { throw ValidationError("--embedding-model cannot go with an embedding --model") }
+            let service = EmbeddingService(engine: try EmbeddingEngine(model: options.modelPath), modelName: name)
+            server = OpenAIServer(generation: nil, embeddingService: service, configuration: configuration)
+            description = "embeddings only"
+        } else {
+            let loaded = try options.load()
+            let engine = try engineOptions.makeEngine(loaded: loaded, model: options)
+            let template = try loadTemplate(loaded)
+            let generation = GenerationService(engine: AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests),
+                                               tokenizer: loaded.tokenizer, chatTemplate: template)
+            server = OpenAIServer(generation: generation, embeddingService: try embeddingModel.map {
                 EmbeddingService(engine: try EmbeddingEngine(model: $0), modelName: (($0 as NSString).standardizingPath as NSString).lastPathComponent)
-            })
+            }, configuration: configuration)
+            description = "chat template: \(template == nil ? "none" : "yes")"
+        }
         let host = self.host
-        try await server.run { port in
-            writeLogLine("serving \(name) on http://\(host):\(port) (chat template: \(template == nil ? "none" : "yes"))")
+        try await server.run { [description] port in
+            writeLogLine("serving \(name) on http://\(host):\(port) (\(description))")
         }
         writeLogLine("server stopped")
     }
@@ -72,9 +83,9 @@ struct ServeCommand: AsyncParsableCommand {
     private func loadTemplate(_ loaded: LoadedModel) throws -> ChatTemplate? {
         if let chatTemplate {
             let source = FileManager.default.fileExists(atPath: chatTemplate) ? try String(contentsOfFile: chatTemplate, encoding: .utf8) : chatTemplate
-            let model = loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
+            let model = loaded.chatTemplate
             return try ChatTemplate(source: source, bosToken: model?.bosToken ?? "", eosToken: model?.eosToken ?? "")
         }
-        return loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
+        return loaded.chatTemplate
     }
 }

@@ -115,7 +115,7 @@ struct EmbeddingFidelityTests {
     @Test func generationLoaderPointsToEmbeddings() throws {
         let error = #expect(throws: ModelLoadError.self) { try loadModel(path: EmbeddingModelPath.miniLM!) }
         #expect(error?.description.contains("embedding model") == true, "\(error.map(String.init(describing:)) ?? "")")
-        #expect(try HuggingFaceArchitectures.kind(path: EmbeddingModelPath.miniLM!) == .embedding)
+        #expect(try ModelRegistry.kind(path: EmbeddingModelPath.miniLM!) == .embedding)
     }
 }
 
@@ -151,7 +151,7 @@ struct TinyBertTests {
     }
 
     @Test func generationLoaderRefusesIt() throws {
-        #expect(try HuggingFaceArchitectures.kind(path: Self.directory.path) == .embedding)
+        #expect(try ModelRegistry.kind(path: Self.directory.path) == .embedding)
         #expect(throws: ModelLoadError.self) { try loadModel(path: Self.directory.path) }
     }
 }

@@ -1,0 +1,39 @@
+import Hummingbird
+import SwiftletEngine
+import SwiftletFormats
+
+/// The web page at / and the engine views it polls: GET /engine/stats (counters) and
+/// /engine/blocks (who holds each KV block).
+extension OpenAIServer {
+    func engineViewRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
+        let routes = RouteCollection(context: BasicRequestContext.self)
+        routes.get("/") { _, _ in Response.text(WebPage.html, contentType: "text/html; charset=utf-8") }
+        routes.get("/engine/blocks") { _, _ in Response.json(await self.blockMapJSON(g)) }
+        routes.get("/engine/stats") { _, _ in Response.json(self.statisticsJSON(g)) }
+        return routes
+    }
+
+    func statisticsJSON(_ g: GenerationService) -> JSONValue {
+        let s = g.engine.statistics
+        return [
+            "num_requests_running": .int(s.numRunning), "num_requests_waiting": .int(s.numWaiting),
+            "num_requests_swapped": .int(s.numSwapped), "num_requests_finished": .int(s.numFinished),
+            "kv_blocks_total": .int(s.kvBlocksTotal), "kv_blocks_used": .int(s.kvBlocksUsed),
+            "kv_blocks_free": .int(s.kvBlocksFree), "kv_blocks_cached": .int(s.kvBlocksCached),
+            "kv_cache_usage": .double(s.kvUsage), "prefix_cache_queries": .int(s.prefixCacheQueries),
+            "prefix_cache_hits": .int(s.prefixCacheHits), "preemptions": .int(s.preemptions),
+            "prompt_tokens": .int(s.promptTokens), "generation_tokens": .int(s.generationTokens), "steps": .int(s.steps),
+        ]
+    }
+
+    func blockMapJSON(_ g: GenerationService) async -> JSONValue {
+        let map = await g.engine.blockMap()
+        return [
+            "block_size": .int(map.blockSize),
+            "states": .array(map.states.map { .int($0.rawValue) }),
+            "owners": .array(map.owners.map { .int($0) }),
+            "requests": .array(map.requestIDs.map { .string($0) }),
+            "stats": statisticsJSON(g),
+        ]
+    }
+}
