@@ -75,24 +75,7 @@ import SwiftletModels
 /// with status 0, cutting a running stream short.
 @Suite struct ServeCommandTests {
     @Test func sigtermShutsDownGracefully() async throws {
-        let binary = try #require(TestPaths.swiftletBinary, "build the swiftlet binary first")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve", "--port", "0", "--kv-cache-memory", "32000000", "--swap-space", "0"]
-        let output = OutputCollector()
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        output.attach(to: process) { text in
-            if let r = text.range(of: #"on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                portContinuation.yield(Int(text[r].split(separator: ":").last!)!)
-            }
-        } onEnd: { portContinuation.finish() }
-        try process.run()
-        var port = 0
-        for await p in ports {
-            port = p
-            break
-        }
-        try #require(port > 0, "the server did not start: \(output.text)")
+        let (process, output, port) = try await launchServe(["--kv-cache-memory", "32000000", "--swap-space", "0"])
         // A long stream is running when the signal comes.
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/completions")!)
         request.httpMethod = "POST"

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import SwiftletEngine
 import SwiftletModels
@@ -32,6 +35,33 @@ struct EmbeddingsRouteTests {
         await server.stop()
         #expect(status == 0, "\(output)")
         #expect(output.contains(" 0 failing"))
+    }
+
+    /// An embedding model given as the model is served alone, as vLLM serves a pooling model.
+    @Test func embeddingModelServedAloneByTheCLI() async throws {
+        let (process, output, port) = try await launchServe(["--model", EmbeddingModelPaths.miniLM!, "--api-key", Self.apiKey,
+                                                             "--served-model-name", "minilm"])
+        defer { if process.isRunning { process.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        let (status, client) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("openai_embeddings.py"), base + "/v1", Self.apiKey, "minilm", Self.fixture,
+        ])
+        #expect(status == 0 && client.contains(" 0 failing"), "\(client)\n\(output.text)")
+        var request = URLRequest(url: URL(string: base + "/v1/completions")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"prompt": "Hello"}"#.utf8)
+        request.setValue("Bearer \(Self.apiKey)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (body, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 400)
+        #expect(String(decoding: body, as: UTF8.self).contains("does not support text generation"))
+        var models = URLRequest(url: URL(string: base + "/v1/models")!)
+        models.setValue("Bearer \(Self.apiKey)", forHTTPHeaderField: "Authorization")
+        let (list, _) = try await URLSession.shared.data(for: models)
+        let ids = ((try JSONSerialization.jsonObject(with: list) as? [String: Any])?["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+        #expect(ids == ["minilm"])
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await output.waitForExit(process) == 0, "\(output.text)")
     }
 
     @Test func shapesEncodingsAndErrors() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -55,8 +56,7 @@ final class TestServer: @unchecked Sendable {
     init(model path: String, blocks: Int = 512, maxNumSeqs: Int = 256, maxWaiting: Int = 1024, apiKey: String? = nil,
          maxBodyBytes: Int = 8 << 20, servedName: String = "test-model", embeddings: EmbeddingService? = nil) async throws {
         let (engine, loaded) = try makeEngine(model: path, blocks: blocks, maxNumSeqs: maxNumSeqs, maxWaiting: maxWaiting)
-        let template = loaded.gguf.flatMap { try? ChatTemplate(gguf: $0) }
-        let server = OpenAIServer(engine: engine, tokenizer: loaded.tokenizer, chatTemplate: template,
+        let server = OpenAIServer(engine: engine, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate,
                                   configuration: ServerConfiguration(host: "127.0.0.1", port: 0, apiKey: apiKey,
                                                                      servedModelName: servedName, maxRequestBodyBytes: maxBodyBytes),
                                   embeddingService: embeddings)
@@ -96,6 +96,30 @@ final class TestServer: @unchecked Sendable {
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return (status, object)
     }
+}
+
+/// `swiftlet serve` as a child process on a free port: the process, its output and the port, once
+/// it says it is serving (however long loading takes).
+func launchServe(_ arguments: [String]) async throws -> (Process, OutputCollector, Int) {
+    let binary = try #require(TestPaths.swiftletBinary, "build the swiftlet binary first")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["serve", "--port", "0"] + arguments
+    let output = OutputCollector()
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    output.attach(to: process) { text in
+        if let r = text.range(of: #"on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            portContinuation.yield(Int(text[r].split(separator: ":").last!)!)
+        }
+    } onEnd: { portContinuation.finish() }
+    try process.run()
+    var port = 0
+    for await p in ports {
+        port = p
+        break
+    }
+    try #require(port > 0, "the server did not start: \(output.text)")
+    return (process, output, port)
 }
 
 /// Runs a command to completion; returns its exit status and everything it printed.
