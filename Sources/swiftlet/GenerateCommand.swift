@@ -68,34 +68,7 @@ struct GenerateCommand: ParsableCommand {
         // server, `LLM.generate`, vLLM and Hugging Face tokenizers.
         let ids = loaded.tokenizer.encode(text)
         if showTokens { FileHandle.standardError.write("prompt ids: \(ids)\n".data(using: .utf8)!) }
-        if !sampling.isPlainGreedy {
-            return try runEngine(loaded: loaded, cache: cache, promptIDs: ids)
-        }
-        let decoder = GreedyDecoder(model: loaded.model, cache: cache)
-        // Print each new piece of text once it is complete UTF-8.
-        var generated: [Int] = []
-        var printed = ""
-        let start = Date()
-        var first: Date?
-        let steps = try decoder.generate(prompt: ids, maxTokens: maxTokens,
-                                         stopTokens: ignoreEos ? [] : Set(loaded.tokenizer.eosTokenIDs)) { step in
-            if first == nil { first = Date() }
-            generated.append(step.token)
-            let text = loaded.tokenizer.decode(generated, skipSpecialTokens: true)
-            if !text.hasSuffix("\u{FFFD}"), text.hasPrefix(printed) {
-                FileHandle.standardOutput.write(String(text.dropFirst(printed.count)).data(using: .utf8)!)
-                printed = text
-            }
-        }
-        let full = loaded.tokenizer.decode(generated, skipSpecialTokens: true)
-        FileHandle.standardOutput.write(((full.hasPrefix(printed) ? String(full.dropFirst(printed.count)) : "") + "\n").data(using: .utf8)!)
-        let end = Date()
-        if showTokens { FileHandle.standardError.write("\ngenerated ids: \(steps.map(\.token))\n".data(using: .utf8)!) }
-        let ttft = first.map { $0.timeIntervalSince(start) } ?? 0
-        let decodeTime = end.timeIntervalSince(first ?? end)
-        let rate = steps.count > 1 ? Double(steps.count - 1) / decodeTime : 0
-        FileHandle.standardError.write(String(format: "\n%d prompt tokens, %d generated; first token %.3f s, decode %.1f tok/s\n",
-                                              ids.count, steps.count, ttft, rate).data(using: .utf8)!)
+        try runEngine(loaded: loaded, cache: cache, promptIDs: ids)
     }
 }
 
@@ -108,9 +81,12 @@ extension GenerateCommand {
         try llm.engine.addRequest(id: "prompt", promptTokenIDs: promptIDs, params: params)
         let streams = params.n == 1 && params.streamsPartialOutputs
         let start = Date()
+        var first: Date?
         var final: RequestOutput?
         while llm.engine.hasUnfinishedRequests {
             for o in llm.engine.step() {
+                if first == nil, !(o.outputs.first?.tokenIDs.isEmpty ?? true) { first = Date() }
+                // The engine's incremental detokenizer hands out each piece of text once it is complete UTF-8.
                 if streams { FileHandle.standardOutput.write(o.outputs[0].newText.data(using: .utf8)!) }
                 if o.finished { final = o }
             }
@@ -133,9 +109,13 @@ extension GenerateCommand {
             }
         }
         let generated = out.outputs.reduce(0) { $0 + $1.tokenIDs.count }
-        let elapsed = Date().timeIntervalSince(start)
-        FileHandle.standardError.write(String(format: "\n%d prompt tokens, %d generated in %.2f s (%.1f tok/s)\n", promptIDs.count,
-                                              generated, elapsed, Double(generated) / max(elapsed, 1e-9)).data(using: .utf8)!)
+        let end = Date()
+        let ttft = first.map { $0.timeIntervalSince(start) } ?? 0
+        let decodeTime = end.timeIntervalSince(first ?? end)
+        let perSequence = out.outputs.map(\.tokenIDs.count).max() ?? 0
+        let rate = perSequence > 1 && decodeTime > 0 ? Double(generated - out.outputs.count) / decodeTime : 0
+        FileHandle.standardError.write(String(format: "\n%d prompt tokens, %d generated in %.2f s; first token %.3f s, decode %.1f tok/s\n",
+                                              promptIDs.count, generated, end.timeIntervalSince(start), ttft, rate).data(using: .utf8)!)
     }
 }
 

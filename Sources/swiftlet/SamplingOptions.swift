@@ -74,8 +74,6 @@ struct SamplingOptions: ParsableArguments {
         if let p = params(maxTokens: 1, ignoreEOS: false).problem() { throw ValidationError(p) }
     }
 
-    /// Whether anything asks for more than plain greedy decoding of one completion.
-    var isPlainGreedy: Bool { params(maxTokens: 1, ignoreEOS: false) == SamplingParams.greedy(maxTokens: 1) }
 
     func params(maxTokens: Int?, ignoreEOS: Bool, index: Int = 0) -> SamplingParams {
         var p = SamplingParams(n: n, bestOf: beamWidth ?? bestOf, maxTokens: maxTokens, minTokens: minTokens, temperature: temperature,

@@ -29,10 +29,10 @@ import SwiftletModels
                                  headDim: c.headDim, dtype: dtype)
     }
 
-    /// The request alone: the single-sequence decoder, whole prompt in one pass.
+    /// The request alone: a batch of one, whole prompt in one pass.
     static func alone(_ prompt: [Int], maxTokens: Int, dtype: KVCacheDType = .fp32) -> [Int] {
-        let decoder = GreedyDecoder(model: loaded.model, cache: makeCache(blocks: 64, blockSize: 16, dtype: dtype))
-        return try! decoder.generate(prompt: prompt, maxTokens: maxTokens).map(\.token)
+        try! engineGreedy(model: loaded.model, cache: makeCache(blocks: 64, blockSize: 16, dtype: dtype), prompt: prompt,
+                          maxTokens: maxTokens).map(\.token)
     }
 
     /// Every prompt's 30 greedy tokens, computed once for all modes.

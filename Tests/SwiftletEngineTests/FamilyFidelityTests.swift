@@ -50,11 +50,11 @@ import SwiftletFormats
         for chunk in [512, 5] {
             let cache = try PagedKVCache(numBlocks: 64, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                          headDim: c.headDim, dtype: .fp32)
-            let decoder = GreedyDecoder(model: loaded.model, cache: cache, prefillChunk: chunk)
             for (n, k) in try Self.reference(family).cases.enumerated() {
                 #expect(loaded.tokenizer.encode(k.prompt, addSpecialTokens: true, parseSpecial: true) == k.prompt_ids,
                         "\(source) case \(n): prompt ids differ")
-                let steps = try decoder.generate(prompt: k.prompt_ids, maxTokens: k.greedy_ids.count, topK: 8)
+                let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
+                                             topK: 8, prefillChunk: chunk)
                 #expect(steps.map(\.token) == k.greedy_ids, "\(source) case \(n) (prefill chunk \(chunk)): greedy tokens differ")
                 for (i, step) in steps.enumerated() {
                     let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })

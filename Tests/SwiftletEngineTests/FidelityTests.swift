@@ -22,11 +22,11 @@ import SwiftletModels
         let c = loaded.config
         let cache = try PagedKVCache(numBlocks: 256, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                      headDim: c.headDim, dtype: .fp32)
-        let decoder = GreedyDecoder(model: loaded.model, cache: cache, prefillChunk: 96)
         var report = Report()
         for (n, k) in try ReferenceFixture.load(fixture).cases.enumerated() {
             #expect(loaded.tokenizer.encode(k.prompt, addSpecialTokens: true, parseSpecial: true) == k.prompt_ids, "case \(n): prompt ids differ")
-            let steps = try decoder.generate(prompt: k.prompt_ids, maxTokens: k.greedy_ids.count, topK: 8)
+            let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
+                                         topK: 8, prefillChunk: 96)
             for (i, step) in steps.enumerated() {
                 let ref = k.top5[i]
                 let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
@@ -65,7 +65,7 @@ import SwiftletModels
             var logits = loaded.model.forward(tokens: k.prompt_ids.map { Int32($0) },
                                               metadata: .build(sequences: [(k.prompt_ids.count, 0, table)], blockSize: 16), cache: cache)
             for i in 0..<k.greedy_ids.count {
-                let step = GreedyDecoder.pick(logits: logits, topK: 5)
+                let step = GreedyStep.pick(logits: logits, topK: 5)
                 report.positions += 1
                 if step.token == k.greedy_ids[i] { report.top1Agree += 1 }
                 let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })

@@ -27,9 +27,11 @@ public final class ModelRunner {
         cache.copyBlocks(out.blocksToCopy.map { ($0.source, $0.destination) })
     }
 
-    /// The flat batch of a step: token ids and attention metadata. Logits are requested only for
-    /// sequences that sample this step, in the order they are scheduled.
-    public static func prepare(_ scheduled: [ScheduledSequence], manager: KVCacheManager) -> (tokens: [Int32], metadata: AttentionMetadata) {
+    /// The flat batch of a step: token ids and attention metadata. Logits rows go per scheduled
+    /// sequence, in order: the prompt positions of `promptRows[i]` (for prompt logprobs), then
+    /// the sampling row if it samples this step.
+    public static func prepare(_ scheduled: [ScheduledSequence], manager: KVCacheManager,
+                               promptRows: [[Int]] = []) -> (tokens: [Int32], metadata: AttentionMetadata) {
         let bs = manager.blockSize
         let tables = scheduled.map { manager.blockTable($0.group.sequences[$0.seqIndex].id) }
         let maxBlocks = max(1, tables.map(\.count).max() ?? 1)
@@ -49,6 +51,10 @@ public final class ModelRunner {
                 positions.append(Int32(p))
                 slots.append(table[p / bs] * Int32(bs) + Int32(p % bs))
             }
+            if i < promptRows.count {
+                let first = tokens.count - e.numNewTokens
+                for p in promptRows[i] { logits.append(Int32(first + p - start)) }
+            }
             queryStart.append(Int32(tokens.count))
             contextLengths.append(Int32(start + e.numNewTokens))
             for (j, b) in table.enumerated() { flatTables[i * maxBlocks + j] = b }
@@ -60,11 +66,12 @@ public final class ModelRunner {
         return (tokens, meta)
     }
 
-    /// Runs the step's forward pass; returns `vocabSize` logits for each sampling sequence.
-    public func execute(_ out: SchedulerOutput, manager: KVCacheManager) -> [Float] {
+    /// Runs the step's forward pass; returns `vocabSize` logits per row, rows laid out as
+    /// `prepare` says.
+    public func execute(_ out: SchedulerOutput, manager: KVCacheManager, promptRows: [[Int]] = []) -> [Float] {
         moveBlocks(out)
         guard !out.scheduled.isEmpty else { return [] }
-        let (tokens, meta) = Self.prepare(out.scheduled, manager: manager)
+        let (tokens, meta) = Self.prepare(out.scheduled, manager: manager, promptRows: promptRows)
         if validateBatches, let problem = meta.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize) {
             preconditionFailure("bad batch: \(problem)")
         }

@@ -45,7 +45,7 @@ public final class LLMEngine {
     /// Receives the periodic status line (when `config.logStatsInterval` is set) and start-up notes.
     public var logHandler: ((String) -> Void)?
 
-    private var groups: [String: SequenceGroup] = [:]
+    var groups: [String: SequenceGroup] = [:]
     var nextSequenceID = 0
     private var nextArrival = 0
     private var generator: SeededGenerator
@@ -148,7 +148,7 @@ public final class LLMEngine {
         return report(g)
     }
 
-    private func makeSequence(index: Int, prompt: [Int], params: SamplingParams, seed: UInt64) -> TokenSequence {
+    func makeSequence(index: Int, prompt: [Int], params: SamplingParams, seed: UInt64) -> TokenSequence {
         let detok = params.detokenize ? tokenizer.map {
             IncrementalDetokenizer(tokenizer: $0, promptIDs: prompt, skipSpecialTokens: params.skipSpecialTokens,
                                    stop: params.stop, includeStopString: params.includeStopStringInOutput)
@@ -160,22 +160,41 @@ public final class LLMEngine {
 
     // MARK: Stepping
 
-    /// Runs one iteration. Returns an output for every request that produced tokens or finished.
+    /// Runs one iteration: schedule, execute (the forward pass), update from its output (as
+    /// vLLM's `EngineCore.step`). Returns an output for every request that produced tokens or
+    /// finished.
     public func step() -> [RequestOutput] {
         let now = Date()
         let out = scheduler.schedule(now: now)
-        var results: [RequestOutput] = []
-        for g in out.ended {
-            groups[g.requestID] = nil
-            g.metrics.finished = now
-            totals.numFinished += 1
-            logHandler?(g.error ?? "request \(g.requestID) ended")
-            results.append(report(g))
+        var results = out.ended.map { retire(ended: $0, at: now) }
+        let promptRows = promptLogprobRows(out)
+        let forwardStart = Date()
+        var logits = runner.execute(out, manager: scheduler.manager, promptRows: promptRows)
+        totals.forwardSeconds += Date().timeIntervalSince(forwardStart)
+        totals.steps += 1
+        defer { totals.stepSeconds += Date().timeIntervalSince(now) }
+        results += logits.withUnsafeMutableBufferPointer { update(from: out, logits: $0, promptRows: promptRows) }
+        if var logger = statsLogger {
+            if let line = logger.line(statistics) { logHandler?(line) }
+            statsLogger = logger
         }
-        // Prompt logprobs need logits at prompt positions too: rows are laid out per scheduled
-        // sequence, its prompt positions first, then its sampling row.
-        var promptRows: [[Int]] = []
-        var wantsPromptRows = false
+        return results
+    }
+
+    /// A request the scheduler ended without running it (refused or aborted while waiting).
+    private func retire(ended g: SequenceGroup, at now: Date) -> RequestOutput {
+        groups[g.requestID] = nil
+        g.metrics.finished = now
+        totals.numFinished += 1
+        logHandler?(g.error ?? "request \(g.requestID) ended")
+        return report(g)
+    }
+
+    /// For each scheduled sequence, the prompt positions whose next-token logprobs its request
+    /// asked for and this step computes.
+    private func promptLogprobRows(_ out: SchedulerOutput) -> [[Int]] {
+        var rows: [[Int]] = []
+        var any = false
         for e in out.scheduled {
             var positions: [Int] = []
             if let filled = e.group.promptLogprobs {
@@ -184,114 +203,10 @@ public final class LLMEngine {
                 let end = min(start + e.numNewTokens, s.promptLength - 1)
                 if start < end { for p in start..<end where filled[p + 1] == nil { positions.append(p) } }
             }
-            wantsPromptRows = wantsPromptRows || !positions.isEmpty
-            promptRows.append(positions)
+            any = any || !positions.isEmpty
+            rows.append(positions)
         }
-        let forwardStart = Date()
-        var logits = wantsPromptRows ? executeWithPromptRows(out, promptRows) : runner.execute(out, manager: scheduler.manager)
-        totals.forwardSeconds += Date().timeIntervalSince(forwardStart)
-        totals.steps += 1
-        defer { totals.stepSeconds += Date().timeIntervalSince(now) }
-
-        let V = modelConfig.vocabSize
-        var row = 0
-        var touched: [SequenceGroup] = []
-        var seen = Set<ObjectIdentifier>()
-        var beamGroups: [SequenceGroup] = []
-        var beamRows: [ObjectIdentifier: [(seq: Int, logits: UnsafeMutableBufferPointer<Float>)]] = [:]
-        logits.withUnsafeMutableBufferPointer { all in
-            for (i, e) in out.scheduled.enumerated() {
-                let g = e.group
-                let k = e.seqIndex
-                let before = g.sequences[k].numComputedTokens
-                if before >= g.sequences[k].promptLength && e.numNewTokens == 1 {
-                    // A decode: its token is counted as generated when sampled.
-                } else {
-                    totals.promptTokens += e.numNewTokens
-                }
-                for p in promptRows[i] {
-                    let rowPointer = UnsafeBufferPointer(rebasing: all[(row * V)..<((row + 1) * V)])
-                    row += 1
-                    let target = g.promptTokenIDs[p + 1]
-                    g.promptLogprobs![p + 1] = LogprobsComputer(logits: rowPointer).position(chosen: target, top: g.params.promptLogprobs ?? 0)
-                }
-                g.sequences[k].numComputedTokens = before + e.numNewTokens
-                if e.samples {
-                    let rowPointer = UnsafeMutableBufferPointer(rebasing: all[(row * V)..<((row + 1) * V)])
-                    row += 1
-                    let now = Date()
-                    if g.metrics.firstToken == nil { g.metrics.firstToken = now }
-                    if g.params.useBeamSearch {
-                        if beamRows[ObjectIdentifier(g)] == nil { beamGroups.append(g) }
-                        beamRows[ObjectIdentifier(g), default: []].append((k, rowPointer))
-                    } else {
-                        var targets = [k]
-                        if g.needsFork { targets += forkCompletions(g, parent: k) }
-                        // Samplers write over their row, so forks sampling the same row get a copy.
-                        let original = targets.count > 1 ? Array(rowPointer) : []
-                        for (j, t) in targets.enumerated() {
-                            if j > 0 { _ = rowPointer.initialize(from: original) }
-                            sampleNext(g, t, logits: rowPointer)
-                        }
-                    }
-                }
-                if seen.insert(ObjectIdentifier(g)).inserted { touched.append(g) }
-            }
-            for g in beamGroups { beamStep(g, rows: beamRows[ObjectIdentifier(g)]!) }
-        }
-        for g in touched {
-            for k in g.sequences.indices where g.sequences[k].isFinished && scheduler.manager.isResident(g.sequences[k].id) {
-                scheduler.releaseSequence(g, k)
-            }
-            if g.isFinished {
-                scheduler.retire(g)
-                groups[g.requestID] = nil
-                g.metrics.finished = Date()
-                totals.numFinished += 1
-                results.append(report(g))
-            } else if g.params.streamsPartialOutputs, g.sequences.contains(where: { $0.unreportedTokens > 0 }) {
-                results.append(report(g))
-            }
-        }
-        if var logger = statsLogger {
-            if let line = logger.line(statistics) { logHandler?(line) }
-            statsLogger = logger
-        }
-        return results
-    }
-
-    /// Adds the other `n - 1` completions at a request's first sample; they share every block.
-    private func forkCompletions(_ g: SequenceGroup, parent: Int) -> [Int] {
-        var added: [Int] = []
-        let seed = g.sequences[parent].generator.next()
-        while g.needsFork {
-            let index = g.sequences.count
-            var child = makeSequence(index: index, prompt: g.promptTokenIDs, params: g.params, seed: seed)
-            child.tokenIDs = g.sequences[parent].tokenIDs
-            child.numComputedTokens = g.sequences[parent].numComputedTokens
-            scheduler.fork(g, parent: parent, child: child)
-            added.append(index)
-        }
-        return added
-    }
-
-    /// The forward pass with logits for prompt positions as well as for sampling rows.
-    private func executeWithPromptRows(_ out: SchedulerOutput, _ promptRows: [[Int]]) -> [Float] {
-        runner.moveBlocks(out)
-        var (tokens, meta) = ModelRunner.prepare(out.scheduled, manager: scheduler.manager)
-        var indices: [Int32] = []
-        var offset = 0
-        for (i, e) in out.scheduled.enumerated() {
-            let start = e.group.sequences[e.seqIndex].numComputedTokens
-            for p in promptRows[i] { indices.append(Int32(offset + p - start)) }
-            offset += e.numNewTokens
-            if e.samples { indices.append(Int32(offset - 1)) }
-        }
-        meta.logitsIndices = indices
-        if runner.validateBatches, let problem = meta.validate(numBlocks: runner.cache.numBlocks, blockSize: runner.cache.blockSize) {
-            preconditionFailure("bad batch: \(problem)")
-        }
-        return runner.model.forward(tokens: tokens, metadata: meta, cache: runner.cache)
+        return any ? rows : []
     }
 
     /// Tokens that end a sequence of this request (masked until `minTokens` are generated).
@@ -299,7 +214,7 @@ public final class LLMEngine {
         params.ignoreEOS ? Set(params.stopTokenIDs) : eosTokenIDs.union(params.stopTokenIDs)
     }
 
-    private func sampleNext(_ g: SequenceGroup, _ k: Int, logits: UnsafeMutableBufferPointer<Float>) {
+    func sampleNext(_ g: SequenceGroup, _ k: Int, logits: UnsafeMutableBufferPointer<Float>) {
         let params = g.params
         let identity = LogitsProcessor.isIdentity(params, outputCount: g.sequences[k].outputCount)
         // The sampler overwrites the row unless it only takes the argmax of unprocessed logits.
@@ -329,7 +244,7 @@ public final class LLMEngine {
         }
     }
 
-    private func report(_ g: SequenceGroup) -> RequestOutput {
+    func report(_ g: SequenceGroup) -> RequestOutput {
         // Requests that generate more completions than they return report only the best ones:
         // best_of by cumulative logprob, beam search by score (its hypotheses are already ranked).
         var chosen = Array(g.sequences.indices)

@@ -1,0 +1,45 @@
+import Foundation
+import SwiftletKernels
+import SwiftletModels
+@testable import SwiftletEngine
+
+/// One greedily chosen token and the log-probabilities of the best candidates at its position.
+struct GreedyStep {
+    let token: Int
+    let topLogprobs: [(token: Int, logprob: Float)]
+
+    /// The argmax of one row of logits and, if asked, its `topK` best log-probabilities: the
+    /// reference the teacher-forced checks read straight off `forward`.
+    static func pick(logits: [Float], topK: Int) -> GreedyStep {
+        var best = 0
+        var bestValue = -Float.infinity
+        for (i, v) in logits.enumerated() where v > bestValue { best = i; bestValue = v }
+        guard topK > 0 else { return GreedyStep(token: best, topLogprobs: []) }
+        var sum: Double = 0
+        for v in logits { sum += exp(Double(v - bestValue)) }
+        let logZ = Double(bestValue) + log(sum)
+        let top = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(topK)
+        return GreedyStep(token: best, topLogprobs: top.map { ($0, Float(Double(logits[$0]) - logZ)) })
+    }
+}
+
+/// Greedy decoding of one prompt through the engine, as the CLI runs it: `maxTokens` tokens
+/// (EOS ignored), prompts chunked `prefillChunk` tokens at a time, each position's `topK` best
+/// logprobs.
+func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompt: [Int], maxTokens: Int, topK: Int = 0,
+                  prefillChunk: Int = 512) throws -> [GreedyStep] {
+    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: 1), swapSpaceBytes: 0)
+    let engine = try LLMEngine(model: model, cache: cache, tokenizer: nil, config: config)
+    let params = SamplingParams(maxTokens: maxTokens, temperature: 0, ignoreEOS: true, logprobs: topK > 0 ? topK : nil)
+    try engine.addRequest(id: "greedy", promptTokenIDs: prompt, params: params)
+    var final: RequestOutput?
+    while engine.hasUnfinishedRequests {
+        for o in engine.step() where o.finished { final = o }
+    }
+    guard let out = final?.outputs.first else { return [] }
+    if let e = final?.error { throw EngineError.invalidConfiguration(e) }
+    return out.tokenIDs.enumerated().map { i, t in
+        let top = out.logprobs.map { lp in lp[i].top.map { ($0.tokenID, $0.logprob) } } ?? []
+        return GreedyStep(token: t, topLogprobs: top)
+    }
+}
