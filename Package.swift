@@ -53,9 +53,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftFast),
-        // Paths of fixtures and model files, shared by every test target.
-        .target(name: "SwiftletTestSupport", path: "Tests/SwiftletTestSupport"),
-        .testTarget(name: "SwiftletKernelsTests", dependencies: ["SwiftletKernels"]),
+        // Paths of fixtures and model files and the mock model, shared by every test target.
+        .target(name: "SwiftletTestSupport", dependencies: ["SwiftletEngine", "SwiftletModels", "SwiftletKernels"], path: "Tests/SwiftletTestSupport"),
+        .testTarget(name: "SwiftletKernelsTests", dependencies: ["SwiftletKernels", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletFormatsTests", dependencies: ["SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletTokenizersTests", dependencies: ["SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletTestSupport"]),

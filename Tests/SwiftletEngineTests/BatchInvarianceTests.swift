@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
@@ -15,8 +16,8 @@ import SwiftletModels
 
     static func path(_ name: String) -> String {
         switch name {
-        case "stories260K": return TestModels.stories260K
-        case "smolLM2": return TestModels.smolLM2
+        case "stories260K": return TestPaths.stories260K
+        case "smolLM2": return TestPaths.smolLM2
         case "gpt2.gguf": return FamilyFidelityTests.gguf("gpt2")
         default: return FamilyFidelityTests.directory(name)
         }
@@ -76,11 +77,11 @@ import SwiftletModels
     }
 
     /// The embedding model: "Hello" encoded alone and between two other inputs.
-    @Test(.enabled(if: EmbeddingReference.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
+    @Test(.enabled(if: TestPaths.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
     func embeddingAloneEqualsEmbeddingInABatch() throws {
         for level in KernelLevel.upToCurrent {
             try KernelLevel.with(level) {
-                let loaded = try loadEmbeddingModel(path: EmbeddingReference.miniLM!)
+                let loaded = try loadEmbeddingModel(path: TestPaths.miniLM!)
                 let ids = { (text: String) in loaded.tokenizer.encode(text, addSpecialTokens: true, parseSpecial: false).map { Int32($0) } }
                 let hello = ids("Hello"), before = ids("Bonjour, tout le monde, comment allez-vous ce matin ?"), after = ids("Hi")
                 let D = loaded.config.hiddenSize

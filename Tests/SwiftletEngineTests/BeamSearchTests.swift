@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
@@ -38,7 +39,7 @@ struct BeamFixture: Decodable {
     let cases: [Case]
 
     static func load() throws -> BeamFixture {
-        try JSONDecoder().decode(BeamFixture.self, from: Data(contentsOf: TestModels.fixture("beam_search.json")))
+        try JSONDecoder().decode(BeamFixture.self, from: Data(contentsOf: TestPaths.reference("beam_search.json")))
     }
 }
 
@@ -58,7 +59,7 @@ struct BeamFixture: Decodable {
     }
 
     /// Its own copy: a model's scratch buffers serve one forward pass at a time, and suites run in parallel.
-    static let loaded = try! loadModel(path: TestModels.stories260K, precision: .fp32)
+    static let loaded = try! loadModel(path: TestPaths.stories260K, precision: .fp32)
 
     @Test func beamSearchMatchesTransformers() throws {
         let loaded = Self.loaded

@@ -1,20 +1,16 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletModels
 @testable import SwiftletEngine
 
 /// The sentences and reference embeddings of Tests/Fixtures/embeddings (see
 /// scripts/make_embedding_fixtures.py), as (text, token ids, embedding).
 enum EmbeddingReference {
-    static let miniLM: String? = {
-        let dir = (DefaultModel.directory as NSString).appendingPathComponent("all-MiniLM-L6-v2")
-        return FileManager.default.fileExists(atPath: dir + "/model.safetensors") ? dir : nil
-    }()
-
     static func cases() throws -> [(text: String, ids: [Int], embedding: [Float])] {
         struct Case: Decodable { let text: String; let token_ids: [Int]; let embedding_f16: String }
         struct File: Decodable { let cases: [Case] }
-        let url = TestModels.repoRoot.appendingPathComponent("Tests/Fixtures/embeddings/all-MiniLM-L6-v2.json")
+        let url = TestPaths.repoRoot.appendingPathComponent("Tests/Fixtures/embeddings/all-MiniLM-L6-v2.json")
         return try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases.map { c in
             let halves = Data(base64Encoded: c.embedding_f16)!.withUnsafeBytes { raw in
                 (0..<(raw.count / 2)).map { raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self) }
@@ -30,9 +26,9 @@ enum EmbeddingReference {
     }
 }
 
-@Suite(.serialized, .enabled(if: EmbeddingReference.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
+@Suite(.serialized, .enabled(if: TestPaths.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
 struct EmbeddingEngineTests {
-    static let model = Result { try loadEmbeddingModel(path: EmbeddingReference.miniLM!) }
+    static let model = Result { try loadEmbeddingModel(path: TestPaths.miniLM!) }
 
     /// A token budget of 300 splits the 57 fixture sentences (about 2,700 tokens) into many flat
     /// batches; every embedding must still match sentence-transformers'.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
@@ -8,7 +9,7 @@ import SwiftletModels
 /// chunked prefill, prefix-cache hits and both kinds of preemption must be token-identical to
 /// each request run alone.
 @Suite(.serialized) struct EngineModelTests {
-    static let loaded = try! loadModel(path: TestModels.stories260K, precision: .fp32)
+    static let loaded = try! loadModel(path: TestPaths.stories260K, precision: .fp32)
 
     static let prompts = [
         "Once upon a time",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
@@ -12,7 +13,7 @@ import SwiftletFormats
     static let families = ["gpt2", "opt-pre", "opt-post", "qwen2", "mistral"]
 
     static func directory(_ family: String) -> String {
-        TestModels.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family)").path
+        TestPaths.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family)").path
     }
 
     static func reference(_ family: String) throws -> ReferenceFixture {
@@ -25,7 +26,7 @@ import SwiftletFormats
     static let ggufFamilies = ["gpt2"]
 
     static func gguf(_ family: String) -> String {
-        TestModels.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family).f32.gguf").path
+        TestPaths.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family).f32.gguf").path
     }
 
     /// Free-running greedy decoding in fp32: every token must match and every reference top-5

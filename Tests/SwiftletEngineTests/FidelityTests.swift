@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
@@ -78,30 +79,30 @@ import SwiftletModels
     }
 
     @Test func stories260KFp32MatchesTransformers() throws {
-        let r = try Self.freeRunning(modelPath: TestModels.stories260K, fixture: "stories260k.json", tolerance: 1e-3)
+        let r = try Self.freeRunning(modelPath: TestPaths.stories260K, fixture: "stories260k.json", tolerance: 1e-3)
         print("stories260K fp32: \(r)")
     }
 
     @Test func smolLM2Fp32MatchesTransformers() throws {
-        let r = try Self.freeRunning(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", tolerance: 1e-3)
+        let r = try Self.freeRunning(modelPath: TestPaths.smolLM2, fixture: "smollm2-135m-q4_1.json", tolerance: 1e-3)
         print("SmolLM2 fp32: \(r)")
     }
 
     @Test func smolLM2FastPathAgreesOnTop1() throws {
-        let r = try Self.teacherForced(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast)
+        let r = try Self.teacherForced(modelPath: TestPaths.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast)
         print("SmolLM2 fast path (teacher-forced): \(r)")
         #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
     }
 
     /// The int8 KV cache (one scale per token and head) on top of the fast matmuls.
     @Test func smolLM2Int8KVCacheAgreesOnTop1() throws {
-        let r = try Self.teacherForced(modelPath: TestModels.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast, kv: .int8)
+        let r = try Self.teacherForced(modelPath: TestPaths.smolLM2, fixture: "smollm2-135m-q4_1.json", precision: .fast, kv: .int8)
         print("SmolLM2 fast path, int8 KV cache (teacher-forced): \(r)")
         #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
     }
 
     @Test func stories260KFastPathAgreesOnTop1() throws {
-        let r = try Self.teacherForced(modelPath: TestModels.stories260K, fixture: "stories260k.json", precision: .fast)
+        let r = try Self.teacherForced(modelPath: TestPaths.stories260K, fixture: "stories260k.json", precision: .fast)
         print("stories260K fast path (teacher-forced): \(r)")
         #expect(Double(r.top1Agree) >= 0.9 * Double(r.positions), "\(r)")
     }

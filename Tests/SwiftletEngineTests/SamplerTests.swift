@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletEngine
 
 /// Reference rows recorded by scripts/make_sampling_fixtures.py --sampling.
@@ -38,7 +39,7 @@ struct SamplingFixture: Decodable {
     let cases: [Case]
 
     static func load() throws -> SamplingFixture {
-        try JSONDecoder().decode(SamplingFixture.self, from: Data(contentsOf: TestModels.fixture("sampling.json")))
+        try JSONDecoder().decode(SamplingFixture.self, from: Data(contentsOf: TestPaths.reference("sampling.json")))
     }
 }
 

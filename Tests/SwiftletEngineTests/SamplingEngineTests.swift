@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletEngine
@@ -9,7 +10,7 @@ import SwiftletModels
 /// their prompt's blocks, and stop strings split across tokens.
 @Suite(.serialized) struct SamplingEngineTests {
     /// Its own copy: a model's scratch buffers serve one forward pass at a time, and suites run in parallel.
-    static let loaded = try! loadModel(path: TestModels.stories260K, precision: .fp32)
+    static let loaded = try! loadModel(path: TestPaths.stories260K, precision: .fp32)
 
     static func run(_ engine: LLMEngine) -> [String: RequestOutput] {
         var done: [String: RequestOutput] = [:]

@@ -8,7 +8,7 @@ struct GGUFFileTests {
     let file: GGUFFile
 
     init() throws {
-        file = try GGUFFile(path: Fixtures.gguf("types.gguf"))
+        file = try GGUFFile(path: TestPaths.gguf("types.gguf"))
     }
 
     @Test func header() {
@@ -113,18 +113,18 @@ struct GGUFFileTests {
     }
 
     @Test func version2File() throws {
-        let v2 = try GGUFFile(path: Fixtures.gguf("v2.gguf"))
+        let v2 = try GGUFFile(path: TestPaths.gguf("v2.gguf"))
         #expect(v2.version == 2)
         #expect(v2.alignment == 32)
         #expect(v2.dataOffset % 32 == 0)
         #expect(v2.metadata["test.array_nested"] == file.metadata["test.array_nested"])
         #expect(v2.tensors.map(\.type) == [.f32, .q8_0, .f32])
         let values = try dequantize(.q8_0, v2.data("tensor.q8_0").1, count: 512)
-        #expect(values == (try Fixtures.expectedFloatsV2("tensor.q8_0")))
+        #expect(values == (try TestPaths.expectedFloatsV2("tensor.q8_0")))
     }
 
     @Test func stories260KHeader() throws {
-        let f = try GGUFFile(path: Fixtures.stories260K)
+        let f = try GGUFFile(path: TestPaths.stories260K)
         #expect(f.version == 3)
         #expect(f[arch: "block_count"]?.int == 5)
         #expect(f.metadata["tokenizer.ggml.tokens"]?.array?.count == 512)
@@ -133,12 +133,12 @@ struct GGUFFileTests {
     }
 
     private func metadataJSON() throws -> [String: Any] {
-        let data = try Data(contentsOf: Fixtures.dir.appendingPathComponent("gguf/expected/metadata.json"))
+        let data = try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("gguf/expected/metadata.json"))
         return try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 }
 
-extension Fixtures {
+extension TestPaths {
     /// Expected values for the v2 file, which has its own random data.
     static func expectedFloatsV2(_ tensor: String) throws -> [Float] {
         try expectedFloats("v2/\(tensor)")

@@ -14,7 +14,7 @@ struct SafetensorsFileTests {
     }
 
     static func expected(_ checkpoint: String) throws -> [String: Expected] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.safetensors("expected.json")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.safetensors("expected.json")))
         let root = try #require(JSONSerialization.jsonObject(with: data) as? [String: [String: [String: Any]]])
         let entries = try #require(root[checkpoint])
         return try entries.mapValues { e in
@@ -24,7 +24,7 @@ struct SafetensorsFileTests {
     }
 
     @Test func singleFileHeader() throws {
-        let file = try SafetensorsFile(path: Fixtures.safetensors("single/model.safetensors"))
+        let file = try SafetensorsFile(path: TestPaths.safetensors("single/model.safetensors"))
         #expect(file.metadata == ["format": "pt", "note": "ünïcode ✓"])
         let expected = try Self.expected("single")
         #expect(Set(file.tensorNames) == Set(expected.keys))
@@ -45,7 +45,7 @@ struct SafetensorsFileTests {
 
     @Test(arguments: ["single", "sharded"])
     func checkpointValues(_ name: String) throws {
-        let checkpoint = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: Fixtures.safetensors(name)))
+        let checkpoint = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: TestPaths.safetensors(name)))
         let expected = try Self.expected(name)
         #expect(checkpoint.tensorNames == expected.keys.sorted())
         for (tensorName, e) in expected {
@@ -73,7 +73,7 @@ struct SafetensorsFileTests {
     }
 
     @Test func shardedCheckpointOpensEveryShard() throws {
-        let checkpoint = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: Fixtures.safetensors("sharded")))
+        let checkpoint = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: TestPaths.safetensors("sharded")))
         #expect(checkpoint.files.map { URL(fileURLWithPath: $0.path).lastPathComponent } == [
             "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
         ])
@@ -85,19 +85,19 @@ struct SafetensorsFileTests {
     }
 
     @Test func checkpointFromFilePaths() throws {
-        let single = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: Fixtures.safetensors("single/model.safetensors")))
+        let single = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: TestPaths.safetensors("single/model.safetensors")))
         #expect(single.tensorNames.contains("lm_head.weight"))
-        let index = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: Fixtures.safetensors("sharded/model.safetensors.index.json")))
+        let index = try SafetensorsCheckpoint(directory: URL(fileURLWithPath: TestPaths.safetensors("sharded/model.safetensors.index.json")))
         #expect(index.tensorNames.count == 4)
     }
 
     @Test func directoryWithoutWeights() throws {
         let error = #expect(throws: ModelLoadError.self) {
-            try SafetensorsCheckpoint(directory: URL(fileURLWithPath: Fixtures.safetensors("")))
+            try SafetensorsCheckpoint(directory: URL(fileURLWithPath: TestPaths.safetensors("")))
         }
         #expect(error?.description.contains("no model.safetensors or model.safetensors.index.json") == true)
         #expect(throws: ModelLoadError.self) {
-            try SafetensorsCheckpoint(directory: URL(fileURLWithPath: Fixtures.safetensors("does-not-exist")))
+            try SafetensorsCheckpoint(directory: URL(fileURLWithPath: TestPaths.safetensors("does-not-exist")))
         }
     }
 

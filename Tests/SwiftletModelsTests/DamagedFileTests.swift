@@ -73,7 +73,7 @@ struct DamagedFileTests {
         return TensorInfoFields(nDims: nDimsAt, dims: dims, type: typeAt, offset: typeAt + 4)
     }
 
-    static let ggufFiles = [Fixtures.gguf("types.gguf"), Fixtures.gguf("v2.gguf"), Fixtures.stories260K]
+    static let ggufFiles = [TestPaths.gguf("types.gguf"), TestPaths.gguf("v2.gguf"), TestPaths.stories260K]
 
     @Test(arguments: ggufFiles)
     func ggufTruncatedAnywhere(_ source: String) throws {
@@ -155,7 +155,7 @@ struct DamagedFileTests {
 
     /// Damage to metadata values needs files whose keys are known: the fixture.
     @Test func ggufMetadataValues() throws {
-        let source = Fixtures.gguf("types.gguf")
+        let source = TestPaths.gguf("types.gguf")
         let original = try Self.bytes(source)
         let scratch = try Scratch()
         func find(_ key: String) throws -> Int {
@@ -206,8 +206,8 @@ struct DamagedFileTests {
     }
 
     @Test func ggufRandomCorruptionNeverCrashes() throws {
-        let original = try Self.bytes(Fixtures.gguf("types.gguf"))
-        let good = try GGUFFile(path: Fixtures.gguf("types.gguf"))
+        let original = try Self.bytes(TestPaths.gguf("types.gguf"))
+        let good = try GGUFFile(path: TestPaths.gguf("types.gguf"))
         let scratch = try Scratch()
         var rng = SplitMix64(seed: 0x5EED)
         var rejected = 0
@@ -240,8 +240,8 @@ struct DamagedFileTests {
     // MARK: safetensors
 
     static let safetensorsFiles = [
-        Fixtures.safetensors("single/model.safetensors"),
-        Fixtures.safetensors("sharded/model-00001-of-00002.safetensors"),
+        TestPaths.safetensors("single/model.safetensors"),
+        TestPaths.safetensors("sharded/model-00001-of-00002.safetensors"),
     ]
 
     @Test(arguments: safetensorsFiles)
@@ -272,7 +272,7 @@ struct DamagedFileTests {
     }
 
     @Test func safetensorsDamagedHeaders() throws {
-        let source = Fixtures.safetensors("single/model.safetensors")
+        let source = TestPaths.safetensors("single/model.safetensors")
         let original = try Self.bytes(source)
         let scratch = try Scratch()
         let open = SafetensorsFile.init(path:)
@@ -313,7 +313,7 @@ struct DamagedFileTests {
 
     @Test func safetensorsDamagedIndex() throws {
         let scratch = try Scratch()
-        let sharded = URL(fileURLWithPath: Fixtures.safetensors("sharded"))
+        let sharded = URL(fileURLWithPath: TestPaths.safetensors("sharded"))
         func checkpoint(_ name: String, index: String, copyShards: Bool = true) throws -> String {
             let dir = scratch.dir.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -18,9 +18,9 @@ struct DequantizeFixtureTests {
 
     @Test(arguments: tensorNames)
     func matchesPythonBitForBit(_ name: String) throws {
-        let file = try GGUFFile(path: Fixtures.gguf("types.gguf"))
+        let file = try GGUFFile(path: TestPaths.gguf("types.gguf"))
         let (info, bytes) = try file.data(name)
-        let expected = try Fixtures.expectedFloats(name)
+        let expected = try TestPaths.expectedFloats(name)
         #expect(expected.count == info.elementCount)
         let got = try dequantize(info.type, bytes, count: info.elementCount)
         #expect(got.count == expected.count)
@@ -29,12 +29,12 @@ struct DequantizeFixtureTests {
     }
 
     @Test func everyDequantizableTypeIsCovered() throws {
-        let file = try GGUFFile(path: Fixtures.gguf("types.gguf"))
+        let file = try GGUFFile(path: TestPaths.gguf("types.gguf"))
         #expect(Set(file.tensors.map(\.type)) == Set(supportedDequantizeTypes))
     }
 
     @Test func pointerAPIWritesExactlyCountFloats() throws {
-        let file = try GGUFFile(path: Fixtures.gguf("types.gguf"))
+        let file = try GGUFFile(path: TestPaths.gguf("types.gguf"))
         let (info, bytes) = try file.data("tensor.q4_k")
         let n = info.elementCount
         var out = [Float](repeating: .nan, count: n + 1)
@@ -88,7 +88,7 @@ struct DequantizeFixtureTests {
     }
 
     @Test func stories260KDequantizesAsStored() throws {
-        let file = try GGUFFile(path: Fixtures.stories260K)
+        let file = try GGUFFile(path: TestPaths.stories260K)
         for info in file.tensors {
             let bytes = file.data(of: info)
             let values = try dequantize(info.type, bytes, count: info.elementCount)
@@ -102,10 +102,10 @@ struct DequantizeFixtureTests {
     /// Runs only when the model file is available locally. Debug builds are slow, so it checks the
     /// non-layer tensors (the Q8_0 embedding, the final norm) and the first and last layers, which
     /// cover every type in the file.
-    @Test(.enabled(if: ModelPaths.smolLM2 != nil, "SmolLM2-135M-Instruct.Q4_1.gguf not found; set SWIFTLET_MODEL_DIR"))
+    @Test(.enabled(if: TestPaths.smolLM2IfInstalled != nil, "SmolLM2-135M-Instruct.Q4_1.gguf not found; set SWIFTLET_MODEL_DIR"))
     func smolLM2MatchesPythonChecksums() throws {
-        let file = try GGUFFile(path: ModelPaths.smolLM2!)
-        let url = Fixtures.dir.appendingPathComponent("gguf/expected/smollm2-q4_1-checksums.json")
+        let file = try GGUFFile(path: TestPaths.smolLM2IfInstalled!)
+        let url = TestPaths.fixtures.appendingPathComponent("gguf/expected/smollm2-q4_1-checksums.json")
         let json = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [String]])
         #expect(json.count == file.tensors.count)
         let checked = file.tensors.filter { !$0.name.hasPrefix("blk.") || $0.name.hasPrefix("blk.0.") || $0.name.hasPrefix("blk.29.") }

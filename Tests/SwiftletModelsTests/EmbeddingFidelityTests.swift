@@ -27,7 +27,7 @@ struct EmbeddingFixture: Decodable {
     let cases: [Case]
 
     static func load() throws -> EmbeddingFixture {
-        let url = Fixtures.dir.appendingPathComponent("embeddings/all-MiniLM-L6-v2.json")
+        let url = TestPaths.fixtures.appendingPathComponent("embeddings/all-MiniLM-L6-v2.json")
         return try JSONDecoder().decode(EmbeddingFixture.self, from: Data(contentsOf: url))
     }
 }
@@ -53,17 +53,10 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     return dot / (na.squareRoot() * nb.squareRoot())
 }
 
-enum EmbeddingModelPath {
-    /// all-MiniLM-L6-v2 as scripts/bootstrap.sh installs it.
-    static let miniLM: String? = {
-        let dir = (DefaultModel.directory as NSString).appendingPathComponent("all-MiniLM-L6-v2")
-        return FileManager.default.fileExists(atPath: dir + "/model.safetensors") ? dir : nil
-    }()
-}
 
-@Suite(.serialized, .enabled(if: EmbeddingModelPath.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
+@Suite(.serialized, .enabled(if: TestPaths.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
 struct EmbeddingFidelityTests {
-    static let model = Result { try loadEmbeddingModel(path: EmbeddingModelPath.miniLM!) }
+    static let model = Result { try loadEmbeddingModel(path: TestPaths.miniLM!) }
 
     @Test func configurationIsReadFromTheDirectory() throws {
         let m = try Self.model.get()
@@ -113,9 +106,9 @@ struct EmbeddingFidelityTests {
     }
 
     @Test func generationLoaderPointsToEmbeddings() throws {
-        let error = #expect(throws: ModelLoadError.self) { try loadModel(path: EmbeddingModelPath.miniLM!) }
+        let error = #expect(throws: ModelLoadError.self) { try loadModel(path: TestPaths.miniLM!) }
         #expect(error?.description.contains("embedding model") == true, "\(error.map(String.init(describing:)) ?? "")")
-        #expect(try ModelRegistry.kind(path: EmbeddingModelPath.miniLM!) == .embedding)
+        #expect(try ModelRegistry.kind(path: TestPaths.miniLM!) == .embedding)
     }
 }
 
@@ -127,7 +120,7 @@ struct TinyBertTests {
         let cases: [Case]
     }
 
-    static let directory = Fixtures.dir.appendingPathComponent("embeddings/bert-mlm-tiny")
+    static let directory = TestPaths.fixtures.appendingPathComponent("embeddings/bert-mlm-tiny")
 
     @Test func meanPooledHiddenStatesMatchTransformers() throws {
         let m = try loadEmbeddingModel(path: Self.directory.path)

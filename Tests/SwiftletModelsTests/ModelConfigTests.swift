@@ -8,7 +8,7 @@ struct ModelConfigTests {
     // MARK: Real GGUF files
 
     @Test func stories260K() throws {
-        let c = try ModelConfig(gguf: GGUFFile(path: Fixtures.stories260K))
+        let c = try ModelConfig(gguf: GGUFFile(path: TestPaths.stories260K))
         #expect(c.architecture == "llama")
         #expect(c.numLayers == 5)
         #expect(c.hiddenSize == 64)
@@ -32,9 +32,9 @@ struct ModelConfigTests {
         #expect(c.normalization == .rmsNorm)
     }
 
-    @Test(.enabled(if: ModelPaths.smolLM2 != nil, "SmolLM2-135M-Instruct.Q4_1.gguf not found; set SWIFTLET_MODEL_DIR"))
+    @Test(.enabled(if: TestPaths.smolLM2IfInstalled != nil, "SmolLM2-135M-Instruct.Q4_1.gguf not found; set SWIFTLET_MODEL_DIR"))
     func smolLM2() throws {
-        let c = try ModelConfig(gguf: GGUFFile(path: ModelPaths.smolLM2!))
+        let c = try ModelConfig(gguf: GGUFFile(path: TestPaths.smolLM2IfInstalled!))
         #expect(c.architecture == "llama")
         #expect(c.numLayers == 30)
         #expect(c.hiddenSize == 576)
@@ -56,11 +56,11 @@ struct ModelConfigTests {
     // MARK: Hugging Face config.json
 
     static func config(_ name: String) throws -> ModelConfig {
-        try ModelConfig(directory: Fixtures.config(name))
+        try ModelConfig(directory: TestPaths.config(name))
     }
 
     static func json(_ name: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: Fixtures.config(name).appendingPathComponent("config.json"))
+        let data = try Data(contentsOf: TestPaths.config(name).appendingPathComponent("config.json"))
         return try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
@@ -231,7 +231,7 @@ struct ModelConfigTests {
         #expect(error?.description.contains("model_type 'phi3'") == true)
         error = #expect(throws: ModelLoadError.self) { try ModelConfig(configJSON: Data("[1]".utf8)) }
         #expect(error?.description.contains("not a JSON object") == true)
-        error = #expect(throws: ModelLoadError.self) { try ModelConfig(directory: Fixtures.config("missing")) }
+        error = #expect(throws: ModelLoadError.self) { try ModelConfig(directory: TestPaths.config("missing")) }
         #expect(error?.description.contains("missing/config.json") == true)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

@@ -3,26 +3,20 @@ import Foundation
 import FoundationNetworking
 #endif
 import Testing
+import SwiftletTestSupport
 import SwiftletEngine
 import SwiftletModels
 @testable import SwiftletServer
 
-enum EmbeddingModelPaths {
-    /// all-MiniLM-L6-v2 as scripts/bootstrap.sh installs it.
-    static let miniLM: String? = {
-        let dir = (DefaultModel.directory as NSString).appendingPathComponent("all-MiniLM-L6-v2")
-        return FileManager.default.fileExists(atPath: dir + "/model.safetensors") ? dir : nil
-    }()
-}
 
 /// POST /v1/embeddings on a real server: stories260K generates, all-MiniLM-L6-v2 embeds.
-@Suite(.serialized, .enabled(if: EmbeddingModelPaths.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
+@Suite(.serialized, .enabled(if: TestPaths.miniLM != nil, "all-MiniLM-L6-v2 not installed; run scripts/bootstrap.sh"))
 struct EmbeddingsRouteTests {
     static let apiKey = "embed-key"
     static let fixture = TestPaths.repoRoot.appendingPathComponent("Tests/Fixtures/embeddings/all-MiniLM-L6-v2.json").path
 
     static func startServer() async throws -> TestServer {
-        let service = EmbeddingService(engine: try EmbeddingEngine(model: EmbeddingModelPaths.miniLM!), modelName: "minilm")
+        let service = EmbeddingService(engine: try EmbeddingEngine(model: TestPaths.miniLM!), modelName: "minilm")
         return try await TestServer(model: TestPaths.stories260K, apiKey: apiKey, embeddings: service)
     }
 
@@ -39,7 +33,7 @@ struct EmbeddingsRouteTests {
 
     /// An embedding model given as the model is served alone, as vLLM serves a pooling model.
     @Test func embeddingModelServedAloneByTheCLI() async throws {
-        let (process, output, port) = try await launchServe(["--model", EmbeddingModelPaths.miniLM!, "--api-key", Self.apiKey,
+        let (process, output, port) = try await launchServe(["--model", TestPaths.miniLM!, "--api-key", Self.apiKey,
                                                              "--served-model-name", "minilm"])
         defer { if process.isRunning { process.terminate() } }
         let base = "http://127.0.0.1:\(port)"

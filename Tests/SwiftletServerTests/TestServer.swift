@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -8,32 +9,6 @@ import SwiftletKernels
 import SwiftletModels
 @testable import SwiftletServer
 import SwiftletTokenizers
-
-/// Paths the server tests use.
-enum TestPaths {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// stories260K from `../shared/models` beside the repository (always present in CI).
-    static var stories260K: String { repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.gguf").path }
-
-    /// SmolLM2-135M-Instruct Q4_1 (it has a chat template), installed by scripts/bootstrap.sh.
-    static var smolLM2: String {
-        if let p = ProcessInfo.processInfo.environment["SWIFTLET_MODEL_PATH"], !p.isEmpty { return p }
-        return DefaultModel.path
-    }
-
-    static func clientScript(_ name: String) -> String { repoRoot.appendingPathComponent("Tests/ServerClients/\(name)").path }
-
-    /// The `swiftlet` binary built beside the tests.
-    static var swiftletBinary: String? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swiftlet").path,
-            repoRoot.appendingPathComponent(".build/release/swiftlet").path,
-            repoRoot.appendingPathComponent(".build/debug/swiftlet").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-}
 
 /// An engine on a real model with a KV cache of `blocks` blocks.
 func makeEngine(model path: String, blocks: Int, blockSize: Int = 16, maxNumSeqs: Int = 256, maxWaiting: Int = 1024,

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletFormats
 @testable import SwiftletTokenizers
 
 @Suite struct TokenizerBehaviourTests {
     static let smol: (any Tokenizer)? = TokenizerFixtures.smolLM2Path.flatMap { try? loadTokenizer(gguf: GGUFFile(path: $0)) }
-    static let stories: (any Tokenizer)? = TokenizerFixtures.stories260KPath.flatMap {
+    static let stories: (any Tokenizer)? = TestPaths.stories260KIfPresent.flatMap {
         try? loadTokenizer(gguf: GGUFFile(path: $0))
     }
     static let miniLM: any Tokenizer = {
@@ -40,7 +41,7 @@ import Testing
         #expect(tok.decode(parsed) == "user\nHi")
     }
 
-    @Test(.enabled(if: TokenizerFixtures.stories260KPath != nil))
+    @Test(.enabled(if: TestPaths.stories260KIfPresent != nil))
     func stories260KBOSAndSpaces() throws {
         let tok = try #require(Self.stories)
         #expect(tok.vocabularySize == 512)
@@ -97,7 +98,7 @@ import Testing
     }
 
     /// One long run of a character (a single BPE word) must not be quadratic.
-    @Test(.enabled(if: TokenizerFixtures.smolLM2Path != nil && TokenizerFixtures.stories260KPath != nil))
+    @Test(.enabled(if: TokenizerFixtures.smolLM2Path != nil && TestPaths.stories260KIfPresent != nil))
     func longRunsAreFast() throws {
         for tok in [Self.smol, Self.stories].compactMap({ $0 }) {
             for (ch, count) in [("a", 1_000_000), (" ", 200_000), ("日", 200_000), ("\n", 200_000)] {

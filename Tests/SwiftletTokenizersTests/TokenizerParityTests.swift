@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletFormats
 @testable import SwiftletTokenizers
 
@@ -22,11 +23,6 @@ enum TokenizerFixtures {
             }
         }
         return nil
-    }
-
-    static var stories260KPath: String? {
-        let path = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.gguf").path
-        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
     struct Case: Decodable {
@@ -89,9 +85,9 @@ enum TokenizerFixtures {
         try TokenizerFixtures.check(tok, "smollm2-gguf")
     }
 
-    @Test(.enabled(if: TokenizerFixtures.stories260KPath != nil, "stories260K.gguf not found"))
+    @Test(.enabled(if: TestPaths.stories260KIfPresent != nil, "stories260K.gguf not found"))
     func stories260KGGUF() throws {
-        let tok = try loadTokenizer(gguf: GGUFFile(path: TokenizerFixtures.stories260KPath!))
+        let tok = try loadTokenizer(gguf: GGUFFile(path: TestPaths.stories260KIfPresent!))
         #expect(tok is SentencePieceBPETokenizer)
         try TokenizerFixtures.check(tok, "stories260k-gguf")
     }

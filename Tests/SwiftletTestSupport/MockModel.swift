@@ -1,35 +1,35 @@
 import Foundation
 import SwiftletKernels
 import SwiftletModels
-@testable import SwiftletEngine
+import SwiftletEngine
 
 /// A stand-in model whose next token is a hash of the whole context *as read back from the KV
 /// cache*. It writes each token's id and position into its slot, and reads every position of the
 /// context through the block table before producing logits, so any wrong block table, slot,
 /// copy-on-write, swap or prefix-cache hit changes the output or is counted in `corruptions`.
-final class MockModel: CausalLanguageModel {
-    let config: ModelConfig
-    let residentBytes = 0
+public final class MockModel: CausalLanguageModel {
+    public let config: ModelConfig
+    public let residentBytes = 0
     /// Context positions whose slot did not hold that position.
-    private(set) var corruptions = 0
-    private(set) var forwardCalls = 0
-    private(set) var tokensSeen = 0
+    public private(set) var corruptions = 0
+    public private(set) var forwardCalls = 0
+    public private(set) var tokensSeen = 0
 
-    static let vocabSize = 64
-    static let eos = 2
+    public static let vocabSize = 64
+    public static let eos = 2
 
-    init(maxPositions: Int = 4096) {
+    public init(maxPositions: Int = 4096) {
         config = ModelConfig(architecture: "mock", vocabSize: Self.vocabSize, hiddenSize: 2, intermediateSize: 2, numLayers: 1,
                              numHeads: 1, numKVHeads: 1, headDim: 2, maxPositionEmbeddings: maxPositions, eosTokenIds: [Self.eos])
     }
 
-    static func makeCache(numBlocks: Int, blockSize: Int) -> PagedKVCache {
+    public static func makeCache(numBlocks: Int, blockSize: Int) -> PagedKVCache {
         try! PagedKVCache(numBlocks: numBlocks, blockSize: blockSize, numLayers: 1, numKVHeads: 1, headDim: 2, dtype: .fp32)
     }
 
     /// The mock's logits for a context: a clear winner `next(context)` over a seeded spread, so
     /// greedy decoding is exact and sampling has a real distribution.
-    static func logits(context: [Int]) -> [Float] {
+    public static func logits(context: [Int]) -> [Float] {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for t in context { h = (h ^ UInt64(t)) &* 0x100_0000_01B3 }
         var g = SeededGenerator(seed: h)
@@ -38,12 +38,12 @@ final class MockModel: CausalLanguageModel {
         return out
     }
 
-    static func greedyNext(context: [Int]) -> Int {
+    public static func greedyNext(context: [Int]) -> Int {
         let l = logits(context: context)
         return l.indices.max { l[$0] < l[$1] }!
     }
 
-    func forward(tokens: [Int32], metadata m: AttentionMetadata, cache: PagedKVCache) -> [Float] {
+    public func forward(tokens: [Int32], metadata m: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         forwardCalls += 1
         tokensSeen += tokens.count
         let bs = cache.blockSize
