@@ -65,7 +65,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         public var tokens: [String]
         /// Merge rules in rank order, each side in byte-level spelling.
         public var merges: [(String, String)]
-        public var addedTokens: [AddedToken] = []
+        public var specials = SpecialTokens()
         /// nil: no split (`ByteLevel(use_regex: false)` alone).
         public var splitRule: SplitRule? = .gpt2
         /// `Digits(individual_digits: true)` before the split rule.
@@ -77,11 +77,6 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         /// `ignore_merges`: a word that is itself a token is not merged (Llama 3).
         public var ignoreMerges = false
         public var unknownTokenID: Int? = nil
-        public var bosTokenID: Int? = nil
-        public var eosTokenIDs: [Int] = []
-        /// Ids put around the encoded text when special tokens are added.
-        public var prefixIDs: [Int] = []
-        public var suffixIDs: [Int] = []
 
         public init(tokens: [String], merges: [(String, String)]) {
             self.tokens = tokens
@@ -112,16 +107,12 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
 
     public init(_ c: Configuration) {
         config = c
-        var strings = c.tokens
-        for t in c.addedTokens {
-            while strings.count <= t.id { strings.append("") }
-            if strings[t.id].isEmpty { strings[t.id] = t.content }
-        }
+        let strings = c.specials.strings(c.tokens)
         tokenStrings = strings
         vocabularySize = strings.count
-        bosTokenID = c.bosTokenID
-        eosTokenIDs = c.eosTokenIDs
-        addsBOS = c.bosTokenID.map { c.prefixIDs.contains($0) } ?? false
+        bosTokenID = c.specials.bosTokenID
+        eosTokenIDs = c.specials.eosTokenIDs
+        addsBOS = c.specials.addsBOS(anyPrefixCounts: false)
 
         var vocab = ByteSliceMap(capacity: c.tokens.count)
         var arena: [UInt8] = []
@@ -136,9 +127,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
         byteArena = arena
         byteStarts = starts
         self.vocab = vocab
-        var sp = [Bool](repeating: false, count: strings.count)
-        for t in c.addedTokens where t.special { sp[t.id] = true }
-        special = sp
+        special = c.specials.flags(count: strings.count)
         var stringToID = ByteSliceMap(capacity: strings.count)
         for (i, t) in strings.enumerated() { stringToID.insert(Array(t.utf8), Int32(i)) }
         self.stringToID = stringToID
@@ -167,8 +156,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
             pairs.append((a, b, m))
         }
         merges = BPEMerges(pairs: pairs)
-        rawAdded = AddedTokenMatcher(c.addedTokens.filter { !$0.normalized })
-        normalizedAdded = AddedTokenMatcher(c.addedTokens.filter { $0.normalized })
+        (rawAdded, normalizedAdded) = c.specials.matchers()
         splitter = c.splitRule.map { Splitter(rule: $0, isolateDigits: c.isolateDigits) }
     }
 
@@ -195,7 +183,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
     public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int] {
         var out: [Int] = []
         out.reserveCapacity(text.utf8.count / 3 + 4)
-        if addSpecialTokens { out.append(contentsOf: config.prefixIDs) }
+        if addSpecialTokens { out.append(contentsOf: config.specials.prefixIDs) }
         var text = text
         text.withUTF8 { bytes in
             cache.with { map in
@@ -212,7 +200,7 @@ public final class BPETokenizer: Tokenizer, @unchecked Sendable {
                 }
             }
         }
-        if addSpecialTokens { out.append(contentsOf: config.suffixIDs) }
+        if addSpecialTokens { out.append(contentsOf: config.specials.suffixIDs) }
         return out
     }
 

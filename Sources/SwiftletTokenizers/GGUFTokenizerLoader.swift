@@ -60,31 +60,27 @@ public func loadTokenizer(gguf: GGUFFile) throws -> any Tokenizer {
     }
     let addBOS = md["tokenizer.ggml.add_bos_token"]?.bool ?? (model == "llama")
     let addEOS = md["tokenizer.ggml.add_eos_token"]?.bool ?? false
+    func specials(_ added: [AddedToken]) -> SpecialTokens {
+        SpecialTokens(added: added, bosTokenID: bos, eosTokenIDs: eosIDs, prefixIDs: addBOS ? bos.map { [$0] } ?? [] : [],
+                      suffixIDs: addEOS ? eos.map { [$0] } ?? [] : [])
+    }
 
     switch model {
     case "gpt2":
         let spelled = tokens.map { ByteLevel.isSpelled($0) ? $0 : ByteLevel.spell(Array($0.utf8)) }
         var c = BPETokenizer.Configuration(tokens: spelled, merges: merges ?? [])
-        c.addedTokens = addedTokens(spelledOnly: true)
+        c.specials = specials(addedTokens(spelledOnly: true))
         c.splitRule = SplitRule.forGGUFPre(md["tokenizer.ggml.pre"]?.string)
-        c.bosTokenID = bos
-        c.eosTokenIDs = eosIDs
-        if addBOS, let bos { c.prefixIDs = [bos] }
-        if addEOS, let eos { c.suffixIDs = [eos] }
         return BPETokenizer(c)
     case "llama":
         let scores = md["tokenizer.ggml.scores"]?.array?.map { $0.double ?? 0 } ?? []
         var c = SentencePieceBPETokenizer.Configuration(
             tokens: tokens, merges: merges ?? sentencePieceMerges(tokens: tokens, scores: scores))
-        c.addedTokens = addedTokens(spelledOnly: false)
+        c.specials = specials(addedTokens(spelledOnly: false))
         // transformers ignores this key and always prefixes; an explicit `false` is honoured here,
         // as llama.cpp does, since the file states it.
         c.spacePrefix = md["tokenizer.ggml.add_space_prefix"]?.bool == false ? .never : .first
         c.stripLeadingSpace = c.spacePrefix != .never
-        c.bosTokenID = bos
-        c.eosTokenIDs = eosIDs
-        if addBOS, let bos { c.prefixIDs = [bos] }
-        if addEOS, let eos { c.suffixIDs = [eos] }
         return SentencePieceBPETokenizer(c)
     default:
         throw TokenizerError.unsupported("GGUF tokenizer.ggml.model \(model)")

@@ -22,7 +22,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
         public var tokens: [String]
         /// Merge rules in rank order.
         public var merges: [(String, String)]
-        public var addedTokens: [AddedToken] = []
+        public var specials = SpecialTokens()
         public var spacePrefix: SpacePrefix = .first
         /// `Metaspace(split: true)`: merges stay within `▁`-started words.
         public var splitOnSpace = false
@@ -31,10 +31,6 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
         public var unknownTokenID: Int? = nil
         /// The decoder drops one leading space of the decoded text.
         public var stripLeadingSpace = true
-        public var bosTokenID: Int? = nil
-        public var eosTokenIDs: [Int] = []
-        public var prefixIDs: [Int] = []
-        public var suffixIDs: [Int] = []
 
         public init(tokens: [String], merges: [(String, String)]) {
             self.tokens = tokens
@@ -68,24 +64,18 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
 
     public init(_ c: Configuration) {
         config = c
-        var strings = c.tokens
-        for t in c.addedTokens {
-            while strings.count <= t.id { strings.append("") }
-            if strings[t.id].isEmpty { strings[t.id] = t.content }
-        }
+        let strings = c.specials.strings(c.tokens)
         tokenStrings = strings
         vocabularySize = strings.count
-        bosTokenID = c.bosTokenID
-        eosTokenIDs = c.eosTokenIDs
-        addsBOS = c.bosTokenID.map { c.prefixIDs.contains($0) } ?? false
+        bosTokenID = c.specials.bosTokenID
+        eosTokenIDs = c.specials.eosTokenIDs
+        addsBOS = c.specials.addsBOS(anyPrefixCounts: false)
 
         var vocab: [[UInt8]: Int32] = [:]
         vocab.reserveCapacity(c.tokens.count)
         // Later duplicates win, as in the Python dict transformers builds the vocabulary with.
         for (i, t) in c.tokens.enumerated() { vocab[Array(t.utf8)] = Int32(i) }
-        var sp = [Bool](repeating: false, count: strings.count)
-        for t in c.addedTokens where t.special { sp[t.id] = true }
-        special = sp
+        special = c.specials.flags(count: strings.count)
 
         var bv = [Int16](repeating: -1, count: strings.count)
         for (i, t) in strings.enumerated() { if let b = SentencePieceBPETokenizer.byteToken(t) { bv[i] = Int16(b) } }
@@ -112,10 +102,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
             pairs.append((a, b, m))
         }
         merges = BPEMerges(pairs: pairs)
-        rawAdded = AddedTokenMatcher(c.addedTokens.filter { !$0.normalized })
-        normalizedAdded = AddedTokenMatcher(c.addedTokens.filter { $0.normalized }) { t in
-            replaceBytes(Array(t.content.utf8), [0x20], Array("\u{2581}".utf8))
-        }
+        (rawAdded, normalizedAdded) = c.specials.matchers { replaceBytes(Array($0.content.utf8), [0x20], Array("\u{2581}".utf8)) }
         var stringToID: [[UInt8]: Int] = [:]
         for (i, t) in strings.enumerated() where stringToID[Array(t.utf8)] == nil { stringToID[Array(t.utf8)] = i }
         self.stringToID = stringToID
@@ -176,7 +163,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
     public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int] {
         var out: [Int] = []
         out.reserveCapacity(text.utf8.count / 3 + 4)
-        if addSpecialTokens { out.append(contentsOf: config.prefixIDs) }
+        if addSpecialTokens { out.append(contentsOf: config.specials.prefixIDs) }
         var text = text
         text.withUTF8 { bytes in
             var segments: [TextSegment] = []
@@ -193,7 +180,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
                 }
             }
         }
-        if addSpecialTokens { out.append(contentsOf: config.suffixIDs) }
+        if addSpecialTokens { out.append(contentsOf: config.specials.suffixIDs) }
         return out
     }
 

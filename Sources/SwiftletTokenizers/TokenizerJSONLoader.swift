@@ -69,8 +69,9 @@ private struct TokenizerJSONLoader {
         return v.string ?? v["content"].string
     }
 
-    /// (prefix, suffix, bos, eos) for single sequences.
-    func specials(_ tokens: [String], _ added: [AddedToken]) -> ([Int], [Int], Int?, [Int]) {
+    /// The added tokens, and the ids around a single sequence with BOS and EOS.
+    func specials(_ tokens: [String]) -> SpecialTokens {
+        let added = addedTokens
         var prefix: [Int] = []
         var suffix: [Int] = []
         func template(_ p: JSONValue) {
@@ -102,7 +103,7 @@ private struct TokenizerJSONLoader {
         if let addEOS = config?["add_eos_token"].bool {
             suffix = addEOS ? (eos.map { [$0] } ?? []) : []
         }
-        return (prefix, suffix, bos, eos.map { [$0] } ?? [])
+        return SpecialTokens(added: added, bosTokenID: bos, eosTokenIDs: eos.map { [$0] } ?? [], prefixIDs: prefix, suffixIDs: suffix)
     }
 
     func merges(_ model: JSONValue) -> [(String, String)] {
@@ -125,24 +126,19 @@ private struct TokenizerJSONLoader {
 
     func buildBPE(_ model: JSONValue) throws -> any Tokenizer {
         let tokens = try vocabulary(model)
-        let added = addedTokens
         let pres = components(root["pre_tokenizer"], "pretokenizers")
         let norms = components(root["normalizer"], "normalizers")
         let decoders = components(root["decoder"], "decoders")
-        let (prefix, suffix, bos, eos) = specials(tokens, added)
-        let unk = model["unk_token"].string.flatMap { id(of: $0, tokens, added) }
+        let specials = specials(tokens)
+        let unk = model["unk_token"].string.flatMap { id(of: $0, tokens, specials.added) }
 
         let byteLevel = pres.contains { $0["type"].string == "ByteLevel" }
             || decoders.contains { $0["type"].string == "ByteLevel" }
         if byteLevel {
             var c = BPETokenizer.Configuration(tokens: tokens, merges: merges(model))
-            c.addedTokens = added
+            c.specials = specials
             c.ignoreMerges = model["ignore_merges"].bool ?? false
             c.unknownTokenID = unk
-            c.bosTokenID = bos
-            c.eosTokenIDs = eos
-            c.prefixIDs = prefix
-            c.suffixIDs = suffix
             c.splitRule = nil
             for n in norms {
                 switch n["type"].string {
@@ -181,13 +177,9 @@ private struct TokenizerJSONLoader {
         }
 
         var c = SentencePieceBPETokenizer.Configuration(tokens: tokens, merges: merges(model))
-        c.addedTokens = added
+        c.specials = specials
         c.byteFallback = model["byte_fallback"].bool ?? false
         c.unknownTokenID = unk
-        c.bosTokenID = bos
-        c.eosTokenIDs = eos
-        c.prefixIDs = prefix
-        c.suffixIDs = suffix
         c.spacePrefix = .never
         var replacesSpaces = false
         for n in norms {
@@ -223,7 +215,7 @@ private struct TokenizerJSONLoader {
 
     func buildWordPiece(_ model: JSONValue) throws -> any Tokenizer {
         var c = WordPieceTokenizer.Configuration(tokens: try vocabulary(model))
-        c.addedTokens = addedTokens
+        c.specials = specials(c.tokens)
         c.unknownToken = model["unk_token"].string ?? "[UNK]"
         c.continuingSubwordPrefix = model["continuing_subword_prefix"].string ?? "##"
         c.maxInputCharsPerWord = model["max_input_chars_per_word"].int ?? 100
@@ -241,11 +233,6 @@ private struct TokenizerJSONLoader {
         }
         let decoder = components(root["decoder"], "decoders").first { $0["type"].string == "WordPiece" }
         c.cleanup = decoder?["cleanup"].bool ?? true
-        let (prefix, suffix, bos, eos) = specials(c.tokens, c.addedTokens)
-        c.prefixIDs = prefix
-        c.suffixIDs = suffix
-        c.bosTokenID = bos
-        c.eosTokenIDs = eos
         return WordPieceTokenizer(c)
     }
 }

@@ -6,7 +6,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
     public struct Configuration: Sendable {
         /// Vocabulary strings, indexed by id.
         public var tokens: [String]
-        public var addedTokens: [AddedToken] = []
+        public var specials = SpecialTokens()
         public var normalizer: BertNormalizer? = BertNormalizer()
         public var unknownToken = "[UNK]"
         public var continuingSubwordPrefix = "##"
@@ -14,11 +14,6 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
         public var maxInputCharsPerWord = 100
         /// The decoder's clean-up of spaces before punctuation and contractions.
         public var cleanup = true
-        public var bosTokenID: Int? = nil
-        public var eosTokenIDs: [Int] = []
-        /// Ids around the encoded text when special tokens are added (`[CLS]` … `[SEP]`).
-        public var prefixIDs: [Int] = []
-        public var suffixIDs: [Int] = []
 
         public init(tokens: [String]) { self.tokens = tokens }
     }
@@ -45,16 +40,12 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
 
     public init(_ c: Configuration) {
         config = c
-        var strings = c.tokens
-        for t in c.addedTokens {
-            while strings.count <= t.id { strings.append("") }
-            if strings[t.id].isEmpty { strings[t.id] = t.content }
-        }
+        let strings = c.specials.strings(c.tokens)
         tokenStrings = strings
         vocabularySize = strings.count
-        bosTokenID = c.bosTokenID
-        eosTokenIDs = c.eosTokenIDs
-        addsBOS = c.bosTokenID.map { c.prefixIDs.contains($0) } ?? !c.prefixIDs.isEmpty
+        bosTokenID = c.specials.bosTokenID
+        eosTokenIDs = c.specials.eosTokenIDs
+        addsBOS = c.specials.addsBOS(anyPrefixCounts: true)
         var v = ByteSliceMap(capacity: c.tokens.count)
         var cont = ByteSliceMap(capacity: c.tokens.count)
         let prefix = Array(c.continuingSubwordPrefix.utf8)
@@ -67,14 +58,11 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
         vocab = v
         continuations = cont
         unknownID = v.single(Array(c.unknownToken.utf8)).map(Int.init)
-        var sp = [Bool](repeating: false, count: strings.count)
-        for t in c.addedTokens where t.special { sp[t.id] = true }
-        special = sp
-        rawAdded = AddedTokenMatcher(c.addedTokens.filter { !$0.normalized })
+        special = c.specials.flags(count: strings.count)
         firstPieces = strings.map { WordPieceTokenizer.decodePiece($0, first: true, c) }
         nextPieces = strings.map { WordPieceTokenizer.decodePiece($0, first: false, c) }
         let normalizer = c.normalizer
-        normalizedAdded = AddedTokenMatcher(c.addedTokens.filter { $0.normalized }) { t in
+        (rawAdded, normalizedAdded) = c.specials.matchers { t in
             guard let normalizer else { return Array(t.content.utf8) }
             return utf8Bytes(normalizer.normalize(t.content[...]))
         }
@@ -86,7 +74,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
 
     public func tokenID(_ string: String) -> Int? {
         if let id = vocab.single(Array(string.utf8)) { return Int(id) }
-        return config.addedTokens.first { $0.content.utf8.elementsEqual(string.utf8) }?.id
+        return config.specials.added.first { $0.content.utf8.elementsEqual(string.utf8) }?.id
     }
 
     /// A piece inside a word loses its `##`; any other token is preceded by a space unless first.
@@ -136,7 +124,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
 
     public func encode(_ text: String, addSpecialTokens: Bool, parseSpecial: Bool) -> [Int] {
         var out: [Int] = []
-        if addSpecialTokens { out.append(contentsOf: config.prefixIDs) }
+        if addSpecialTokens { out.append(contentsOf: config.specials.prefixIDs) }
         var text = text
         var segments: [TextSegment] = []
         text.withUTF8 { bytes in
@@ -161,7 +149,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
                 }
             }
         }
-        if addSpecialTokens { out.append(contentsOf: config.suffixIDs) }
+        if addSpecialTokens { out.append(contentsOf: config.specials.suffixIDs) }
         return out
     }
 
