@@ -38,15 +38,16 @@ extension JinjaFilters.Call {
             return value
         case "tojson":
             let b = try a.bind(["ensure_ascii", "indent", "separators", "sort_keys"], name)
-            var o = JinjaValue.JSONOptions()
-            o.ensureASCII = b[0]?.isTruthy ?? false
+            var indent: String?
             switch b[1] {
-            case .int(let n)?: o.indent = String(repeating: " ", count: max(0, n))
-            case .string(let s)?: o.indent = s
+            case .int(let n)?: indent = String(repeating: " ", count: max(0, n))
+            case .string(let s)?: indent = s
             default: break
             }
-            if case .array(let seps)? = b[2], seps.count == 2 { o.separators = (seps[0].pythonStr, seps[1].pythonStr) }
-            o.sortKeys = b[3]?.isTruthy ?? false
+            var seps: (String, String)? = nil
+            if case .array(let s)? = b[2], s.count == 2 { seps = (s[0].pythonStr, s[1].pythonStr) }
+            let o = JinjaValue.pythonJSONOptions(ensureASCII: b[0]?.isTruthy ?? false, indent: indent, separators: seps,
+                                                 sortKeys: b[3]?.isTruthy ?? false)
             do {
                 return .string(try value.pythonJSON(o))
             } catch var e as JinjaError {

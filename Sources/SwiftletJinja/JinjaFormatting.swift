@@ -79,21 +79,17 @@ extension Unicode.Scalar {
 // MARK: - JSON
 
 extension JinjaValue {
-    /// Options of Python's `json.dumps`, which transformers' `tojson` filter calls.
-    struct JSONOptions {
-        var ensureASCII = false
-        /// nil: one line. Otherwise the string repeated per nesting level, with newlines.
-        var indent: String? = nil
-        var separators: (item: String, key: String)? = nil
-        var sortKeys = false
+    /// Python's `json.dumps` options (which transformers' `tojson` filter passes on), with its
+    /// defaults: `", "` and `": "` on one line, `","` and `": "` when indented.
+    static func pythonJSONOptions(ensureASCII: Bool = false, indent: String? = nil, separators: (String, String)? = nil,
+                                  sortKeys: Bool = false) -> JSONWriteOptions {
+        JSONWriteOptions(indent: indent, sortKeys: sortKeys, ensureASCII: ensureASCII,
+                         separators: separators ?? (indent == nil ? (", ", ": ") : (",", ": ")), nonFinite: .python)
     }
 
     /// Serialises exactly as Python's `json.dumps` would, so `tojson` output matches byte for byte.
-    func pythonJSON(_ options: JSONOptions = JSONOptions()) throws -> String {
-        let seps = options.separators ?? (options.indent == nil ? (", ", ": ") : (",", ": "))
-        return try jsonValue().serialized(JSONWriteOptions(
-            indent: options.indent, sortKeys: options.sortKeys, ensureASCII: options.ensureASCII,
-            separators: seps, nonFinite: .python))
+    func pythonJSON(_ options: JSONWriteOptions = pythonJSONOptions()) throws -> String {
+        try jsonValue().serialized(options)
     }
 
     /// The value as JSON; `json.dumps` turns non-string keys into their JSON text and refuses

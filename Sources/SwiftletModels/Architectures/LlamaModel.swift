@@ -31,38 +31,21 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
 
     /// Loads the weights of a GGUF file. `progress` is called with (tensors done, total).
     public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
-                            progress: ((Int, Int) -> Void)? = nil) throws {
-        func source(_ name: String, rows: Int, columns: Int) throws -> WeightSource {
-            let (info, data) = try gguf.data(name)
-            guard info.shape.count <= 2, info.shape[0] == columns, (info.shape.count == 1 ? 1 : info.shape[1]) == rows else {
-                throw ModelLoadError.malformed(path: gguf.path, reason: "tensor '\(name)' has shape \(info.shape), expected [\(columns), \(rows)]")
-            }
-            return WeightSource(type: info.type, data: data.baseAddress!, rows: rows, columns: columns)
-        }
-        func vector(_ name: String, count: Int) throws -> [Float] {
-            let s = try source(name, rows: 1, columns: count)
-            var out = [Float](repeating: 0, count: count)
-            try out.withUnsafeMutableBufferPointer { try dequantize(s.type, s.data, count: count, into: $0.baseAddress!) }
-            return out
-        }
-        let reader = WeightReader(matrix: source, vector: vector, exists: { gguf.tensorInfo($0) != nil })
+                            progress: LoadProgress? = nil) throws {
+        let w = CheckpointWeights(gguf)
         // GGUF files say whether the head is tied by leaving `output.weight` out.
-        try self.init(reader: reader, file: gguf, config: config, untiedHead: reader.exists("output.weight"),
-                      precision: precision, progress: progress)
+        try self.init(weights: w, file: gguf, config: config, untiedHead: w.has("output.weight"), precision: precision,
+                      progress: progress)
     }
 
     /// Loads a Hugging Face checkpoint (`model.layers.N.self_attn.q_proj.weight`, ...).
     /// `progress` is called with (tensors done, total).
     public convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, precision: ComputePrecision = .fast,
-                            progress: ((Int, Int) -> Void)? = nil) throws {
-        let w = CheckpointWeights(checkpoint)
-        let name = Self.huggingFaceName
-        let reader = WeightReader(matrix: { try w.matrix(name($0), rows: $1, columns: $2) },
-                                  vector: { try w.vector(name($0), count: $1) },
-                                  exists: { w.has(name($0)) })
+                            progress: LoadProgress? = nil) throws {
+        let w = CheckpointWeights(checkpoint, rename: Self.huggingFaceName)
         // transformers ignores a stored lm_head when the embeddings are tied.
-        let untied = !config.tieWordEmbeddings && reader.exists("output.weight")
-        try self.init(reader: reader, file: checkpoint, config: config, untiedHead: untied, precision: precision, progress: progress)
+        let untied = !config.tieWordEmbeddings && w.has("output.weight")
+        try self.init(weights: w, file: checkpoint, config: config, untiedHead: untied, precision: precision, progress: progress)
     }
 
     /// The Hugging Face name of a tensor given its GGUF name.
@@ -81,27 +64,15 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         return "model.layers.\(parts[1]).\(local[String(parts[2])] ?? String(parts[2]))"
     }
 
-    /// Tensor access common to the file formats, addressed by GGUF tensor names.
-    struct WeightReader {
-        /// Rows of a stored matrix, checked to be `rows` x `columns`.
-        let matrix: (String, Int, Int) throws -> WeightSource
-        /// A stored vector of `count` values, in fp32.
-        let vector: (String, Int) throws -> [Float]
-        let exists: (String) -> Bool
-
-        func optionalVector(_ name: String, _ count: Int) throws -> [Float]? {
-            exists(name) ? try vector(name, count) : nil
-        }
-    }
-
-    private init(reader: WeightReader, file: AnyObject, config: ModelConfig, untiedHead: Bool,
-                 precision: ComputePrecision, progress: ((Int, Int) -> Void)?) throws {
+    /// Reads tensors by their GGUF names, whatever the file.
+    private init(weights w: CheckpointWeights, file: AnyObject, config: ModelConfig, untiedHead: Bool,
+                 precision: ComputePrecision, progress: LoadProgress?) throws {
         self.config = config
         self.precision = precision
         self.file = file
         let D = config.hiddenSize, hd = config.headDim
         let qRows = config.numHeads * hd, kvRows = config.numKVHeads * hd
-        let source = reader.matrix, vector = reader.vector, optionalVector = reader.optionalVector
+        let source = { try w.matrix($0, rows: $1, columns: $2) }, vector = { try w.vector($0, count: $1) }
 
         let total = config.numLayers + 1
         var built: [Layer] = []
@@ -112,7 +83,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             let k = try source(p + "attn_k.weight", kvRows, D)
             let v = try source(p + "attn_v.weight", kvRows, D)
             var qkvBias: [Float]? = nil
-            if let qb = try optionalVector(p + "attn_q.bias", qRows) {
+            if let qb = try w.optionalVector(p + "attn_q.bias", count: qRows) {
                 qkvBias = qb + (try vector(p + "attn_k.bias", kvRows)) + (try vector(p + "attn_v.bias", kvRows))
             }
             let layer = Layer(

@@ -15,13 +15,18 @@ struct CheckpointWeights {
     }
 
     private let storage: Storage
+    /// The stored name of a tensor asked for by another name (LLaMA-family checkpoints are read
+    /// with GGUF tensor names).
+    private let rename: (String) -> String
 
-    init(_ checkpoint: SafetensorsCheckpoint) {
+    init(_ checkpoint: SafetensorsCheckpoint, rename: @escaping (String) -> String = { $0 }) {
         storage = .safetensors(checkpoint)
+        self.rename = rename
     }
 
     init(_ gguf: GGUFFile) {
         storage = .gguf(gguf)
+        rename = { $0 }
     }
 
     private var path: String {
@@ -33,7 +38,7 @@ struct CheckpointWeights {
 
     func has(_ name: String) -> Bool {
         switch storage {
-        case .safetensors(let c): c.contains(name)
+        case .safetensors(let c): c.contains(rename(name))
         case .gguf(let g): g.tensorInfo(name) != nil
         }
     }
@@ -51,7 +56,7 @@ struct CheckpointWeights {
     private func tensor(_ name: String) throws -> (shape: [Int], type: GGMLType, bytes: UnsafeRawBufferPointer, path: String) {
         switch storage {
         case .safetensors(let c):
-            let t = try c.tensor(named: name)
+            let t = try c.tensor(named: rename(name))
             guard let type = t.dtype.ggmlType else {
                 throw ModelLoadError.unsupported(path: t.path, reason: "tensor '\(name)' has dtype \(t.dtype); only F32, F16 and BF16 weights are supported")
             }

@@ -14,7 +14,6 @@ public struct LoadedModel {
     public let chatTemplate: ChatTemplate?
     /// Size of the mapped model file.
     public let fileBytes: Int
-    public let gguf: GGUFFile?
 }
 
 /// Loads a model: a GGUF file or a Hugging Face model directory (`config.json`, safetensors
@@ -37,7 +36,7 @@ public func loadModel(path: String, precision: ComputePrecision = .fast,
     let model = try architecture.loadGGUF!(gguf, config, precision, progress)
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer,
-                       chatTemplate: try? ChatTemplate(gguf: gguf), fileBytes: size ?? 0, gguf: gguf)
+                       chatTemplate: try? ChatTemplate(gguf: gguf), fileBytes: size ?? 0)
 }
 
 /// Loads a Hugging Face model directory.
@@ -63,7 +62,7 @@ func loadHuggingFaceModel(directory: URL, precision: ComputePrecision, progress:
         total + ((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0)
     }
     return LoadedModel(path: directory.path, model: model, config: config, tokenizer: tokenizer,
-                       chatTemplate: chatTemplate(directory: directory), fileBytes: bytes, gguf: nil)
+                       chatTemplate: chatTemplate(directory: directory), fileBytes: bytes)
 }
 
 /// The tokenizer of a model directory: `tokenizer.json`, with `tokenizer_config.json` if present.
