@@ -6,7 +6,7 @@ import Testing
     @Test func parsingKeepsEveryScalarOrderAndNumberKind() throws {
         let v = try JSONValue.parse(#"{"a": "\ufeffx\ud83d\ude00", "b": [1, -2.5e1, true, null, 2.0], "z": {}, "a2": "é\n"}"#)
         #expect(v["a"].string?.unicodeScalars.map(\.value) == [0xFEFF, 0x78, 0x1F600])
-        #expect(v["b"] == [1, -25.0, true, nil, 2.0])
+        #expect(v["b"] == [1, -25.0, true, .null, 2.0])
         #expect(v["b"].array?[4].int == 2 && v["b"].array?[0].double == 1)
         #expect(v.object?.map(\.0) == ["a", "b", "z", "a2"])
         #expect(v["missing"].isNull && v["b"]["x"].isNull)
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func writingRoundTripsAndFollowsOptions() throws {
-        let v: JSONValue = ["s": "q\"\\\u{1}\u{8}é😀", "n": [1, 0.5, -0.0, nil, false], "o": ["b": 1, "a": []]]
+        let v: JSONValue = ["s": "q\"\\\u{1}\u{8}é😀", "n": [1, 0.5, -0.0, .null, false], "o": ["b": 1, "a": []]]
         let compact = v.serialized()
         #expect(compact == #"{"s":"q\"\\\u0001\bé😀","n":[1,0.5,-0.0,null,false],"o":{"b":1,"a":[]}}"#)
         #expect(try JSONValue.parse(compact) == v)

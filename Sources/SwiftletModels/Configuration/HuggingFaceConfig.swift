@@ -36,11 +36,13 @@ public struct HuggingFaceConfig: Sendable {
         .malformed(path: path, reason: "config.json key '\(key)' is not \(expected): \(root[key].serialized())")
     }
 
-    private func present(_ key: String) -> JSONValue? {
+    /// The value of `key` read by `read`; nil when absent or null, an error naming the key when
+    /// `read` cannot read it.
+    private func optional<T>(_ key: String, _ expected: String, _ read: (JSONValue) -> T?) throws -> T? {
         let v = root[key]
-        // Not a ternary: JSONValue is nil-literal-expressible, and `nil` there would be `.null`.
         if v.isNull { return nil }
-        return v
+        guard let value = read(v) else { throw wrongType(key, expected) }
+        return value
     }
 
     /// Integers written as `2` or `2.0`; fractions and magnitudes beyond 2^53 are not integers.
@@ -49,21 +51,21 @@ public struct HuggingFaceConfig: Sendable {
         return i
     }
 
-    public func optionalInt(_ key: String) throws -> Int? {
-        guard let v = present(key) else { return nil }
-        guard let i = Self.integer(v) else { throw wrongType(key, "an integer") }
-        return i
+    /// An object as itself (not a ternary: JSONValue is nil-literal-expressible, so `nil` there
+    /// would be `.null`).
+    private static func object(_ v: JSONValue) -> JSONValue? {
+        if v.object == nil { return nil }
+        return v
     }
+
+    public func optionalInt(_ key: String) throws -> Int? { try optional(key, "an integer", Self.integer) }
+    public func optionalDouble(_ key: String) throws -> Double? { try optional(key, "a number", \.double) }
+    public func optionalBool(_ key: String) throws -> Bool? { try optional(key, "a boolean", \.bool) }
+    public func optionalString(_ key: String) throws -> String? { try optional(key, "a string", \.string) }
 
     public func int(_ key: String) throws -> Int {
         guard let i = try optionalInt(key) else { throw missing(key) }
         return i
-    }
-
-    public func optionalDouble(_ key: String) throws -> Double? {
-        guard let v = present(key) else { return nil }
-        guard let d = v.double else { throw wrongType(key, "a number") }
-        return d
     }
 
     public func double(_ key: String) throws -> Double {
@@ -71,41 +73,26 @@ public struct HuggingFaceConfig: Sendable {
         return d
     }
 
-    public func optionalBool(_ key: String) throws -> Bool? {
-        guard let v = present(key) else { return nil }
-        guard let b = v.bool else { throw wrongType(key, "a boolean") }
-        return b
-    }
-
-    public func optionalString(_ key: String) throws -> String? {
-        guard let v = present(key) else { return nil }
-        guard let s = v.string else { throw wrongType(key, "a string") }
-        return s
-    }
-
     /// An integer or a list of integers (`eos_token_id` is either).
     public func intList(_ key: String) throws -> [Int] {
-        guard let v = present(key) else { return [] }
-        if let i = Self.integer(v) { return [i] }
-        if let a = v.array {
-            let ints = a.compactMap(Self.integer)
-            if ints.count == a.count { return ints }
-        }
-        throw wrongType(key, "an integer or a list of integers")
+        try optional(key, "an integer or a list of integers") { v in
+            if let i = Self.integer(v) { return [i] }
+            let ints = v.array?.compactMap(Self.integer)
+            return ints?.count == v.array?.count ? ints : nil
+        } ?? []
     }
 
     /// Rotary scaling from `rope_scaling`, or else from `rope_parameters`, where transformers 5
     /// writes it (top-level keys, when present, win as in older configs).
     public func ropeScaling() throws -> RopeScaling? {
-        if present("rope_scaling") != nil { return try ropeScaling(in: "rope_scaling") }
+        if !root["rope_scaling"].isNull { return try ropeScaling(in: "rope_scaling") }
         return try ropeScaling(in: "rope_parameters")
     }
 
     /// `rope_theta`, or else `rope_parameters.rope_theta` (transformers 5).
     public func ropeTheta() throws -> Double? {
         if let theta = try optionalDouble("rope_theta") { return theta }
-        guard let v = present("rope_parameters") else { return nil }
-        guard v.object != nil else { throw wrongType("rope_parameters", "an object") }
+        guard let v = try optional("rope_parameters", "an object", Self.object) else { return nil }
         guard let theta = try HuggingFaceConfig(root: v, path: path).optionalDouble("rope_theta") else { return nil }
         guard theta > 0, theta.isFinite else {
             throw ModelLoadError.malformed(path: path, reason: "rope_parameters.rope_theta \(theta) is not positive")
@@ -114,8 +101,7 @@ public struct HuggingFaceConfig: Sendable {
     }
 
     private func ropeScaling(in object: String) throws -> RopeScaling? {
-        guard let v = present(object) else { return nil }
-        guard v.object != nil else { throw wrongType(object, "an object") }
+        guard let v = try optional(object, "an object", Self.object) else { return nil }
         let sub = HuggingFaceConfig(root: v, path: path)
         let type = try sub.optionalString("rope_type") ?? sub.optionalString("type") ?? "default"
         func required(_ k: String) throws -> Double {
