@@ -54,6 +54,9 @@ void swi_qrows_neon(sw_qtype type, const uint8_t *W, int n0, int n1, int K, cons
 // the tile's first output column.
 void swi_qtile_neon(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
                     float *Y, size_t ldy, int dotprod);
+// i8mm (sw_quant_neon_i8mm.c): swi_qtile_neon's results bit for bit; needs dotprod and i8mm.
+void swi_qtile_neon_i8mm(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                         float *Y, size_t ldy);
 // One bf16 tile (nrows rows of K) against the [16 even | 16 odd]-split activations Xs.
 void swi_bf16_rows_neon(const uint16_t *W, int K, int nrows, const float *Xs, int Kp, int m,
                         float *Y, size_t ldy);

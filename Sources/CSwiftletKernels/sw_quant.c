@@ -321,6 +321,7 @@ typedef struct {
     float *Y;
     size_t ldy;
     int level;  // the caller's kernel level (workers must not ask sw_cpu_level themselves)
+    int vnni;   // at the AVX2 level: swi_avx2_vnni_variant() of the caller
     sw_sched sched;
 } qgemm_ctx;
 
@@ -339,9 +340,11 @@ static void qgemm_task(void *arg, int ith, int nth) {
             // Prefetch the following tile: usually this thread's next one.
             const uint8_t *pf = tile && t + 1 < ntiles ? tile + tb : NULL;
 #if defined(__aarch64__)
-            // dotprod is a process-wide switch (not per thread), so workers may read it.
+            // dotprod and i8mm are process-wide switches (not per thread), so workers may read them.
             if (c->level == SW_ISA_NEON) {
-                if (tile) swi_qtile_neon(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, sw_cpu_use_neon_dotprod());
+                if (tile && sw_cpu_use_neon_i8mm() && sw_cpu_use_neon_dotprod())
+                    swi_qtile_neon_i8mm(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy);
+                else if (tile) swi_qtile_neon(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, sw_cpu_use_neon_dotprod());
                 else swi_qrows_neon(c->type, c->W, n0, n0 + nr, c->K, c->Xq, c->m, c->Y, c->ldy, sw_cpu_use_neon_dotprod());
                 continue;
             }
@@ -350,6 +353,8 @@ static void qgemm_task(void *arg, int ith, int nth) {
                 ref_rows(c->type, c->W, n0, n0 + nr, c->K, c->Xq, c->m, c->Y, c->ldy);
             } else if (c->level == SW_ISA_AVX512) {
                 swi_qtile_avx512(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, pf, pf ? tb : 0);
+            } else if (c->level == SW_ISA_AVX2 && c->vnni) {
+                swi_qtile_avxvnni(c->vnni, c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, pf);
             } else if (c->level == SW_ISA_AVX2) {
                 swi_qtile_avx2(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, pf, pf ? tb : 0);
             } else {
@@ -402,6 +407,7 @@ static void gemm_qp_level(sw_pool *pool, int level, sw_qtype type, const void *W
     c.Y = Y;
     c.ldy = ldy;
     c.level = level;
+    c.vnni = level == SW_ISA_AVX2 ? swi_avx2_vnni_variant() : SWI_VNNI_NONE;
     // Keep each hand-out at roughly >= 64K multiply-adds so the shared counters stay cold.
     const long work = (long)SW_QTILE * K * (m < 4 ? 4 : m);
     const int ntiles = (N + SW_QTILE - 1) / SW_QTILE;

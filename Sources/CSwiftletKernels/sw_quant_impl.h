@@ -41,6 +41,13 @@ void swi_bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
 void swi_f16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
 void swi_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
 
+// AVX-VNNI variant of swi_qtile_avx2, bit-identical to it (sw_quant_avxvnni.c). The variant is
+// read once on the calling thread (it includes a per-thread test hook) and passed to workers.
+enum { SWI_VNNI_NONE = 0, SWI_VNNI_VEX = 1, SWI_VNNI_EVEX = 2 };
+int swi_avx2_vnni_variant(void);
+void swi_qtile_avxvnni(int variant, sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                       float *Y, size_t ldy, const uint8_t *pf);
+
 // AVX-512 VNNI + BF16 (sw_quant_avx512.c).
 void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out);
 void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
