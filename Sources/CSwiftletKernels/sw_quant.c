@@ -342,7 +342,7 @@ static void qgemm_task(void *arg, int ith, int nth) {
 #if defined(__aarch64__)
             // dotprod and i8mm are process-wide switches (not per thread), so workers may read them.
             if (c->level == SW_ISA_NEON) {
-                if (tile && sw_cpu_use_neon_i8mm() && sw_cpu_use_neon_dotprod())
+                if (tile && c->m >= SWI_I8MM_MIN_M && sw_cpu_use_neon_i8mm() && sw_cpu_use_neon_dotprod())
                     swi_qtile_neon_i8mm(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy);
                 else if (tile) swi_qtile_neon(c->type, tile, nr, c->K, c->Xq, c->m, c->Y + n0, c->ldy, sw_cpu_use_neon_dotprod());
                 else swi_qrows_neon(c->type, c->W, n0, n0 + nr, c->K, c->Xq, c->m, c->Y, c->ldy, sw_cpu_use_neon_dotprod());

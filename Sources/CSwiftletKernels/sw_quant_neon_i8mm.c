@@ -7,10 +7,12 @@
 // zip1/zip2 of groups g and g+1 give rows (0,1) and (2,3) of 8 k each, so reading records
 // directly would cost a zip per smmla and gain little over sdot. Instead each K chunk of the
 // tile is rearranged once into scratch ("octets": per 8 k, row pairs of 8 + 8 bytes; Q4 nibbles
-// split), which every pair of activation rows then reads with plain loads: per 32 rows x 2
-// activation rows x 32 k, 32 (us)mmla and 32 loads against the sdot kernel's 64 sdot, 32 loads
-// and, for Q8_0, 32 eor. Q8_0 keeps the record's w + 128 and uses usmmla (u8 x s8) with
-// -128 * sum(x), like the VNNI kernels, so the rearrangement is pure data movement.
+// split), which every pair of activation rows then reads with plain loads: per block of 32 rows
+// x 2 activation rows, 64 (us)mmla and 64 loads against the sdot kernel's 128 sdot, 64 loads
+// and 64 eor (Q4: 32 loads, 32 and, 32 shifts). The rearrangement (64 loads, zips and stores
+// per block) is shared by all m / 2 pairs. Q8_0 keeps the record's w + 128 and uses usmmla
+// (u8 x s8) with -128 * sum(x), like the VNNI kernels, so its octets are pure data movement.
+// Not measured: qemu gives no timings and no i8mm hardware was at hand.
 //
 // Integer sums are exact, and every (row, activation row) pair gets the sdot kernel's float
 // sequence per block, acc = fma(acc, dw, isum * dx) (then + m * s), with acc kept in Y between
