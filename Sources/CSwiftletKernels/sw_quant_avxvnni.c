@@ -52,7 +52,7 @@ static inline int32_t vn_load_i32(const void *p) {
 }
 
 typedef void (*vn_kernel_fn)(const uint8_t *S, int kb0, int kcb, const uint8_t *x, const int32_t *xsum,
-                             float *y, int nrows, int accumulate, const uint8_t *pf);
+                             float *y, int nrows, int accumulate);
 
 #define VN_TARGET "avx2,fma,f16c,avxvnni"
 #define VN_DPBUSD(a, u, s) _mm256_dpbusd_avx_epi32(a, u, s)
