@@ -3,7 +3,8 @@
 // straight from the C kernels so that attention and matmul changes can be timed in seconds:
 //   Benchmarks/kernels/build.sh && /tmp/swiftlet-kstep [threads] [sequences] [context] [steps]
 // Each layer has its own weights and cache, as in the model, so both stream from memory.
-// BENCH_KV=i8 or f32 picks the KV cache element type (default bf16).
+// BENCH_KV=i8 or f32 picks the KV cache element type (default bf16); BENCH_ADJACENT=1 keeps each
+// sequence's blocks side by side (default: scattered).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,10 +107,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < F; i++) nw[i] = 1.0f;
     int32_t *qs = malloc(sizeof(int32_t) * (S + 1)), *cl = malloc(sizeof(int32_t) * S), *bt = malloc(sizeof(int32_t) * S * per);
     int32_t *slots = malloc(sizeof(int32_t) * T), *pos = malloc(sizeof(int32_t) * T);
-    // Blocks of a sequence are scattered over the cache, as after a while of serving.
+    // Blocks of a sequence are scattered over the cache, as after a while of serving; with
+    // BENCH_ADJACENT=1 each sequence's blocks are side by side, as a prefill leaves them.
     int32_t *perm = malloc(sizeof(int32_t) * nblocks);
     for (int i = 0; i < nblocks; i++) perm[i] = i;
-    for (int i = nblocks - 1; i > 0; i--) { int j = rnd() % (i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+    if (!(getenv("BENCH_ADJACENT") && atoi(getenv("BENCH_ADJACENT"))))
+        for (int i = nblocks - 1; i > 0; i--) { int j = rnd() % (i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
     for (int s = 0; s < S; s++) {
         qs[s] = s;
         cl[s] = ctx + 1;
