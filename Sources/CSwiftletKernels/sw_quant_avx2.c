@@ -37,8 +37,13 @@
 #define KCB8 8     // 17 KB of widened Q8_0 records
 #define PB4 1280   // [8 g][32 rows] nibble dwords | 32 float d | 32 float m
 #define PB8 2176   // [8 g]([32 rows] (w[4g], w[4g+2]) | [32 rows] (w[4g+1], w[4g+3])) int16 | 32 float d
+// Activation rows up to which records are widened in registers rather than in scratch: widening
+// Q8_0 to int16 costs about as much as a row's multiplies, so its scratch pays only from 5 rows.
 #ifndef DIRECT_MAX_M
-#define DIRECT_MAX_M 1  // activation rows up to which records are widened in registers
+#define DIRECT_MAX_M 1
+#endif
+#ifndef DIRECT_MAX_M8
+#define DIRECT_MAX_M8 4
 #endif
 
 static inline int32_t load_i32(const void *p) {
@@ -224,7 +229,7 @@ SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const ui
     const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
     const int kcbmax = t == SW_QTYPE_Q8_0 ? KCB8 : KCB4;
     // The chunks stay the same with or without scratch: they fix each row's float sums.
-    const int direct = m <= DIRECT_MAX_M;
+    const int direct = m <= (t == SW_QTYPE_Q8_0 ? DIRECT_MAX_M8 : DIRECT_MAX_M);
     (void)pf_bytes;  // always a whole tile of the same K: the same block of it is prefetched
     const qkernel_fn fn = qk_table[direct][t];
     for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
@@ -241,7 +246,7 @@ SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const ui
             const uint8_t *x = Xq + (size_t)i * xrb;
             if (t == SW_QTYPE_Q8_0) widen_x(x, kb0, kcb, xw);
             fn(direct ? R : scratch, kb0, kcb, x, (const int32_t *)(x + (size_t)nb * sizeof(sw_block_q8a)), xw,
-               Y + (size_t)i * ldy, nrows, kb0 > 0, direct ? pfc : NULL);
+               Y + (size_t)i * ldy, nrows, kb0 > 0, direct && i == 0 ? pfc : NULL);
         }
     }
 }
