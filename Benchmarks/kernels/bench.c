@@ -130,6 +130,15 @@ int main(int argc, char **argv) {
     int do_b = !strcmp(mode, "all") || !strcmp(mode, "bf16");
     int nshapes = argc > 3 ? atoi(argv[3]) : 3;
     printf("kernel level: %s\n", sw_cpu_level_name(sw_cpu_level()));
+    // BENCH_AVX2_VNNI_EVEX=1: quantized matmuls at the AVX2 level run the AVX-VNNI kernel body in
+    // its EVEX twin (a test hook, sw_quant_test_hooks.h), to indicate what AVX-VNNI CPUs gain.
+    if (getenv("BENCH_AVX2_VNNI_EVEX") && atoi(getenv("BENCH_AVX2_VNNI_EVEX"))) {
+        if (sw_quant_test_use_avx2_vnni_evex(1) < 0) {
+            fprintf(stderr, "BENCH_AVX2_VNNI_EVEX: this CPU lacks AVX512-VNNI + VL\n");
+            return 1;
+        }
+        printf("AVX2-level quantized kernel: AVX-VNNI body, EVEX twin (test hook)\n");
+    }
     double worst = 0;
     if (strcmp(mode, "all") == 0 || only_check) {
     int ms[] = {1, 2, 3, 5, 8, 17, 32};

@@ -7,10 +7,10 @@ src="$here/../../Sources/CSwiftletKernels"
 CC=${CC:-clang}
 out=${1:-/tmp/swiftlet-kbench}
 flags="-O3 -fno-math-errno -ffp-contract=fast -I$src/include"
-"$CC" $flags "$here/bench.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_qpack.c" "$src/sw_quant_avx2.c" "$src/sw_bf16_avx2.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
+"$CC" $flags "$here/bench.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_ref.c" "$src/sw_quant_q8a.c" "$src/sw_convert.c" "$src/sw_bf16.c" "$src/sw_qpack.c" "$src/sw_quant_avx2.c" "$src/sw_quant_avxvnni.c" "$src/sw_bf16_avx2.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
     -o "$out" -lpthread -lm
 echo "built $out"
-"$CC" $flags "$here/step.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_qpack.c" "$src/sw_quant_avx2.c" "$src/sw_bf16_avx2.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
+"$CC" $flags "$here/step.c" "$src/sw_pool.c" "$src/sw_quant.c" "$src/sw_quant_ref.c" "$src/sw_quant_q8a.c" "$src/sw_convert.c" "$src/sw_bf16.c" "$src/sw_qpack.c" "$src/sw_quant_avx2.c" "$src/sw_quant_avxvnni.c" "$src/sw_bf16_avx2.c" "$src/sw_quant_avx512.c" "$src/sw_cpu.c" \
     "$src/sw_attention.c" "$src/sw_attention_avx512.c" "$src/sw_attention_avx512_decode.c" "$src/sw_attention_avx2.c" "$src/sw_kv_cache.c" "$src/sw_ops.c" "$src/sw_ops_avx2.c" -o "${2:-/tmp/swiftlet-kstep}" -lpthread -lm
 echo "built ${2:-/tmp/swiftlet-kstep}"
 "$CC" $flags "$here/prefill_attention.c" "$src/sw_pool.c" "$src/sw_attention.c" "$src/sw_attention_avx512.c" "$src/sw_attention_avx512_decode.c" \

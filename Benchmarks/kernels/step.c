@@ -3,7 +3,9 @@
 // straight from the C kernels so that attention and matmul changes can be timed in seconds:
 //   Benchmarks/kernels/build.sh && /tmp/swiftlet-kstep [threads] [sequences] [context] [steps]
 // Each layer has its own weights and cache, as in the model, so both stream from memory.
-// BENCH_KV=i8 or f32 picks the KV cache element type (default bf16).
+// BENCH_KV=i8 or f32 picks the KV cache element type (default bf16); BENCH_ADJACENT=1 keeps each
+// sequence's blocks side by side (default: scattered). BENCH_WEIGHTS=q8_0 makes the layers' weights
+// Q8_0 (as in a Q8_0 GGUF) and BENCH_HEAD=q8_0 the head's (as in SmolLM2's Q4_1 GGUF too).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +30,22 @@ static double cpu(void) {
 }
 
 
-static void *q41(int N, int K) {
-    size_t nb = (size_t)N * (K / 32);
-    uint8_t *w = malloc(20 * nb);
+static void *qrand(sw_qtype t, int N, int K) {
+    const size_t nb = (size_t)N * (K / 32), bb = sw_qtype_block_bytes(t);
+    uint8_t *w = malloc(bb * nb);
     for (size_t b = 0; b < nb; b++) {
-        uint8_t *p = w + b * 20;
+        uint8_t *p = w + b * bb;
         uint16_t d = sw_f32_to_f16_1(0.002f + 0.01f * (rnd() % 100) / 100.0f), m = sw_f32_to_f16_1(-0.01f * (rnd() % 100) / 100.0f);
         memcpy(p, &d, 2);
-        memcpy(p + 2, &m, 2);
-        for (int j = 4; j < 20; j++) p[j] = (uint8_t)rnd();
+        if (t == SW_QTYPE_Q4_1) memcpy(p + 2, &m, 2);
+        for (size_t j = t == SW_QTYPE_Q4_1 ? 4 : 2; j < bb; j++) p[j] = (uint8_t)rnd();
     }
     return w;
+}
+
+static sw_qtype env_qtype(const char *name) {
+    const char *v = getenv(name);
+    return v && strcmp(v, "q8_0") == 0 ? SW_QTYPE_Q8_0 : SW_QTYPE_Q4_1;
 }
 
 // Like PagedKVCache: an anonymous mapping, with transparent huge pages when BENCH_HUGE=1.
@@ -49,15 +56,15 @@ static void *cache_alloc(size_t bytes) {
     return p;
 }
 
-// A Q4_1 weight matrix with its packed copy, as the model's Linear holds them.
-typedef struct { void *w, *p; } qmat;
+// A weight matrix with its packed copy, as the model's Linear holds them.
+typedef struct { void *w, *p; sw_qtype t; } qmat;
 
-static qmat q41p(int N, int K) {
-    qmat q = {q41(N, K), NULL};
-    const size_t bytes = sw_qpack_bytes(SW_QTYPE_Q4_1, N, K);
+static qmat qmatp(sw_qtype t, int N, int K) {
+    qmat q = {qrand(t, N, K), NULL, t};
+    const size_t bytes = sw_qpack_bytes(t, N, K);
     if (bytes) {
         q.p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        sw_qpack(SW_QTYPE_Q4_1, q.w, N, K, q.p);
+        sw_qpack(t, q.w, N, K, q.p);
     }
     return q;
 }
@@ -77,16 +84,17 @@ int main(int argc, char **argv) {
     const int kv = kv_env && !strcmp(kv_env, "i8") ? SW_KV_I8 : kv_env && !strcmp(kv_env, "f32") ? SW_KV_F32 : SW_KV_BF16;
     const size_t block_bytes = sw_kv_head_block_bytes(kv, HD, BS) * KVH;
     sw_pool *pool = sw_pool_create(nth);
+    const sw_qtype wt = env_qtype("BENCH_WEIGHTS");
     layer ly[L];
     // Every slot of the cache gets a random key and value through the cache writer.
     const int fill = 256;
     float *kvr = malloc(sizeof(float) * fill * 2 * KVH * HD);
     int32_t *fslots = malloc(sizeof(int32_t) * fill);
     for (int l = 0; l < L; l++) {
-        ly[l].qkv = q41p((H + 2 * KVH) * HD, D);
-        ly[l].o = q41p(D, H * HD);
-        ly[l].gu = q41p(2 * F, D);
-        ly[l].down = q41p(D, F);
+        ly[l].qkv = qmatp(wt, (H + 2 * KVH) * HD, D);
+        ly[l].o = qmatp(wt, D, H * HD);
+        ly[l].gu = qmatp(wt, 2 * F, D);
+        ly[l].down = qmatp(wt, D, F);
         ly[l].kc = cache_alloc(block_bytes * nblocks);
         ly[l].vc = cache_alloc(block_bytes * nblocks);
         for (int s0 = 0; s0 < nblocks * BS; s0 += fill) {
@@ -96,7 +104,7 @@ int main(int argc, char **argv) {
             sw_kv_write(kvr, 2 * KVH * HD, kvr + KVH * HD, 2 * KVH * HD, fslots, n, ly[l].kc, ly[l].vc, kv, KVH, HD, BS);
         }
     }
-    qmat head = q41p(V, D);
+    qmat head = qmatp(env_qtype("BENCH_HEAD"), V, D);
     const int T = S, qkvw = (H + 2 * KVH) * HD;
     float *h = malloc(sizeof(float) * T * D), *xn = malloc(sizeof(float) * T * F), *qkv = malloc(sizeof(float) * T * qkvw);
     float *att = malloc(sizeof(float) * T * H * HD), *gu = malloc(sizeof(float) * T * 2 * F), *act = malloc(sizeof(float) * T * F);
@@ -106,10 +114,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < F; i++) nw[i] = 1.0f;
     int32_t *qs = malloc(sizeof(int32_t) * (S + 1)), *cl = malloc(sizeof(int32_t) * S), *bt = malloc(sizeof(int32_t) * S * per);
     int32_t *slots = malloc(sizeof(int32_t) * T), *pos = malloc(sizeof(int32_t) * T);
-    // Blocks of a sequence are scattered over the cache, as after a while of serving.
+    // Blocks of a sequence are scattered over the cache, as after a while of serving; with
+    // BENCH_ADJACENT=1 each sequence's blocks are side by side, as a prefill leaves them.
     int32_t *perm = malloc(sizeof(int32_t) * nblocks);
     for (int i = 0; i < nblocks; i++) perm[i] = i;
-    for (int i = nblocks - 1; i > 0; i--) { int j = rnd() % (i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+    if (!(getenv("BENCH_ADJACENT") && atoi(getenv("BENCH_ADJACENT"))))
+        for (int i = nblocks - 1; i > 0; i--) { int j = rnd() % (i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
     for (int s = 0; s < S; s++) {
         qs[s] = s;
         cl[s] = ctx + 1;
@@ -132,7 +142,7 @@ int main(int argc, char **argv) {
             sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(xn, D, T, D, xq);
-            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].qkv.w, ly[l].qkv.p, qkvw, D, xq, T, qkv, qkvw);
+            sw_gemm_qp(pool, ly[l].qkv.t, ly[l].qkv.w, ly[l].qkv.p, qkvw, D, xq, T, qkv, qkvw);
             LAP(OP_MATMUL);
             sw_rope_apply(qkv, qkvw, T, H, HD, HD, angles, 0);
             sw_rope_apply(qkv + H * HD, qkvw, T, KVH, HD, HD, angles, 0);
@@ -141,18 +151,18 @@ int main(int argc, char **argv) {
             sw_paged_attention(pool, qkv, qkvw, att, H * HD, ly[l].kc, ly[l].vc, kv, H, KVH, HD, BS, &batch, 0.125f, 0);
             LAP(OP_ATTN);
             sw_quantize_rows_q8a(att, H * HD, T, H * HD, xq);
-            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].o.w, ly[l].o.p, D, H * HD, xq, T, xn, D);
+            sw_gemm_qp(pool, ly[l].o.t, ly[l].o.w, ly[l].o.p, D, H * HD, xq, T, xn, D);
             LAP(OP_MATMUL);
             sw_add_rows(h, D, xn, D, T, D);
             sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(xn, D, T, D, xq);
-            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].gu.w, ly[l].gu.p, 2 * F, D, xq, T, gu, 2 * F);
+            sw_gemm_qp(pool, ly[l].gu.t, ly[l].gu.w, ly[l].gu.p, 2 * F, D, xq, T, gu, 2 * F);
             LAP(OP_MATMUL);
             sw_silu_mul(gu, 2 * F, act, F, T, F);
             LAP(OP_OTHER);
             sw_quantize_rows_q8a(act, F, T, F, xq);
-            sw_gemm_qp(pool, SW_QTYPE_Q4_1, ly[l].down.w, ly[l].down.p, D, F, xq, T, xn, D);
+            sw_gemm_qp(pool, ly[l].down.t, ly[l].down.w, ly[l].down.p, D, F, xq, T, xn, D);
             LAP(OP_MATMUL);
             sw_add_rows(h, D, xn, D, T, D);
             // Keep the residual stream bounded over many layers of random weights.
@@ -162,7 +172,7 @@ int main(int argc, char **argv) {
         sw_rmsnorm(h, D, nw, xn, D, T, D, 1e-5f);
         LAP(OP_OTHER);
         sw_quantize_rows_q8a(xn, D, T, D, xq);
-        sw_gemm_qp(pool, SW_QTYPE_Q4_1, head.w, head.p, V, D, xq, T, logits, V);
+        sw_gemm_qp(pool, head.t, head.w, head.p, V, D, xq, T, logits, V);
         LAP(OP_HEAD);
         double dt = wall() - sw;
         if (step >= 0) { total_w += dt; if (dt < best) best = dt; }

@@ -77,10 +77,16 @@ static void attn_worker(void *ctx, int ith, int nth) {
         const int h0 = task->head < 0 ? 0 : task->head, h1 = task->head < 0 ? c->num_kv_heads : h0 + 1;
         const int qlen = c->batch->query_start[s + 1] - c->batch->query_start[s];
         const int t1 = t0 + c->q_tile < qlen ? t0 + c->q_tile : qlen;
+#if defined(__x86_64__)
+        if (c->kernel == SW_ISA_AVX2) {
+            const int per = heads_per_call((t1 - t0) * (c->num_heads / c->num_kv_heads), c->num_kv_heads);
+            for (int h = h0; h < h1; h += per) sw_attn_task_avx2(c, ith, s, h, h + per < h1 ? h + per : h1, t0, t1);
+            continue;
+        }
+#endif
         for (int kvh = h0; kvh < h1; kvh++) {
 #if defined(__x86_64__)
             if (c->kernel == SW_ISA_AVX512) { sw_attn_task_avx512(c, ith, s, kvh, t0, t1); continue; }
-            if (c->kernel == SW_ISA_AVX2) { sw_attn_task_avx2(c, ith, s, kvh, t0, t1); continue; }
 #elif defined(__aarch64__)
             if (c->kernel == SW_ISA_NEON) { sw_attn_task_neon(c, ith, s, kvh, t0, t1); continue; }
 #endif
@@ -188,8 +194,9 @@ void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *o
             const int qlen = batch->query_start[s + 1] - batch->query_start[s];
             if (qlen <= 0) continue;
             const int rows = (qlen < q_tile ? qlen : q_tile) * G, keys = batch->context_len[s];
+            const int heads = qlen <= few_rows ? heads_per_call(rows, num_kv_heads) : 1;
             const size_t need = kernel == SW_ISA_AVX512 ? sw_attn_avx512_scratch(rows, keys, block_size, head_dim)
-                                                        : sw_attn_avx2_scratch(rows, keys, block_size, head_dim);
+                                                        : sw_attn_avx2_scratch(rows * heads, keys, block_size, head_dim);
             if (need > per_thread) per_thread = need;
         }
 #elif defined(__aarch64__)

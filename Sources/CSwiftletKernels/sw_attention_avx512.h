@@ -10,7 +10,7 @@
 // coming; ask for it explicitly while the current one is being used.
 static inline void prefetch_block(const void *cache, size_t off, size_t bytes) {
     const char *p = (const char *)cache + off;
-    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, SW_ATTN_PREFETCH);
 }
 
 // Keys o..o+n-1 (n <= 16) of the head at byte offset `off`, as fp32 rows kt[d][16].

@@ -65,8 +65,8 @@ SW_AVX512 static inline __attribute__((always_inline)) void qk_bf16(
             for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
             for (int p = 0; p < np; p += 2) {
                 const size_t li = (size_t)(o / 16) * np + p;
-                if (pf && li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
-                if (pf && li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, _MM_HINT_T0);
+                if (pf && li < block_lines) _mm_prefetch(pf + li * 64, SW_ATTN_PREFETCH);
+                if (pf && li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, SW_ATTN_PREFETCH);
                 const __m512i x0 = _mm512_maskz_loadu_epi16(m, kc + (size_t)p * bs * 2);
                 const __m512i x1 = _mm512_maskz_loadu_epi16(m, kc + (size_t)(p + 1) * bs * 2);
                 const __m512 k0 = _mm512_castsi512_ps(_mm512_slli_epi32(x0, 16));
@@ -124,10 +124,10 @@ SW_AVX512_VNNI static inline __attribute__((always_inline)) void qk_i8(
             }
             for (int g = 0; g < ng; g += 2) {
                 const size_t li = (size_t)(o / 16) * ng + g;
-                if (pf && li < block_lines) _mm_prefetch(pf + li * 64, _MM_HINT_T0);
-                if (pf && li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, _MM_HINT_T0);
+                if (pf && li < block_lines) _mm_prefetch(pf + li * 64, SW_ATTN_PREFETCH);
+                if (pf && li + 1 < block_lines) _mm_prefetch(pf + li * 64 + 64, SW_ATTN_PREFETCH);
                 // The scales after the values.
-                if (pf && li == 0) _mm_prefetch(pf + (size_t)hd * bs, _MM_HINT_T0);
+                if (pf && li == 0) _mm_prefetch(pf + (size_t)hd * bs, SW_ATTN_PREFETCH);
                 const __m512i k0 = _mm512_maskz_loadu_epi32(m, head + ((size_t)g * bs + o) * 4);
                 const __m512i k1 = _mm512_maskz_loadu_epi32(m, head + ((size_t)(g + 1) * bs + o) * 4);
                 for (int r = 0; r < rows; r++) {
@@ -207,10 +207,10 @@ SW_AVX512 static inline __attribute__((always_inline)) void pv_rows(
                 for (int r = 0; r < rows; r++)
                     for (int t = 0; t < n; t++) pk[(size_t)r * span + t] *= i8_scale(head, t, hd, bs);
             }
-            if (pf && c->dtype == SW_KV_I8) _mm_prefetch(pf + (size_t)hd * bs, _MM_HINT_T0);
+            if (pf && c->dtype == SW_KV_I8) _mm_prefetch(pf + (size_t)hd * bs, SW_ATTN_PREFETCH);
             for (int t = 0; t < n; t++) {
                 if (pf)
-                    for (int j = 0; j < row_lines; j++) _mm_prefetch(pf + ((size_t)t * row_lines + j) * 64, _MM_HINT_T0);
+                    for (int j = 0; j < row_lines; j++) _mm_prefetch(pf + ((size_t)t * row_lines + j) * 64, SW_ATTN_PREFETCH);
                 __m512 v0, v1;
                 load_v32(c, vb, t, ds, &v0, &v1);
                 if (two) {

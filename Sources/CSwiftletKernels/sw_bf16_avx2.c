@@ -1,4 +1,4 @@
-// AVX2 (+FMA, F16C) bf16 weight matmul and row converters behind sw_quant.c.
+// AVX2 (+FMA, F16C) bf16 weight matmul and row converters behind sw_bf16.c and sw_convert.c.
 #include "sw_quant.h"
 #include "sw_quant_impl.h"
 
@@ -13,7 +13,7 @@
 
 // BF16 matmul. As in the AVX-512 kernel, a weight dword holds bf16 k (low half) and k+1 (high
 // half), so `w << 16` is the even element as f32 and `w & 0xFFFF0000` the odd one; activations
-// come pre-split per 32-chunk into [16 even | 16 odd] (sw_quant.c), so the ymm of k .. k+15
+// come pre-split per 32-chunk into [16 even | 16 odd] (sw_bf16.c), so the ymm of k .. k+15
 // pairs with even floats 8s.. and odd floats 16 + 8s.. of its chunk (s = 0, 1). Each ymm
 // accumulates one (row, activation) pair and is reduced the same way at the end whatever the
 // tile shape, so a row's result does not depend on m.

@@ -1,5 +1,5 @@
 // NEON versions of the row converters (f32 <-> bf16 / f16) and the activation quantization of
-// sw_quant.c, bit-identical to the scalar code.
+// sw_convert.c and sw_quant_q8a.c, bit-identical to the scalar code.
 #include "sw_quant.h"
 #include "sw_neon.h"
 
@@ -7,7 +7,7 @@
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------
-// Converters (bit-identical to the scalar ones in sw_quant.c)
+// Converters (bit-identical to the scalar ones in sw_convert.c)
 // ---------------------------------------------------------------------------------------------
 
 static inline uint16x4_t f32_to_bf16_4(float32x4_t x) {

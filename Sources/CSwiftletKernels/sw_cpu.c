@@ -6,6 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #ifndef HWCAP_ASIMDDP
@@ -59,7 +63,12 @@ static int detect(void) {
     if (__builtin_cpu_supports("avx512dq")) f |= F_AVX512DQ;
     if (__builtin_cpu_supports("avx512vnni")) f |= F_AVX512VNNI;
     if (__builtin_cpu_supports("avx512bf16")) f |= F_AVX512BF16;
-    if (__builtin_cpu_supports("avxvnni")) f |= F_AVXVNNI;
+    // AVX-VNNI (VEX vpdpbusd): CPUID leaf 7 subleaf 1, EAX bit 4, read directly because the
+    // __builtin_cpu_supports("avxvnni") bit lives in __cpu_features2, whose layout the
+    // compiler's and the linked runtime library's versions need not agree on. It uses the
+    // ymm state, so it counts only where AVX2 does (whose check includes XCR0).
+    unsigned int a = 0, b = 0, c = 0, d = 0;
+    if ((f & F_AVX2) && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) f |= F_AVXVNNI;
 #elif defined(__aarch64__)
     f |= F_NEON;  // Advanced SIMD is part of the aarch64 base.
 #if defined(__linux__)

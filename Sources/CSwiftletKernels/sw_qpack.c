@@ -33,7 +33,7 @@ void swi_qpack_scalar(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out
 
 // One packed tile, nrows (<= 32) real rows, all m activation rows; Y points at the tile's first
 // output column and holds the running sums. Same arithmetic as the unpacked reference
-// (sw_quant.c), bit for bit: every (row, activation) sum goes through the blocks in order.
+// (sw_quant_ref.c), bit for bit: every (row, activation) sum goes through the blocks in order.
 void swi_qtile_scalar(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
                       float *Y, size_t ldy) {
     const int nb = K / 32;

@@ -13,28 +13,37 @@
 #define SWTI SWT static inline __attribute__((always_inline))
 
 // Quantized kernel geometry. The packed records (sw_quant.h) hold one weight row per dword
-// lane, so `vpmaddubsw` (u8 x s8 -> s16 pairs) and `vpmaddwd` with ones give, per lane, the
-// dot product of 4 k of that row with 4 activation bytes broadcast to every lane: the same
-// vertical scheme as the VNNI kernel, in two instructions instead of one.
-//   Q4: nibbles (0..15) times |x| <= 127 make pairs of at most 3,810, so the s16 pairs of all
-//       8 groups of a block add up without saturating (<= 30,480) and one vpmaddwd per block
-//       widens them.
-//   Q8_0: the record's w ^ 0x80 would reach 255 * 127 * 2 per pair and saturate, so the chunk
-//       scratch holds |w| (<= 128) and w, and the activation takes w's sign (vpsignb): pairs
-//       stay <= 32,512, and each group needs its own vpmaddwd.
-// A register tile is the whole 32-row tile (4 ymm) by one activation row: 4 s16 sums, 4 float
-// sums, 4 weight vectors and a broadcast fit the 16 ymm registers without spills. Tiles over
-// several activation rows (8 or 16 weight rows x 2-6 activation rows) measured slower: the
-// compiler spills the broadcasts or the float sums, and the weight loads they save come from
-// L1 anyway. Records are widened per K chunk into scratch that every activation row reuses.
+// lane, so each instruction below works on 8 rows at once, against activation bytes broadcast to
+// every lane: the same vertical scheme as the VNNI kernel, in more instructions.
+//   Q4: `vpmaddubsw` (u8 x s8 -> s16 pairs) of nibbles (0..15) and |x| <= 127 makes pairs of at
+//       most 3,810, so the s16 pairs of all 8 groups of a block add up without saturating
+//       (<= 30,480) and one `vpmaddwd` with ones per block widens them.
+//   Q8_0: `vpmaddubsw` would saturate (the record's w + 128 reaches 255 * 127 * 2 per pair) or
+//       need `vpsignb` per weight vector (|w| times x with w's sign); on Zen 4 vpsignb shares
+//       the two multiply pipes, so that cost three multiply-pipe operations per 32 products.
+//       Instead `vpmaddwd` multiplies int16: weights sign-extended from bytes (in the chunk
+//       scratch, or from the record's w + 128 zero-extended in registers, corrected by
+//       -128 * sum(x)), and the activations' int16 pairs (x[4g], x[4g + 2]) and
+//       (x[4g + 1], x[4g + 3]), widened once per chunk and row. Two vpmaddwd and two adds per
+//       32 products; all sums are exact, so the results are those of the old scheme.
+// A register tile is the whole 32-row tile (4 ymm) by one activation row: 4 int sums, 4 float
+// sums, the weights and broadcasts fit the 16 ymm registers without spills. Tiles over several
+// activation rows (8 or 16 weight rows x 2-6 activation rows, and for Q8_0 32 rows x 2) measured
+// no faster: the weight loads they save are not the limit, the multiply and add operations are.
+// Records are widened per K chunk into scratch that every activation row reuses.
 #define NR 32
 #define NV 4       // ymm of 8 weight rows
 #define KCB4 16    // blocks per chunk: 20 KB of widened Q4 records
 #define KCB8 8     // 17 KB of widened Q8_0 records
 #define PB4 1280   // [8 g][32 rows] nibble dwords | 32 float d | 32 float m
-#define PB8 2176   // [8 g][32 rows] |w| dwords | [8 g][32 rows] w dwords | 32 float d
+#define PB8 2176   // [8 g]([32 rows] (w[4g], w[4g+2]) | [32 rows] (w[4g+1], w[4g+3])) int16 | 32 float d
+// Activation rows up to which records are widened in registers rather than in scratch: widening
+// Q8_0 to int16 costs about as much as a row's multiplies, so its scratch pays only from 5 rows.
 #ifndef DIRECT_MAX_M
-#define DIRECT_MAX_M 1  // activation rows up to which records are widened in registers
+#define DIRECT_MAX_M 1
+#endif
+#ifndef DIRECT_MAX_M8
+#define DIRECT_MAX_M8 4
 #endif
 
 static inline int32_t load_i32(const void *p) {
@@ -65,17 +74,44 @@ SWTI void widen_q8(const uint8_t *rec, uint8_t *dst) {
 #pragma clang loop unroll(full)
     for (int j = 0; j < 32; j++) {
         const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(rec + j * 32)), x80);
-        _mm256_store_si256((__m256i *)(dst + j * 32), _mm256_sign_epi8(w, w));
-        _mm256_store_si256((__m256i *)(dst + 1024 + j * 32), w);
+        const int g = j >> 2, o = (j & 3) * 32;
+        _mm256_store_si256((__m256i *)(dst + g * 256 + o), _mm256_srai_epi16(_mm256_slli_epi16(w, 8), 8));
+        _mm256_store_si256((__m256i *)(dst + g * 256 + 128 + o), _mm256_srai_epi16(w, 8));
     }
 #pragma clang loop unroll(full)
     for (int j = 0; j < 4; j++)
         _mm256_store_ps((float *)(dst + 2048 + j * 32), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rec + 1024 + j * 16))));
 }
 
+// A chunk's activation bytes as the int16 pairs the Q8_0 kernel broadcasts: per block, 8 dwords
+// (x[4g], x[4g + 2]) then 8 dwords (x[4g + 1], x[4g + 3]), g < 8.
+SWTI void widen_x(const uint8_t *x, int kb0, int kcb, int32_t *xw) {
+    for (int bi = 0; bi < kcb; bi++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)((const sw_block_q8a *)x + kb0 + bi)->qs);
+        _mm256_store_si256((__m256i *)(xw + bi * 16), _mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8));
+        _mm256_store_si256((__m256i *)(xw + bi * 16 + 8), _mm256_srai_epi16(v, 8));
+    }
+}
+
 // Lane masks for the first n (0..8) lanes.
 SWTI __m256i lane_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// A register tile's float sums into its nrows outputs at y (added to them with accumulate).
+SWTI void store_sums(const __m256 *f, float *y, int nrows, int accumulate) {
+#pragma clang loop unroll(full)
+    for (int v = 0; v < NV; v++) {
+        const int n = nrows - 8 * v;
+        if (n <= 0) break;
+        float *yv = y + 8 * v;
+        if (n >= 8) {
+            _mm256_storeu_ps(yv, accumulate ? _mm256_add_ps(f[v], _mm256_loadu_ps(yv)) : f[v]);
+        } else {
+            const __m256i mk = lane_mask(n);
+            _mm256_maskstore_ps(yv, mk, accumulate ? _mm256_add_ps(f[v], _mm256_maskload_ps(yv, mk)) : f[v]);
+        }
+    }
 }
 
 // The tile's rows x one activation row (x: its q8a row, xsum: its block sums) over kcb blocks
@@ -86,10 +122,10 @@ SWTI __m256i lane_mask(int n) {
 // `pf`: the next tile's records of the same blocks (or NULL), fetched into L2 one block per
 // block, so the prefetches spread evenly over a whole tile's work ahead of their use.
 SWTI void qkernel(const sw_qtype fmt, const int direct, const uint8_t *S, int kb0, int kcb,
-                  const uint8_t *x, const int32_t *xsum, float *y, int nrows, int accumulate,
-                  const uint8_t *pf) {
+                  const uint8_t *x, const int32_t *xsum, const int32_t *xw, float *y, int nrows,
+                  int accumulate, const uint8_t *pf) {
     const int pb = direct ? (int)swi_qrec_bytes(fmt) : fmt == SW_QTYPE_Q8_0 ? PB8 : PB4;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), x80 = _mm256_set1_epi8((char)0x80);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), lo8 = _mm256_set1_epi16(0xFF);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 f[NV];
 #pragma clang loop unroll(full)
@@ -103,23 +139,26 @@ SWTI void qkernel(const sw_qtype fmt, const int direct, const uint8_t *S, int kb
             for (int l = 0; l < (int)swi_qrec_bytes(fmt); l += 64) _mm_prefetch((const char *)(pf + (size_t)bi * swi_qrec_bytes(fmt) + l), _MM_HINT_T1);
         __m256i a[NV];
         if (fmt == SW_QTYPE_Q8_0) {
+            // Records hold w + 128 (cancelled by -128 * sum(x)); scratch holds w sign-extended.
+            const __m256i a0 = direct ? _mm256_set1_epi32(-128 * xsum[b]) : _mm256_setzero_si256();
 #pragma clang loop unroll(full)
-            for (int v = 0; v < NV; v++) a[v] = _mm256_setzero_si256();
+            for (int v = 0; v < NV; v++) a[v] = a0;
 #pragma clang loop unroll(full)
             for (int g = 0; g < 8; g++) {
-                const __m256i xv = _mm256_set1_epi32(load_i32(xb->qs + 4 * g));
+                const __m256i xe = _mm256_set1_epi32(xw[bi * 16 + g]);
+                const __m256i xo = _mm256_set1_epi32(xw[bi * 16 + 8 + g]);
 #pragma clang loop unroll(full)
                 for (int v = 0; v < NV; v++) {
-                    __m256i aw, sw;
+                    __m256i we, wo;
                     if (direct) {
-                        sw = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(pk + g * 128 + v * 32)), x80);
-                        aw = _mm256_sign_epi8(sw, sw);
+                        const __m256i raw = _mm256_loadu_si256((const __m256i *)(pk + g * 128 + v * 32));
+                        we = _mm256_and_si256(raw, lo8);
+                        wo = _mm256_srli_epi16(raw, 8);
                     } else {
-                        aw = _mm256_load_si256((const __m256i *)(pk + g * 128 + v * 32));
-                        sw = _mm256_load_si256((const __m256i *)(pk + 1024 + g * 128 + v * 32));
+                        we = _mm256_load_si256((const __m256i *)(pk + g * 256 + v * 32));
+                        wo = _mm256_load_si256((const __m256i *)(pk + g * 256 + 128 + v * 32));
                     }
-                    const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, sw));
-                    a[v] = _mm256_add_epi32(a[v], _mm256_madd_epi16(p, ones));
+                    a[v] = _mm256_add_epi32(a[v], _mm256_add_epi32(_mm256_madd_epi16(we, xe), _mm256_madd_epi16(wo, xo)));
                 }
             }
         } else {
@@ -162,28 +201,17 @@ SWTI void qkernel(const sw_qtype fmt, const int direct, const uint8_t *S, int kb
             }
         }
     }
-#pragma clang loop unroll(full)
-    for (int v = 0; v < NV; v++) {
-        const int n = nrows - 8 * v;
-        if (n <= 0) break;
-        float *yv = y + 8 * v;
-        if (n >= 8) {
-            _mm256_storeu_ps(yv, accumulate ? _mm256_add_ps(f[v], _mm256_loadu_ps(yv)) : f[v]);
-        } else {
-            const __m256i mk = lane_mask(n);
-            _mm256_maskstore_ps(yv, mk, accumulate ? _mm256_add_ps(f[v], _mm256_maskload_ps(yv, mk)) : f[v]);
-        }
-    }
+    store_sums(f, y, nrows, accumulate);
 }
 
 typedef void (*qkernel_fn)(const uint8_t *S, int kb0, int kcb, const uint8_t *x, const int32_t *xsum,
-                           float *y, int nrows, int accumulate, const uint8_t *pf);
+                           const int32_t *xw, float *y, int nrows, int accumulate, const uint8_t *pf);
 
 #define QK_DEF(FMT, NAME, DIRECT)                                                                 \
     SWT static void qk_##NAME(const uint8_t *S, int kb0, int kcb, const uint8_t *x,              \
-                              const int32_t *xsum, float *y, int nrows, int accumulate,           \
-                              const uint8_t *pf) {                                                \
-        qkernel(FMT, DIRECT, S, kb0, kcb, x, xsum, y, nrows, accumulate, pf);                     \
+                              const int32_t *xsum, const int32_t *xw, float *y, int nrows,       \
+                              int accumulate, const uint8_t *pf) {                                \
+        qkernel(FMT, DIRECT, S, kb0, kcb, x, xsum, xw, y, nrows, accumulate, pf);                 \
     }
 QK_DEF(SW_QTYPE_Q8_0, q8_0, 0) QK_DEF(SW_QTYPE_Q4_0, q4_0, 0) QK_DEF(SW_QTYPE_Q4_1, q4_1, 0)
 QK_DEF(SW_QTYPE_Q8_0, q8_0_direct, 1) QK_DEF(SW_QTYPE_Q4_0, q4_0_direct, 1) QK_DEF(SW_QTYPE_Q4_1, q4_1_direct, 1)
@@ -196,11 +224,12 @@ static const qkernel_fn qk_table[2][3] = {{qk_q8_0, qk_q4_0, qk_q4_1}, {qk_q8_0_
 SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
                         float *Y, size_t ldy, const uint8_t *pf, size_t pf_bytes) {
     _Alignas(32) uint8_t scratch[KCB4 * PB4 > KCB8 * PB8 ? KCB4 * PB4 : KCB8 * PB8];
+    _Alignas(32) int32_t xw[KCB8 * 16];
     const int nb = K / 32;
     const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
     const int kcbmax = t == SW_QTYPE_Q8_0 ? KCB8 : KCB4;
     // The chunks stay the same with or without scratch: they fix each row's float sums.
-    const int direct = m <= DIRECT_MAX_M;
+    const int direct = m <= (t == SW_QTYPE_Q8_0 ? DIRECT_MAX_M8 : DIRECT_MAX_M);
     (void)pf_bytes;  // always a whole tile of the same K: the same block of it is prefetched
     const qkernel_fn fn = qk_table[direct][t];
     for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
@@ -215,14 +244,15 @@ SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const ui
         }
         for (int i = 0; i < m; i++) {
             const uint8_t *x = Xq + (size_t)i * xrb;
-            fn(direct ? R : scratch, kb0, kcb, x, (const int32_t *)(x + (size_t)nb * sizeof(sw_block_q8a)), Y + (size_t)i * ldy,
-               nrows, kb0 > 0, direct ? pfc : NULL);
+            if (t == SW_QTYPE_Q8_0) widen_x(x, kb0, kcb, xw);
+            fn(direct ? R : scratch, kb0, kcb, x, (const int32_t *)(x + (size_t)nb * sizeof(sw_block_q8a)), xw,
+               Y + (size_t)i * ldy, nrows, kb0 > 0, direct && i == 0 ? pfc : NULL);
         }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activation quantization (bit-identical to the scalar code in sw_quant.c).
+// Activation quantization (bit-identical to the scalar code in sw_quant_q8a.c).
 // ---------------------------------------------------------------------------------------------
 
 SWTI float hmax8(__m256 v) {

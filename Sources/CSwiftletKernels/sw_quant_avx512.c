@@ -315,7 +315,7 @@ SWT void swi_qtile_avx512(sw_qtype t, const uint8_t *P, int nrows, int K, const 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Activation quantization (bit-identical to the scalar code in sw_quant.c).
+// Activation quantization (bit-identical to the scalar code in sw_quant_q8a.c).
 // ---------------------------------------------------------------------------------------------
 
 SWT void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out) {
@@ -350,7 +350,7 @@ SWT void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void 
 // the f32 FMA rate, so weights are widened in registers instead: a dword holds bf16 k (low
 // half) and k+1 (high half), so `w << 16` is the even element as f32 and `w & 0xFFFF0000` the
 // odd one. Activations stay f32, pre-split per 32-chunk into [16 even | 16 odd] (see
-// sw_quant.c), and each zmm accumulates one (row, activation) pair, reduced at the end.
+// sw_bf16.c), and each zmm accumulates one (row, activation) pair, reduced at the end.
 // ---------------------------------------------------------------------------------------------
 
 #define BR 4   // weight rows per register tile (one 4-float store per activation row)

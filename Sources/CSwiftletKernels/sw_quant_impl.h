@@ -1,7 +1,9 @@
 #pragma once
-// Internal interface between sw_quant.c (entry points, drivers) and the per-level kernels
+// Internal interface between the portable quantized/bf16 code (sw_quant.c: entry points and
+// driver; sw_quant_ref.c: scalar reference; sw_quant_q8a.c: activation quantization;
+// sw_convert.c: half/bf16 conversions; sw_bf16.c: bf16 matmul) and the per-level kernels
 // (sw_qpack.c: portable packer and scalar packed-tile kernel; sw_quant_avx2.c, sw_bf16_avx2.c,
-// sw_quant_avx512.c). Not part of the module's API.
+// sw_quant_avxvnni.c, sw_quant_avx512.c). Not part of the module's API.
 #include "sw_quant.h"
 
 #include <stddef.h>
@@ -25,7 +27,19 @@ static inline float swi_block_update(float acc, float dw, float dx, int32_t isum
     return acc;
 }
 
-// Portable (sw_qpack.c).
+/// bf16 -> float (exact).
+static inline float swi_bf16_to_f32_1(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+// Portable (sw_quant_ref.c, sw_qpack.c).
+/// Rows [n0, n1) of Y for all m activation rows, from W's block rows as stored.
+void swi_qrows_ref(sw_qtype type, const uint8_t *W, int n0, int n1, int K, const uint8_t *Xq, int m,
+                   float *Y, size_t ldy);
 void swi_qpack_scalar(sw_qtype fmt, const uint8_t *W, int N, int K, uint8_t *out);
 void swi_qtile_scalar(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
                       float *Y, size_t ldy);
@@ -40,6 +54,13 @@ void swi_f32_to_bf16_avx2(const float *x, uint16_t *y, size_t n);
 void swi_bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
 void swi_f16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
 void swi_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
+
+// AVX-VNNI variant of swi_qtile_avx2, bit-identical to it (sw_quant_avxvnni.c). The variant is
+// read once on the calling thread (it includes a per-thread test hook) and passed to workers.
+enum { SWI_VNNI_NONE = 0, SWI_VNNI_VEX = 1, SWI_VNNI_EVEX = 2 };
+int swi_avx2_vnni_variant(void);
+void swi_qtile_avxvnni(int variant, sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
+                       float *Y, size_t ldy, const uint8_t *pf);
 
 // AVX-512 VNNI + BF16 (sw_quant_avx512.c).
 void swi_quantize_q8a_avx512(const float *x, size_t ldx, int m, int k, void *out);

@@ -1,5 +1,5 @@
-// NEON versions of the quantized and bf16 matmul kernels of sw_quant.c (the converters and the
-// activation quantization are in sw_convert_neon.c).
+// NEON versions of the quantized and bf16 matmul kernels of sw_quant_ref.c and sw_bf16.c (the
+// converters and the activation quantization are in sw_convert_neon.c).
 #include "sw_quant.h"
 #include "sw_neon.h"
 
@@ -270,7 +270,7 @@ void swi_qtile_neon(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_
 // ---------------------------------------------------------------------------------------------
 // BF16 matmul: a dword of weights holds bf16 k (low half) and k+1 (high half), so `w << 16` is
 // the even element and `w & 0xFFFF0000` the odd one, matching the activations' per-32-chunk
-// [16 even | 16 odd] split (see sw_quant.c).
+// [16 even | 16 odd] split (see sw_bf16.c).
 // ---------------------------------------------------------------------------------------------
 
 static float bf16_dot(const uint16_t *w, int K, const float *xs) {

@@ -70,5 +70,6 @@ static inline void use_level(int level) { sw_cpu_set_thread_level(level); }
 void test_converters(void);
 void test_ops(void);
 void test_quant(void);
+void test_quant_i8mm(void);
 void test_attention(void);
 void test_linear_sampling(void);

@@ -1,6 +1,7 @@
 // Checks every NEON kernel against the scalar reference of the same library, through the public
 // entry points (which pick the kernel from the thread's level) and on fixed-seed inputs.
-// Built for aarch64 by scripts/test_aarch64.sh and run under qemu with and without dotprod.
+// Built for aarch64 by scripts/test_aarch64.sh and run under qemu with and without dotprod
+// and i8mm (with both, the quantized packed path at m >= 2 takes the i8mm kernel).
 #include <stdlib.h>
 #include "check.h"
 
@@ -22,6 +23,8 @@ int main(void) {
         test_attention();
         test_linear_sampling();
     }
+    sw_cpu_set_neon_dotprod(1);
+    test_quant_i8mm();
     if (g_failures) {
         fprintf(stderr, "aarch64 kernel tests: %d failure(s)\n", g_failures);
         return 1;

@@ -3,6 +3,7 @@
 // Umbrella header: each kernel family has its own header.
 #include "sw_pool.h"
 #include "sw_quant.h"
+#include "sw_quant_test_hooks.h"
 #include "sw_attention.h"
 #include "sw_ops.h"
 #include "sw_dnnl.h"
