@@ -22,11 +22,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // The C kernels, in floors: each depends only on the ones above it here. CSwiftletRuntime
+        // (dispatch level, thread pool, shared SIMD helpers) exports only sw_cpu.h and sw_pool.h to
+        // Swift (include/module.modulemap); its sw_simd.h and sw_neon.h are for the C targets.
+        .target(name: "CSwiftletRuntime", cSettings: kernelCFlags),
         // oneDNN (Debian libdnnl-dev) does the multi-token matmuls; scripts/bootstrap.sh installs it.
         .target(
-            name: "CSwiftletKernels", cSettings: kernelCFlags,
+            name: "CSwiftletMatmul", dependencies: ["CSwiftletRuntime"], cSettings: kernelCFlags,
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("m")]),
-        .target(name: "SwiftletKernels", dependencies: ["CSwiftletKernels"], swiftSettings: swiftFast),
+        .target(name: "CSwiftletAttention", dependencies: ["CSwiftletRuntime"], cSettings: kernelCFlags),
+        .target(name: "CSwiftletOps", dependencies: ["CSwiftletRuntime"], cSettings: kernelCFlags),
+        .target(
+            name: "SwiftletKernels", dependencies: ["CSwiftletRuntime", "CSwiftletMatmul", "CSwiftletAttention", "CSwiftletOps"],
+            swiftSettings: swiftFast),
         .target(name: "SwiftletFormats", dependencies: ["SwiftletKernels"], swiftSettings: swiftFast),
         .target(name: "SwiftletJinja", dependencies: ["SwiftletFormats"], swiftSettings: swiftFast),
         .target(name: "SwiftletTokenizers", dependencies: ["SwiftletFormats", "SwiftletJinja"], swiftSettings: swiftFast),

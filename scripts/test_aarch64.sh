@@ -7,23 +7,39 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=${CC:-$(command -v clang)}
-src=Sources/CSwiftletKernels
+# The C kernel targets, lowest floor first. The linked test binary is built with the include dirs
+# of all of them (the tests call internal kernels of several).
+srcs=(Sources/CSwiftletRuntime Sources/CSwiftletMatmul Sources/CSwiftletAttention Sources/CSwiftletOps)
 out=${TMPDIR:-/tmp}/swiftlet-aarch64-$$
 mkdir -p "$out"
 trap 'rm -rf "$out"' EXIT
 
 kernels=()
-for f in "$src"/*.c; do
-    [ "$(basename "$f")" = sw_dnnl.c ] || kernels+=("$f")
+neon=()
+incs=()
+for src in "${srcs[@]}"; do
+    for f in "$src"/*.c; do
+        [ "$(basename "$f")" = sw_dnnl.c ] || kernels+=("$f")
+        case "$(basename "$f")" in *neon*) neon+=("$f") ;; esac
+    done
+    incs+=(-I "$src/include" -I "$src")
 done
-flags=(--target=aarch64-linux-gnu -O3 -fno-math-errno -ffp-contract=fast -I "$src/include" -I "$src")
+flags=(--target=aarch64-linux-gnu -O3 -fno-math-errno -ffp-contract=fast "${incs[@]}")
 
+# Each target compiles against its own headers and those of the runtime floor only (SwiftPM's
+# x86 build cannot see a NEON-only include that crosses the floors).
+for src in "${srcs[@]}"; do
+    files=()
+    for f in "$src"/*.c; do [ "$(basename "$f")" = sw_dnnl.c ] || files+=("$f"); done
+    "$CC" --target=aarch64-linux-gnu -O3 -I Sources/CSwiftletRuntime/include -I "$src/include" -I "$src" \
+        -fsyntax-only "${files[@]}"
+done
 # The NEON sources and the tests must compile without warnings.
-"$CC" "${flags[@]}" -Wall -Wextra -Werror -fsyntax-only "$src"/sw_*neon*.c Tests/aarch64/*.c
+"$CC" "${flags[@]}" -Wall -Wextra -Werror -fsyntax-only "${neon[@]}" Tests/aarch64/*.c
 # sw_dnnl.c is not linked here (oneDNN is installed for x86 only) but must compile for aarch64
 # too; oneDNN's headers do not depend on the architecture.
 if [ -f /usr/include/oneapi/dnnl/dnnl.h ]; then
-    "$CC" "${flags[@]}" -fsyntax-only -idirafter /usr/include "$src/sw_dnnl.c"
+    "$CC" "${flags[@]}" -fsyntax-only -idirafter /usr/include Sources/CSwiftletMatmul/sw_dnnl.c
 fi
 
 if [ "$(uname -m)" = aarch64 ] || [ "$(uname -m)" = arm64 ]; then

@@ -8,7 +8,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "CSwiftletKernels.h"
+#include "sw_attention.h"
+#include "sw_cpu.h"
+#include "sw_dnnl.h"
+#include "sw_gemm_f32.h"
+#include "sw_ops.h"
+#include "sw_pool.h"
+#include "sw_quant.h"
+#include "sw_quant_test_hooks.h"
+#include "sw_sampling.h"
 #include "bench_random.h"
 
 // With BENCH_CPUTIME=1 (single-thread runs only) time is process CPU time, which excludes the

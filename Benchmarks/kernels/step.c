@@ -13,7 +13,15 @@
 #include <time.h>
 #include <sys/mman.h>
 
-#include "CSwiftletKernels.h"
+#include "sw_attention.h"
+#include "sw_cpu.h"
+#include "sw_dnnl.h"
+#include "sw_gemm_f32.h"
+#include "sw_ops.h"
+#include "sw_pool.h"
+#include "sw_quant.h"
+#include "sw_quant_test_hooks.h"
+#include "sw_sampling.h"
 #include "bench_random.h"
 
 enum { L = 30, D = 576, F = 1536, H = 9, KVH = 3, HD = 64, BS = 16, V = 49152 };

@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletRuntime
 
 /// Instruction-set extensions of the host CPU, detected once at run time.
 ///

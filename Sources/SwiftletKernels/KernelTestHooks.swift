@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletMatmul
 
 /// Test hooks: they reach kernel variants this CPU would otherwise never run, so the test
 /// suites can check them. The engine never uses them.

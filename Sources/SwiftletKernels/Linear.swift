@@ -1,4 +1,5 @@
-import CSwiftletKernels
+import CSwiftletMatmul
+import CSwiftletOps
 
 /// How the matmuls of a model are computed.
 public enum ComputePrecision: String, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletAttention
 
 /// A batch's attention metadata in the kernels' form: sequences, their context lengths and block
 /// tables, each token's cache slot. Valid only inside `AttentionMetadata.withKernelBatch`.

@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletAttention
 import SwiftletKernels
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletMatmul
 
 /// GGML block-quantized weight formats, laid out exactly as stored in GGUF files: each row of
 /// `k` elements is `k / 32` consecutive blocks, rows stored back to back.

@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletOps
 
 /// Row-wise operations on float matrices (`rows` rows of `n` values, leading dimensions `ld*`),
 /// the layers' building blocks between matmuls. Each runs at the kernel level the dispatch chose.

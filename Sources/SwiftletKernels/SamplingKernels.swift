@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletOps
 
 /// The sampler's passes over one row of logits (a whole vocabulary), in C with a path per kernel
 /// level (see sw_sampling.h). Comparisons (maximum, argmax, counts, top-k) give the same answer at

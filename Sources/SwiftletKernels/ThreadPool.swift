@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletRuntime
 import Foundation
 
 /// The C task signature; a file-level constant so passing it to C never allocates.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import CSwiftletKernels
+import CSwiftletMatmul
 @testable import SwiftletKernels
 
 /// The AVX-VNNI body of the AVX2-level quantized kernel, run through its EVEX twin (a test hook)

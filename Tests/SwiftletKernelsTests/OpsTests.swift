@@ -1,4 +1,4 @@
-import CSwiftletKernels
+import CSwiftletOps
 import Foundation
 import Testing
 @testable import SwiftletKernels

@@ -1,4 +1,5 @@
-import CSwiftletKernels
+import CSwiftletAttention
+import CSwiftletMatmul
 import Foundation
 import Testing
 @testable import SwiftletKernels

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import CSwiftletKernels
+import CSwiftletMatmul
 @testable import SwiftletKernels
 
 /// SplitMix64, local to this file so the seeded streams do not depend on other tests.

@@ -2,7 +2,8 @@
 // the NEON kernel called directly (so a missing dispatch hook cannot hide behind the scalar path).
 #include <stdlib.h>
 #include "check.h"
-#include "sw_neon.h"
+#include "sw_ops_neon.h"
+#include "sw_quant_neon.h"
 #include "sw_ops.h"
 #include "sw_quant.h"
 

@@ -3,7 +3,7 @@
 // invariance. Runs only where the CPU has i8mm (qemu -cpu max), and says so otherwise.
 #include <stdlib.h>
 #include "check.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 #include "sw_pool.h"
 #include "sw_quant.h"
 #include "sw_quant_impl.h"

@@ -3,7 +3,7 @@
 // same bits whether it is computed alone or inside a batch).
 #include <stdlib.h>
 #include "check.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 #include "sw_pool.h"
 #include "sw_quant.h"
 #include "sw_quant_impl.h"

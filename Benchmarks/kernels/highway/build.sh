@@ -3,13 +3,15 @@
 # Needs Debian's libhwy-dev (Highway 1.0.3). Outputs: /tmp/swiftlet-hwy-f32, /tmp/swiftlet-hwy-i8.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
-src="$here/../../../Sources/CSwiftletKernels"
+rt="$here/../../../Sources/CSwiftletRuntime"
+mm="$here/../../../Sources/CSwiftletMatmul"
 CC=${CC:-clang}
 CXX=${CXX:-clang++}
-flags="-O3 -fno-math-errno -ffp-contract=fast -I$src/include -I$here"
+flags="-O3 -fno-math-errno -ffp-contract=fast -I$rt/include -I$mm/include -I$here"
 obj=$(mktemp -d)
 trap 'rm -rf "$obj"' EXIT
-for f in sw_gemm_f32 sw_cpu sw_pool; do "$CC" $flags -c "$src/$f.c" -o "$obj/$f.o"; done
+"$CC" $flags -c "$mm/sw_gemm_f32.c" -o "$obj/sw_gemm_f32.o"
+for f in sw_cpu sw_pool; do "$CC" $flags -c "$rt/$f.c" -o "$obj/$f.o"; done
 "$CC" $flags -c "$here/f32_tile_avx512.c" -o "$obj/f32_tile_avx512.o"
 # Highway code must be built for the baseline (no -march): foreach_target compiles every
 # target's copy with its own target attributes.

@@ -1,4 +1,4 @@
-// The fixed-order fp32 linear kernel of Sources/CSwiftletKernels/sw_gemm_f32.c written with
+// The fixed-order fp32 linear kernel of Sources/CSwiftletMatmul/sw_gemm_f32.c written with
 // Highway: same packed layout (tiles of 32 weight rows stored k-major), same register tile
 // (MR activation rows x 32 columns of accumulators), one FMA chain over k per output. Built once
 // per Highway target; F32LinearHwy picks the target through Highway's dynamic dispatch.

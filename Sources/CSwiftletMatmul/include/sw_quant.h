@@ -148,6 +148,10 @@ void sw_f32_to_f16(const float *x, uint16_t *y, size_t n);
 /// Scalar half <-> float conversions.
 float sw_f16_to_f32_1(uint16_t h);
 uint16_t sw_f32_to_f16_1(float f);
+/// Round-to-nearest-even float -> bf16 and back for one row (NEON or scalar; the oneDNN wrapper
+/// converts its activations with the first).
+void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n);
+void sw_bf16_to_f32_row(const uint16_t *x, float *y, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 // NEON versions of the row-wise transformer ops in sw_ops.c. Reductions keep four partial sums
 // so that a row is not one chain of dependent adds.
 #include "sw_ops.h"
-#include "sw_neon.h"
+#include "sw_ops_neon.h"
 
 #if defined(__aarch64__)
 #include <math.h>

@@ -27,9 +27,6 @@ void sw_relu(float *x, size_t n);
 void sw_add_rows(float *y, size_t ldy, const float *x, size_t ldx, int rows, int n);
 /// y[r] += b (bias broadcast over rows).
 void sw_add_bias(float *y, size_t ldy, const float *b, int rows, int n);
-/// Round-to-nearest-even float -> bf16 and back.
-void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n);
-void sw_bf16_to_f32_row(const uint16_t *x, float *y, size_t n);
 
 #ifdef __cplusplus
 }

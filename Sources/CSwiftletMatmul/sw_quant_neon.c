@@ -1,7 +1,7 @@
 // NEON versions of the quantized and bf16 matmul kernels of sw_quant_ref.c and sw_bf16.c (the
 // converters and the activation quantization are in sw_convert_neon.c).
 #include "sw_quant.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 
 #if defined(__aarch64__)
 #include "sw_quant_impl.h"

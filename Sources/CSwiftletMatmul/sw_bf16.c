@@ -3,7 +3,7 @@
 #include "sw_quant.h"
 #include "sw_cpu.h"
 #include "sw_quant_impl.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 #include "sw_sched.h"
 
 #include <stdlib.h>

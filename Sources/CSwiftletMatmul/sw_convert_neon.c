@@ -1,7 +1,7 @@
 // NEON versions of the row converters (f32 <-> bf16 / f16) and the activation quantization of
 // sw_convert.c and sw_quant_q8a.c, bit-identical to the scalar code.
 #include "sw_quant.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 
 #if defined(__aarch64__)
 #include <string.h>

@@ -1,6 +1,6 @@
 // oneDNN matmul for multi-token linear layers (bf16 on AVX512-BF16/AMX, or f32).
 #include "sw_dnnl.h"
-#include "sw_ops.h"
+#include "sw_quant.h"
 #include "sw_cpu.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>

@@ -3,7 +3,7 @@
 #include "sw_quant.h"
 #include "sw_cpu.h"
 #include "sw_quant_impl.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 
 #include <math.h>
 #include <string.h>
@@ -95,4 +95,27 @@ void sw_f32_to_f16(const float *x, uint16_t *y, size_t n) {
     if (level == SW_ISA_NEON) { swi_f32_to_f16_neon(x, y, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) y[i] = sw_f32_to_f16_1(x[i]);
+}
+
+void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_f32_to_bf16_neon(x, y, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        if ((u & 0x7fffffff) > 0x7f800000) { y[i] = (uint16_t)((u >> 16) | 0x40); continue; }
+        u += 0x7fff + ((u >> 16) & 1);
+        y[i] = (uint16_t)(u >> 16);
+    }
+}
+
+void sw_bf16_to_f32_row(const uint16_t *x, float *y, size_t n) {
+#if defined(__aarch64__)
+    if (sw_cpu_level() == SW_ISA_NEON) { swi_bf16_to_f32_neon(x, y, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &u, 4);
+    }
 }

@@ -18,7 +18,7 @@
 // sequence per block, acc = fma(acc, dw, isum * dx) (then + m * s), with acc kept in Y between
 // chunks, so results do not depend on m, on the pairing or on which kernel ran.
 #include "sw_quant.h"
-#include "sw_neon.h"
+#include "sw_quant_neon.h"
 
 #if defined(__aarch64__)
 #include "sw_quant_impl.h"

@@ -9,6 +9,15 @@
 #include "sw_simd.h"
 #include "sw_neon.h"
 
+#if defined(__aarch64__)
+#include <stddef.h>
+// sw_attention_neon.c (attn_ctx is declared in sw_attention_impl.h)
+float swi_q8_round_neon(const float *x, int head_dim, int8_t *q8, float *rounded, int32_t *sum);
+void swi_kv_write_bf16_neon(const float *k, size_t k_stride, const float *v, size_t v_stride,
+                            const int32_t *slot_mapping, int num_tokens, uint16_t *k_cache,
+                            uint16_t *v_cache, int num_kv_heads, int head_dim, int block_size);
+#endif
+
 static inline uint16_t f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);

@@ -7,7 +7,7 @@
 #include "sw_cpu.h"
 #include "sw_ops_impl.h"
 #include "sw_simd.h"
-#include "sw_neon.h"
+#include "sw_ops_neon.h"
 
 #if defined(__x86_64__)
 static int is_avx2(int level) { return level == SW_ISA_AVX2; }
@@ -222,27 +222,4 @@ void sw_add_bias(float *y, size_t ldy, const float *b, int rows, int n) {
 #endif
     for (int r = 0; r < rows; r++)
         for (int i = 0; i < n; i++) y[(size_t)r * ldy + i] += b[i];
-}
-
-void sw_f32_to_bf16_row(const float *x, uint16_t *y, size_t n) {
-#if defined(__aarch64__)
-    if (sw_cpu_level() == SW_ISA_NEON) { swi_f32_to_bf16_neon(x, y, n); return; }
-#endif
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], 4);
-        if ((u & 0x7fffffff) > 0x7f800000) { y[i] = (uint16_t)((u >> 16) | 0x40); continue; }
-        u += 0x7fff + ((u >> 16) & 1);
-        y[i] = (uint16_t)(u >> 16);
-    }
-}
-
-void sw_bf16_to_f32_row(const uint16_t *x, float *y, size_t n) {
-#if defined(__aarch64__)
-    if (sw_cpu_level() == SW_ISA_NEON) { swi_bf16_to_f32_neon(x, y, n); return; }
-#endif
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)x[i] << 16;
-        memcpy(&y[i], &u, 4);
-    }
 }
