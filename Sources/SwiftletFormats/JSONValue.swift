@@ -57,18 +57,6 @@ public indirect enum JSONValue: Sendable, Equatable {
     public var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     /// The members in document order.
     public var object: [(String, JSONValue)]? { if case .object(let o) = self { return o } else { return nil } }
-
-    /// The JSON type's name, for error messages.
-    public var typeName: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "boolean"
-        case .int, .double: return "number"
-        case .string: return "string"
-        case .array: return "array"
-        case .object: return "object"
-        }
-    }
 }
 
 /// Literals build documents in code; `nil` is deliberately not one, since an optional JSONValue

@@ -1,5 +1,4 @@
 import CSwiftletAttention
-import SwiftletKernels
 #if canImport(Glibc)
 import Glibc
 #endif

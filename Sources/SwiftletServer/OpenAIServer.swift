@@ -27,13 +27,6 @@ public final class OpenAIServer: Sendable {
     let created: Int
     private let running = RunningGroup()
 
-    /// A server of a generative model, with an embedding model beside it if given.
-    public convenience init(engine: AsyncLLMEngine, tokenizer: any Tokenizer, chatTemplate: ChatTemplate?,
-                            configuration: ServerConfiguration, embeddingService: EmbeddingService? = nil) {
-        self.init(generation: GenerationService(engine: engine, tokenizer: tokenizer, chatTemplate: chatTemplate),
-                  embeddingService: embeddingService, configuration: configuration)
-    }
-
     /// A server of what is given: a generative model, an embedding model, or both.
     public init(generation: GenerationService?, embeddingService: EmbeddingService?, configuration: ServerConfiguration) {
         precondition(generation != nil || embeddingService != nil, "a server needs a model")

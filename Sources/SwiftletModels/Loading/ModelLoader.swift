@@ -61,8 +61,10 @@ func loadHuggingFaceModel(directory: URL, precision: ComputePrecision, progress:
     let bytes = checkpoint.files.reduce(0) { total, file in
         total + ((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0)
     }
+    // A template that is missing or does not parse leaves the model completing text only, as for
+    // GGUF files; chat requests then say that it has no template.
     return LoadedModel(path: directory.path, model: model, config: config, tokenizer: tokenizer,
-                       chatTemplate: chatTemplate(directory: directory), fileBytes: bytes)
+                       chatTemplate: try? ChatTemplate(modelDirectory: directory), fileBytes: bytes)
 }
 
 /// The tokenizer of a model directory: `tokenizer.json`, with `tokenizer_config.json` if present.
@@ -72,17 +74,6 @@ func loadTokenizer(directory: URL) throws -> any Tokenizer {
         throw ModelLoadError.io(path: directory.path, reason: "no tokenizer.json in the model directory")
     }
     return try loadTokenizer(tokenizerJSON: tokenizerURL, config: directory.appendingPathComponent("tokenizer_config.json"))
-}
-
-/// A directory's chat template (`chat_template.jinja`, else `tokenizer_config.json`'s), nil
-/// when it has none or it does not parse, as for GGUF files: the model still completes text, and
-/// chat requests say that it has no template.
-private func chatTemplate(directory: URL) -> ChatTemplate? {
-    let fm = FileManager.default
-    let hasFile = fm.fileExists(atPath: directory.appendingPathComponent("chat_template.jinja").path)
-    let config = (try? Data(contentsOf: directory.appendingPathComponent("tokenizer_config.json"))).flatMap { try? JSONValue.parse($0) }
-    guard hasFile || !(config?["chat_template"].isNull ?? true) else { return nil }
-    return try? ChatTemplate(modelDirectory: directory)
 }
 
 /// Where the default model lives: `$SWIFTLET_MODEL_DIR` or `~/.cache/swiftlet/models`.

@@ -16,31 +16,17 @@ public typealias LoadProgress = (Int, Int) -> Void
 /// an architecture.
 public struct ModelArchitecture: @unchecked Sendable {
     /// Hugging Face `model_type`, also the `ModelConfig.architecture` of loaded models.
-    public let modelType: String
+    public internal(set) var modelType: String
     /// llama.cpp's `general.architecture`, when GGUF files of it are run.
-    public let ggufArchitecture: String?
+    public internal(set) var ggufArchitecture: String? = nil
     /// Hugging Face classes (`config.json` `architectures`) whose checkpoints load as this.
-    public let huggingFaceClasses: [String]
-    public let kind: ModelKind
+    public internal(set) var huggingFaceClasses: [String]
+    public internal(set) var kind = ModelKind.generation
     /// The shared configuration from `config.json`.
-    let configure: (HuggingFaceConfig) throws -> ModelConfig
-    let loadGGUF: ((GGUFFile, ModelConfig, ComputePrecision, LoadProgress?) throws -> any CausalLanguageModel)?
-    let loadCheckpoint: ((SafetensorsCheckpoint, ModelConfig, HuggingFaceConfig, ComputePrecision, LoadProgress?) throws
-        -> any CausalLanguageModel)?
-
-    init(modelType: String, ggufArchitecture: String? = nil, huggingFaceClasses: [String], kind: ModelKind = .generation,
-         configure: @escaping (HuggingFaceConfig) throws -> ModelConfig,
-         loadGGUF: ((GGUFFile, ModelConfig, ComputePrecision, LoadProgress?) throws -> any CausalLanguageModel)? = nil,
-         loadCheckpoint: ((SafetensorsCheckpoint, ModelConfig, HuggingFaceConfig, ComputePrecision, LoadProgress?) throws
-            -> any CausalLanguageModel)? = nil) {
-        self.modelType = modelType
-        self.ggufArchitecture = ggufArchitecture
-        self.huggingFaceClasses = huggingFaceClasses
-        self.kind = kind
-        self.configure = configure
-        self.loadGGUF = loadGGUF
-        self.loadCheckpoint = loadCheckpoint
-    }
+    var configure: (HuggingFaceConfig) throws -> ModelConfig
+    var loadGGUF: ((GGUFFile, ModelConfig, ComputePrecision, LoadProgress?) throws -> any CausalLanguageModel)? = nil
+    var loadCheckpoint: ((SafetensorsCheckpoint, ModelConfig, HuggingFaceConfig, ComputePrecision, LoadProgress?) throws
+        -> any CausalLanguageModel)? = nil
 }
 
 /// Every architecture Swiftlet runs, from a GGUF `general.architecture` or a `config.json` to
