@@ -19,15 +19,7 @@ public final class BertModel: @unchecked Sendable {
     /// Rows of the token-type table (`type_vocab_size`); every input here is a single segment, type 0.
     public let tokenTypes: Int
 
-    struct Layer {
-        var attention: PagedSelfAttention
-        var attentionNorm: LayerNormWeights
-        var up: Linear
-        var down: Linear
-        var outputNorm: LayerNormWeights
-    }
-
-    private let layers: [Layer]
+    private let layers: [LayerNormBlock]
     private let embedding: WeightSource
     /// Position rows with the token-type-0 row already added: the two are always summed together.
     private let positionsAndType: [Float]
@@ -80,20 +72,20 @@ public final class BertModel: @unchecked Sendable {
         }
 
         let total = config.numLayers + 1
-        var built: [Layer] = []
+        var built: [LayerNormBlock] = []
         var resident = 0
         for i in 0..<config.numLayers {
             let lp = p + "encoder.layer.\(i)."
             let a = lp + "attention."
-            let layer = Layer(
+            let layer = LayerNormBlock(
+                attentionNorm: try w.layerNorm(a + "output.LayerNorm", width: D),
                 attention: PagedSelfAttention(qkv: try linear([a + "self.query", a + "self.key", a + "self.value"], rows: D, columns: D),
                                               output: try linear([a + "output.dense"], rows: D, columns: D),
                                               scale: 1 / Float(config.headDim).squareRoot()),
-                attentionNorm: try w.layerNorm(a + "output.LayerNorm", width: D),
+                ffnNorm: try w.layerNorm(lp + "output.LayerNorm", width: D),
                 up: try linear([lp + "intermediate.dense"], rows: F, columns: D),
-                down: try linear([lp + "output.dense"], rows: D, columns: F),
-                outputNorm: try w.layerNorm(lp + "output.LayerNorm", width: D))
-            resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+                down: try linear([lp + "output.dense"], rows: D, columns: F))
+            resident += layer.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
@@ -159,18 +151,12 @@ public final class BertModel: @unchecked Sendable {
                                          contextLengths: contextLengths, blockTables: tables, maxBlocksPerSequence: maxBlocks,
                                          logitsIndices: [])
         metadata.withKernelBatch { batch in
+            // One layer's keys and values are dead once the layer is done, so every layer reuses the
+            // cache's single layer.
             for layer in layers {
-                // One layer's keys and values are dead once the layer is done, so every layer
-                // reuses the cache's single layer.
-                layer.attention.forward(h, ldx: D, rows: T, into: tmp, qkvScratch: qkv, attentionScratch: att, heads: H, headDim: hd,
-                                        cache: cache, layer: 0, batch: &batch, workspace: workspace, pool: pool)
-                RowOps.add(h, ldy: D, tmp, ldx: D, rows: T, n: D)
-                layer.attentionNorm.apply(h, h, rows: T, eps: eps)
-                layer.up.forward(h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
-                activation.apply(ff, count: T * F)
-                layer.down.forward(ff, ldx: F, m: T, tmp, ldy: D, workspace: workspace, pool: pool)
-                RowOps.add(h, ldy: D, tmp, ldx: D, rows: T, n: D)
-                layer.outputNorm.apply(h, h, rows: T, eps: eps)
+                layer.forward(h, rows: T, preNorm: false, eps: eps, activation: activation, ffnWidth: F, scratch: tmp, qkv: qkv,
+                              att: att, ff: ff, heads: H, headDim: hd, cache: cache, layer: 0, batch: &batch, workspace: workspace,
+                              pool: pool)
             }
         }
         return Array(UnsafeBufferPointer(start: h, count: T * D))

@@ -13,15 +13,6 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let precision: ComputePrecision
 
-    struct Layer {
-        var norm1: LayerNormWeights
-        /// Its softmax scale: GPT-2 variants may divide it by the layer number.
-        var attention: PagedSelfAttention
-        var norm2: LayerNormWeights
-        var up: Linear
-        var down: Linear
-    }
-
     /// Where a format keeps each tensor. Names are stems: LayerNorms and projections add
     /// `.weight` and `.bias`.
     struct TensorNames {
@@ -57,7 +48,7 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
         }
     }
 
-    private let layers: [Layer]
+    private let layers: [LayerNormBlock]
     private let finalNorm: LayerNormWeights
     private let embedding: WeightSource
     private let positions: [Float]
@@ -111,20 +102,20 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
         }
 
         let total = config.numLayers + 1
-        var built: [Layer] = []
+        var built: [LayerNormBlock] = []
         var resident = 0
         for i in 0..<config.numLayers {
             let n = names.layer(i)
             var scale = flags.scaleWeights ? 1 / Float(config.headDim).squareRoot() : 1
             if flags.scaleByInverseLayer { scale /= Float(i + 1) }
-            let layer = Layer(
-                norm1: try w.layerNorm(n.norm1, width: D),
+            let layer = LayerNormBlock(
+                attentionNorm: try w.layerNorm(n.norm1, width: D),
                 attention: PagedSelfAttention(qkv: try projection(n.qkv, outputs: 3 * D, inputs: D),
                                               output: try projection(n.attentionOutput, outputs: D, inputs: D), scale: scale),
-                norm2: try w.layerNorm(n.norm2, width: D),
+                ffnNorm: try w.layerNorm(n.norm2, width: D),
                 up: try projection(n.up, outputs: F, inputs: D),
                 down: try projection(n.down, outputs: D, inputs: F))
-            resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+            resident += layer.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
@@ -161,30 +152,13 @@ public final class GPT2Model: CausalLanguageModel, @unchecked Sendable {
         }
         metadata.withKernelBatch { batch in
             for (li, layer) in layers.enumerated() {
-                layer.norm1.apply(h, xn, rows: T, eps: eps)
-                layer.attention.forward(xn, ldx: D, rows: T, into: xn, qkvScratch: qkv, attentionScratch: att, heads: H, headDim: hd,
-                                        cache: cache, layer: li, batch: &batch, workspace: workspace, pool: pool)
-                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
-                layer.norm2.apply(h, xn, rows: T, eps: eps)
-                layer.up.forward(xn, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
-                activation.apply(ff, count: T * F)
-                layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
+                layer.forward(h, rows: T, preNorm: true, eps: eps, activation: activation, ffnWidth: F, scratch: xn, qkv: qkv, att: att,
+                              ff: ff, heads: H, headDim: hd, cache: cache, layer: li, batch: &batch, workspace: workspace, pool: pool)
             }
         }
         // Only the rows that need logits go through the final norm and the output head.
-        let L = metadata.logitsIndices.count
-        var logits = [Float](repeating: 0, count: L * c.vocabSize)
-        var rows = [Float](repeating: 0, count: L * D)
-        rows.withUnsafeMutableBufferPointer { r in
-            for (j, i) in metadata.logitsIndices.enumerated() {
-                finalNorm.apply(h + Int(i) * D, r.baseAddress! + j * D, rows: 1, eps: eps)
-            }
-            logits.withUnsafeMutableBufferPointer { lg in
-                head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
-            }
-        }
-        return logits
+        return headLogits(h, width: D, indices: metadata.logitsIndices, norm: finalNorm, eps: eps, projectedWidth: D, head: head,
+                          vocabSize: c.vocabSize, workspace: workspace, pool: pool)
     }
 }
 

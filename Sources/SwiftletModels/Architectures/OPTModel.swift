@@ -28,16 +28,8 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
     /// padding); position p reads row p + 2.
     static let positionOffset = 2
 
-    struct Layer {
-        var attentionNorm: LayerNormWeights
-        var attention: PagedSelfAttention
-        var ffnNorm: LayerNormWeights
-        var up: Linear
-        var down: Linear
-    }
-
     public let options: Options
-    private let layers: [Layer]
+    private let layers: [LayerNormBlock]
     private let finalNorm: LayerNormWeights?
     private let embedding: WeightSource
     private let positions: [Float]
@@ -87,11 +79,11 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
         }
 
         let total = config.numLayers + 1
-        var built: [Layer] = []
+        var built: [LayerNormBlock] = []
         var resident = 0
         for i in 0..<config.numLayers {
             let lp = p + "layers.\(i)."
-            let layer = Layer(
+            let layer = LayerNormBlock(
                 attentionNorm: try norm(lp + "self_attn_layer_norm"),
                 attention: PagedSelfAttention(
                     qkv: try linear([lp + "self_attn.q_proj", lp + "self_attn.k_proj", lp + "self_attn.v_proj"], rows: [D, D, D], columns: D),
@@ -100,7 +92,7 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
                 ffnNorm: try norm(lp + "final_layer_norm"),
                 up: try linear([lp + "fc1"], rows: [F], columns: D),
                 down: try linear([lp + "fc2"], rows: [D], columns: F))
-            resident += layer.attention.residentBytes + layer.up.residentBytes + layer.down.residentBytes
+            resident += layer.residentBytes
             built.append(layer)
             progress?(i + 1, total)
         }
@@ -149,51 +141,15 @@ public final class OPTModel: CausalLanguageModel, @unchecked Sendable {
 
         metadata.withKernelBatch { batch in
             for (li, layer) in layers.enumerated() {
-                // Pre-norm blocks read the normalised copy; post-norm blocks read the residual stream itself.
-                if before { layer.attentionNorm.apply(h, xn, rows: T, eps: eps) }
-                layer.attention.forward(before ? xn : h, ldx: D, rows: T, into: xn, qkvScratch: qkv, attentionScratch: att,
-                                        heads: H, headDim: hd, cache: cache, layer: li, batch: &batch,
-                                        workspace: workspace, pool: pool)
-                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
-                if !before { layer.attentionNorm.apply(h, h, rows: T, eps: eps) }
-
-                if before { layer.ffnNorm.apply(h, xn, rows: T, eps: eps) }
-                layer.up.forward(before ? xn : h, ldx: D, m: T, ff, ldy: F, workspace: workspace, pool: pool)
-                activation.apply(ff, count: T * F)
-                layer.down.forward(ff, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                RowOps.add(h, ldy: D, xn, ldx: D, rows: T, n: D)
-                if !before { layer.ffnNorm.apply(h, h, rows: T, eps: eps) }
+                layer.forward(h, rows: T, preNorm: before, eps: eps, activation: activation, ffnWidth: F, scratch: xn, qkv: qkv,
+                              att: att, ff: ff, heads: H, headDim: hd, cache: cache, layer: li, batch: &batch, workspace: workspace,
+                              pool: pool)
             }
         }
 
         // Only the rows that need logits go through the final norm, project_out and the head.
-        let L = metadata.logitsIndices.count
-        var logits = [Float](repeating: 0, count: L * c.vocabSize)
-        var rows = [Float](repeating: 0, count: L * D)
-        var projected = [Float](repeating: 0, count: L * P)
-        rows.withUnsafeMutableBufferPointer { r in
-            for (j, i) in metadata.logitsIndices.enumerated() {
-                let src = h + Int(i) * D, dst = r.baseAddress! + j * D
-                if let finalNorm {
-                    finalNorm.apply(src, dst, rows: 1, eps: eps)
-                } else {
-                    dst.update(from: src, count: D)
-                }
-            }
-            projected.withUnsafeMutableBufferPointer { pr in
-                let input: UnsafePointer<Float>
-                if let projectOut {
-                    projectOut.forward(r.baseAddress!, ldx: D, m: L, pr.baseAddress!, ldy: P, workspace: workspace, pool: pool)
-                    input = UnsafePointer(pr.baseAddress!)
-                } else {
-                    input = UnsafePointer(r.baseAddress!)
-                }
-                logits.withUnsafeMutableBufferPointer { lg in
-                    head.forward(input, ldx: P, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
-                }
-            }
-        }
-        return logits
+        return headLogits(h, width: D, indices: metadata.logitsIndices, norm: finalNorm, eps: eps, projection: projectOut,
+                          projectedWidth: P, head: head, vocabSize: c.vocabSize, workspace: workspace, pool: pool)
     }
 }
 

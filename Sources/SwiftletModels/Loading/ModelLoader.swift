@@ -36,7 +36,7 @@ public func loadModel(path: String, precision: ComputePrecision = .fast,
     let model = try architecture.loadGGUF!(gguf, config, precision, progress)
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer,
-                       chatTemplate: try? ChatTemplate(gguf: gguf), fileBytes: size ?? 0)
+                       chatTemplate: try? ChatTemplate(gguf: gguf), fileBytes: size)
 }
 
 /// Loads a Hugging Face model directory.
