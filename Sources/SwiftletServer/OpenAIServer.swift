@@ -90,7 +90,9 @@ public final class OpenAIServer: Sendable {
         // Shutdown runs in reverse order: the engine stops first, so streams end at once (with
         // finish reason "abort") and the HTTP server's drain is short.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: app)] + (generation.map { [.init(service: EngineShutdownService(engine: $0.engine))] } ?? []),
+            services: [.init(service: app)] + (generation.map {
+                [.init(service: EngineShutdownService(engine: $0.engine, drainTimeout: configuration.shutdownTimeout))]
+            } ?? []),
             gracefulShutdownSignals: gracefulShutdownSignals, logger: log))
         running.set(group)
         try await group.run()
@@ -150,12 +152,15 @@ private final class RunningGroup: @unchecked Sendable {
     }
 }
 
-/// Stops the engine when the service group shuts down.
+/// Stops the engine when the service group shuts down: first lets running requests finish for
+/// up to `drainTimeout` while refusing new ones, then aborts the rest.
 private struct EngineShutdownService: Service {
     let engine: AsyncLLMEngine
+    let drainTimeout: Duration
 
     func run() async throws {
         try? await gracefulShutdown()
+        await engine.drain(upTo: drainTimeout)
         engine.shutdown()
     }
 }

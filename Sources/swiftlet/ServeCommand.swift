@@ -12,8 +12,8 @@ struct ServeCommand: AsyncParsableCommand {
         Endpoints: POST /v1/completions, /v1/chat/completions, /v1/embeddings (with --embedding-model, or \
         alone when --model is an embedding model), \
         /tokenize, /detokenize; GET /v1/models, /health, /version, /metrics (Prometheus). SIGINT or \
-        SIGTERM stops the server: running requests are aborted, their responses end, and the process \
-        exits 0.
+        SIGTERM stops the server: running requests may finish within --shutdown-timeout seconds (new \
+        ones get 503), then the rest are aborted, their responses end, and the process exits 0.
         """)
 
     @OptionGroup var options: ModelOptions
@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
     var maxRequestBodyBytes = 8 << 20
 
+    @Option(name: .long, help: "Seconds that running requests may take to finish after SIGTERM or SIGINT (new ones get 503) before the rest are aborted.")
+    var shutdownTimeout: Double = 0
+
     @Option(name: .long, help: "A sentence-transformers / BERT model directory to answer POST /v1/embeddings with (e.g. all-MiniLM-L6-v2).")
     var embeddingModel: String?
 
@@ -48,12 +51,14 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard maxWaitingRequests > 0 else { throw ValidationError("--max-waiting-requests must be positive") }
         guard maxRequestBodyBytes > 0 else { throw ValidationError("--max-request-body-bytes must be positive") }
+        guard shutdownTimeout >= 0, shutdownTimeout.isFinite else { throw ValidationError("--shutdown-timeout must be zero or more seconds") }
     }
 
     func run() async throws {
         let name = servedModelName ?? ((options.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
         let configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
-                                                maxRequestBodyBytes: maxRequestBodyBytes)
+                                                maxRequestBodyBytes: maxRequestBodyBytes,
+                                                shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)))
         let server: OpenAIServer
         var description: String
         if try ModelRegistry.kind(path: options.modelPath) == .embedding {

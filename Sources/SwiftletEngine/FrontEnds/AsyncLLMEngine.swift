@@ -45,6 +45,8 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     // Guarded by `condition`.
     private var inbox: [Command] = []
     private var stopping = false
+    /// Set by `drain`: new requests are refused while the running ones finish.
+    private var draining = false
     private var outstanding = 0
     private var latest: EngineStatistics
     // Touched only by the loop thread.
@@ -91,7 +93,7 @@ public final class AsyncLLMEngine: @unchecked Sendable {
         try await withCheckedThrowingContinuation { (accepted: CheckedContinuation<Void, any Error>) in
             condition.lock()
             defer { condition.unlock() }
-            if stopping {
+            if stopping || draining {
                 accepted.resume(throwing: AsyncEngineError.shutDown)
                 return
             }
@@ -115,6 +117,21 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     /// The KV block map, taken between two steps.
     public func blockMap() async -> KVBlockMap {
         await withCheckedContinuation { post(.blockMap($0)) }
+    }
+
+    /// Refuses new requests and waits until the accepted ones have finished, or until `timeout`
+    /// has passed; `shutdown()` then aborts whatever is left.
+    public func drain(upTo timeout: Duration) async {
+        condition.lock()
+        draining = true
+        condition.unlock()
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        // Checked every few milliseconds: the engine thread would otherwise have to signal the
+        // async side at every finished request.
+        while numOutstandingRequests > 0 && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// Aborts everything still running, refuses new requests and ends the loop thread.
