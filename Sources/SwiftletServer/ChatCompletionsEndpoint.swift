@@ -8,13 +8,13 @@ import SwiftletTokenizers
 
 /// POST /v1/chat/completions: the conversation goes through the model's own chat template.
 extension OpenAIServer {
-    func chatCompletionsRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        routes.post("/v1/chat/completions") { request, _ in try await self.chatCompletions(self.fields(request), g) }
+    func chatCompletionsRoutes(_ g: GenerationService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
+        routes.post("/v1/chat/completions") { request, context in try await self.chatCompletions(self.fields(request), g, context) }
         return routes
     }
 
-    func chatCompletions(_ f: RequestFields, _ g: GenerationService) async throws -> Response {
+    func chatCompletions(_ f: RequestFields, _ g: GenerationService, _ connection: ServerRequestContext) async throws -> Response {
         try checkModel(f)
         guard case .array(let raw)? = f.value("messages") else {
             throw OpenAIError.invalidRequest("'messages' must be a list of messages.", param: "messages")
@@ -51,7 +51,13 @@ extension OpenAIServer {
         let wantsLogprobs = base.logprobs != nil
 
         if !stream {
-            defer { job.close() }
+            // A client that hangs up before its answer is written aborts the request at once, as a
+            // streaming one does when a write fails, so its blocks are free by the next step.
+            let watch = connection.whenClientCloses { job.close() }
+            defer {
+                watch.cancel()
+                job.close()
+            }
             let out = try await job.collect()[0]
             var choices: [JSONValue] = []
             var completionTokens = 0

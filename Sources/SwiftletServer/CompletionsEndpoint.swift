@@ -8,13 +8,13 @@ import SwiftletTokenizers
 
 /// POST /v1/completions.
 extension OpenAIServer {
-    func completionsRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
-        routes.post("/v1/completions") { request, _ in try await self.completions(self.fields(request), g) }
+    func completionsRoutes(_ g: GenerationService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
+        routes.post("/v1/completions") { request, context in try await self.completions(self.fields(request), g, context) }
         return routes
     }
 
-    func completions(_ f: RequestFields, _ g: GenerationService) async throws -> Response {
+    func completions(_ f: RequestFields, _ g: GenerationService, _ connection: ServerRequestContext) async throws -> Response {
         try checkModel(f)
         let prompts = try completionPrompts(f, g)
         let stream = try f.bool("stream") ?? false
@@ -34,7 +34,13 @@ extension OpenAIServer {
         let context = CompletionContext(server: self, tokenizer: g.tokenizer, id: id, created: Int(Date().timeIntervalSince1970), n: n, echo: echo,
                                         logprobs: base.logprobs)
         if !stream {
-            defer { job.close() }
+            // A client that hangs up before its answer is written aborts the request at once, as a
+            // streaming one does when a write fails, so its blocks are free by the next step.
+            let watch = connection.whenClientCloses { job.close() }
+            defer {
+                watch.cancel()
+                job.close()
+            }
             let finals = try await job.collect()
             var choices: [JSONValue] = []
             var completionTokens = 0

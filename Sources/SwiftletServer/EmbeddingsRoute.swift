@@ -23,8 +23,8 @@ extension OpenAIServer {
     /// OpenAI's limit on inputs per request.
     static let maxEmbeddingInputs = 2048
 
-    func embeddingsRoutes(_ service: EmbeddingService) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    func embeddingsRoutes(_ service: EmbeddingService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
         routes.post("/v1/embeddings") { request, _ in try await self.embeddings(self.fields(request), service) }
         return routes
     }

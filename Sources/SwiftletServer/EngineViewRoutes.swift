@@ -5,8 +5,8 @@ import SwiftletFormats
 /// The web page at / and the engine views it polls: GET /engine/stats (counters) and
 /// /engine/blocks (who holds each KV block).
 extension OpenAIServer {
-    func engineViewRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    func engineViewRoutes(_ g: GenerationService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
         routes.get("/") { _, _ in Response.text(WebPage.html, contentType: "text/html; charset=utf-8") }
         routes.get("/engine/blocks") { _, _ in Response.json(await self.blockMapJSON(g)) }
         routes.get("/engine/stats") { _, _ in Response.json(self.statisticsJSON(g)) }

@@ -6,8 +6,8 @@ extension OpenAIServer {
     /// The server's version, reported by /version.
     public static let version = "0.1.0"
 
-    func infoRoutes() -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    func infoRoutes() -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
         routes.get("/health") { _, _ in Response(status: .ok) }
         routes.get("/version") { _, _ in
             Response.json(["version": .string(Self.version), "kernel_level": .string(KernelLevel.current.description),

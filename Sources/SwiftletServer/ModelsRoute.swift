@@ -3,8 +3,8 @@ import SwiftletFormats
 
 /// GET /v1/models: the generative model and the embedding model this server answers for.
 extension OpenAIServer {
-    func modelsRoutes() -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    func modelsRoutes() -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
         routes.get("/v1/models") { _, _ in Response.json(self.modelList()) }
         return routes
     }

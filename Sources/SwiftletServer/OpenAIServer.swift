@@ -39,8 +39,8 @@ public final class OpenAIServer: Sendable {
 
     /// The routes, behind the error and API-key middleware: each endpoint's collection, for the
     /// models this server has.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func makeRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: OpenAIErrorMiddleware())
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(apiKey: key)) }
         router.addRoutes(infoRoutes())
@@ -64,8 +64,8 @@ public final class OpenAIServer: Sendable {
 
     /// POST routes of a kind of model this server does not have: a 400 naming the model, as vLLM
     /// answers, rather than a bare 404.
-    private func unsupportedRoutes(_ paths: [String], feature: String) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    private func unsupportedRoutes(_ paths: [String], feature: String) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
         let name = configuration.servedModelName
         for path in paths {
             routes.post(RouterPath(path)) { _, _ -> Response in

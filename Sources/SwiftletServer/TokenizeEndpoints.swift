@@ -5,8 +5,8 @@ import SwiftletJinja
 
 /// POST /tokenize and /detokenize, in vLLM's shapes.
 extension OpenAIServer {
-    func tokenizeRoutes(_ g: GenerationService) -> RouteCollection<BasicRequestContext> {
-        let routes = RouteCollection(context: BasicRequestContext.self)
+    func tokenizeRoutes(_ g: GenerationService) -> RouteCollection<ServerRequestContext> {
+        let routes = RouteCollection(context: ServerRequestContext.self)
         routes.post("/tokenize") { request, _ in try await self.tokenize(self.fields(request), g) }
         routes.post("/detokenize") { request, _ in try await self.detokenize(self.fields(request), g) }
         return routes

@@ -115,6 +115,17 @@ import SwiftletEngine
         await server.stop()
     }
 
+    /// Clients of non-streaming requests that hang up are aborted at once, not run to the end.
+    @Test func nonStreamingClientsThatHangUpAreAborted() async throws {
+        let server = try await TestServer(model: TestPaths.smolLM2, blocks: 1024)
+        let (status, output) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("nonstreaming_disconnects.py"), "127.0.0.1", String(server.port), "8", "1000",
+        ])
+        print(output)
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        await server.stop()
+    }
+
     @Test func twoHundredStreamsHalfDisconnecting() async throws {
         let server = try await TestServer(model: TestPaths.stories260K, blocks: 2048)
         let (status, output) = try await runProcess("/usr/bin/env", [
