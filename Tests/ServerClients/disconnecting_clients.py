@@ -5,10 +5,11 @@ its KV block pool is whole again (no block held by anyone), as /metrics reports 
     python3 disconnecting_clients.py HOST PORT MODEL [CLIENTS] [MAX_TOKENS]
 """
 import asyncio
-import json
 import re
 import sys
 import time
+
+import raw_http
 
 host, port, model = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 clients = int(sys.argv[4]) if len(sys.argv) > 4 else 200
@@ -16,25 +17,14 @@ max_tokens = int(sys.argv[5]) if len(sys.argv) > 5 else 48
 
 
 async def request(method, path, body=None):
-    reader, writer = await asyncio.open_connection(host, port)
-    data = json.dumps(body).encode() if body is not None else b""
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    return int(head.split()[1]), payload
+    return await raw_http.request(host, port, method, path, body)
 
 
 async def streaming_client(i, hang_up):
     """Returns (completed, chunks seen)."""
-    reader, writer = await asyncio.open_connection(host, port)
-    body = json.dumps({"model": model, "prompt": f"Once upon a time, client {i} met a", "max_tokens": max_tokens,
-                       "temperature": 0.8, "seed": i, "ignore_eos": True, "stream": True}).encode()
-    writer.write(f"POST /v1/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    await writer.drain()
+    reader, writer = await raw_http.open_completion(host, port, {
+        "model": model, "prompt": f"Once upon a time, client {i} met a", "max_tokens": max_tokens,
+        "temperature": 0.8, "seed": i, "ignore_eos": True, "stream": True})
     status = await reader.readline()
     assert b" 200 " in status, status
     while (await reader.readline()) not in (b"\r\n", b""):

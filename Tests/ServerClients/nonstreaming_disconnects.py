@@ -9,25 +9,15 @@ import json
 import sys
 import time
 
+import raw_http
+
 host, port = sys.argv[1], int(sys.argv[2])
 clients = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 max_tokens = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
 
 
-async def request(method, path, body=None):
-    reader, writer = await asyncio.open_connection(host, port)
-    data = json.dumps(body).encode() if body is not None else b""
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    return int(head.split()[1]), payload
-
-
 async def stats():
-    _, payload = await request("GET", "/engine/stats")
+    _, payload = await raw_http.request(host, port, "GET", "/engine/stats")
     return json.loads(payload)
 
 
@@ -35,12 +25,9 @@ async def main():
     before = await stats()
     writers = []
     for i in range(clients):
-        reader, writer = await asyncio.open_connection(host, port)
-        body = json.dumps({"prompt": f"Once upon a time, client {i} met a", "max_tokens": max_tokens,
-                           "ignore_eos": True, "temperature": 0.8, "seed": i}).encode()
-        writer.write(f"POST /v1/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        await writer.drain()
+        _, writer = await raw_http.open_completion(host, port, {
+            "prompt": f"Once upon a time, client {i} met a", "max_tokens": max_tokens, "ignore_eos": True,
+            "temperature": 0.8, "seed": i})
         writers.append(writer)
     # Hang up once all of them are generating, however long the machine takes to get there.
     deadline = time.time() + 600
@@ -63,7 +50,7 @@ async def main():
     assert s["num_requests_running"] == 0, s
     assert generated < clients * max_tokens, "the requests ran to their end after their clients left"
     assert s["kv_blocks_used"] == 0, s
-    status, _ = await request("GET", "/health")
+    status, _ = await raw_http.request(host, port, "GET", "/health")
     assert status == 200
     print("ok")
 

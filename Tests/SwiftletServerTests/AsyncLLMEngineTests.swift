@@ -142,4 +142,19 @@ import SwiftletModels
         #expect((body["usage"] as? [String: Any])?["completion_tokens"] as? Int == 300)
         #expect(await output.waitForExit(process) == 0, "\(output.text)")
     }
+
+    /// Bad serve options are refused with a message naming them, before anything loads.
+    @Test func badServeOptionsAreRefused() async throws {
+        let binary = try #require(TestPaths.swiftletBinary, "build the swiftlet binary first")
+        let cases: [([String], String)] = [
+            (["--shutdown-timeout=-1"], "--shutdown-timeout must be zero or more seconds"),
+            (["--model", TestPaths.miniLM ?? "/nonexistent", "--embedding-model", "/nonexistent"],
+             TestPaths.miniLM == nil ? "no such file" : "--embedding-model cannot go with an embedding --model"),
+        ]
+        for (arguments, message) in cases {
+            let (status, output) = try await runProcess(binary, ["serve", "--port", "0"] + arguments)
+            #expect(status != 0, "\(arguments)")
+            #expect(output.contains(message), "\(arguments): \(output)")
+        }
+    }
 }

@@ -32,8 +32,10 @@ public enum TestPaths {
     /// (`SWIFTLET_MODEL_PATH` names another copy).
     public static var smolLM2: String {
         if let p = ProcessInfo.processInfo.environment["SWIFTLET_MODEL_PATH"], !p.isEmpty { return p }
-        return DefaultModel.path
+        return installedSmolLM2
     }
+    /// Where scripts/bootstrap.sh installs SmolLM2, whatever `SWIFTLET_MODEL_PATH` names.
+    public static var installedSmolLM2: String { DefaultModel.path }
     /// SmolLM2, if installed.
     public static var smolLM2IfInstalled: String? { FileManager.default.fileExists(atPath: smolLM2) ? smolLM2 : nil }
 

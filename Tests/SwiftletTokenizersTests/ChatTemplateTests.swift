@@ -1,22 +1,13 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletFormats
 @testable import SwiftletJinja
 @testable import SwiftletTokenizers
 
 @Suite struct ChatTemplateTests {
-    static let smolLM2Path: String? = {
-        let home = FileManager.default.homeDirectoryForCurrentUser
-        let candidates: [String?] = [
-            ProcessInfo.processInfo.environment["SWIFTLET_MODEL_PATH"],
-            home.appendingPathComponent(".cache/swiftlet/models/SmolLM2-135M-Instruct.Q4_1.gguf").path,
-        ]
-        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
-    }()
-
-    static let storiesPath = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.gguf").path
+    static let smolLM2Path = TestPaths.smolLM2IfInstalled
+    static let storiesPath = TestPaths.stories260K
 
     @Test(.enabled(if: smolLM2Path != nil, "needs the SmolLM2 GGUF"))
     func loadsSmolLM2TemplateFromItsGGUF() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletFormats
 @testable import SwiftletJinja
 @testable import SwiftletTokenizers
@@ -293,17 +294,8 @@ private func stream(_ d: inout IncrementalDetokenizer, _ ids: [Int]) -> [String]
 
 // MARK: - Real tokenizers
 
-private let repoRoot = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-private let storiesPath = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models/stories260K.gguf").path
-private let smolLM2Path: String? = {
-    let home = FileManager.default.homeDirectoryForCurrentUser
-    let candidates: [String?] = [
-        ProcessInfo.processInfo.environment["SWIFTLET_MODEL_PATH"],
-        home.appendingPathComponent(".cache/swiftlet/models/SmolLM2-135M-Instruct.Q4_1.gguf").path,
-    ]
-    return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0) }
-}()
+private let storiesPath = TestPaths.stories260K
+private let smolLM2Path = TestPaths.smolLM2IfInstalled
 
 private let realTexts = sampleTexts + [
     "Once upon a time, there was a little girl named Lily. She loved to play outside.",
@@ -359,7 +351,7 @@ private func checkRealTokenizer(_ tok: any Tokenizer, prompt: String) {
 /// The tokenizer fixtures (scripts/make_tokenizer_fixtures.py) hold ids with Hugging Face's full
 /// decodes; streaming the ids token by token must concatenate to exactly those.
 @Suite struct IncrementalDetokenizerFixtureTests {
-    static let fixtures = repoRoot.appendingPathComponent("Tests/Fixtures/tokenizers")
+    static let fixtures = TestPaths.fixtures.appendingPathComponent("tokenizers")
 
     private func load(_ name: String) throws -> (any Tokenizer)? {
         switch name {

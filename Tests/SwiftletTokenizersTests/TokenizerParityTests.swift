@@ -6,17 +6,11 @@ import SwiftletTestSupport
 
 /// Parity with Hugging Face on the fixtures written by scripts/make_tokenizer_fixtures.py.
 enum TokenizerFixtures {
-    static let repoRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let directory = repoRoot.appendingPathComponent("Tests/Fixtures/tokenizers")
+    static let directory = TestPaths.fixtures.appendingPathComponent("tokenizers")
 
     static var smolLM2Path: String? {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["SWIFTLET_MODEL_PATH"], !env.isEmpty { candidates.append(env) }
-        candidates.append(FileManager.default.homeDirectoryForCurrentUser
-            .appendingPathComponent(".cache/swiftlet/models/SmolLM2-135M-Instruct.Q4_1.gguf").path)
         // SWIFTLET_MODEL_PATH may name another model; only SmolLM2's vocabulary matches the fixture.
-        for path in candidates where FileManager.default.fileExists(atPath: path) {
+        for path in [TestPaths.smolLM2, TestPaths.installedSmolLM2] where FileManager.default.fileExists(atPath: path) {
             if let f = try? GGUFFile(path: path), f.metadata["tokenizer.ggml.pre"]?.string == "smollm",
                f.metadata["tokenizer.ggml.tokens"]?.array?.count == 49152 {
                 return path
