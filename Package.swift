@@ -38,10 +38,13 @@ let package = Package(
             swiftSettings: swiftFast),
         .target(name: "SwiftletFormats", dependencies: ["SwiftletKernels"], swiftSettings: swiftFast),
         .target(name: "SwiftletJinja", dependencies: ["SwiftletFormats"], swiftSettings: swiftFast),
+        // Structured outputs: JSON Schema, regular expressions and GBNF grammars compiled to byte
+        // automata with token masks over a vocabulary (the engine's sampler applies them).
+        .target(name: "SwiftletGrammar", dependencies: ["SwiftletFormats"], swiftSettings: swiftFast),
         .target(name: "SwiftletTokenizers", dependencies: ["SwiftletFormats", "SwiftletJinja"], swiftSettings: swiftFast),
         .target(name: "SwiftletModels", dependencies: ["SwiftletKernels", "SwiftletFormats", "SwiftletTokenizers"], swiftSettings: swiftFast),
         .target(
-            name: "SwiftletEngine", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels"],
+            name: "SwiftletEngine", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletGrammar", "SwiftletFormats", "SwiftletKernels"],
             swiftSettings: swiftFast),
         .target(
             name: "SwiftletServer",
