@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "SwiftletServer",
             dependencies: [
-                "SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletKernels",
+                "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletServer", "SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels",
+                "SwiftletServer", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftFast),
@@ -73,8 +73,8 @@ let package = Package(
         .testTarget(name: "SwiftletFormatsTests", dependencies: ["SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletTokenizersTests", dependencies: ["SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletTestSupport"]),
-        .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
-        .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer", "SwiftletEngine", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,3 +1,5 @@
+import SwiftletGrammar
+
 /// How the finished hypotheses of a beam search decide that the search is over (Hugging Face's
 /// `early_stopping`).
 public enum BeamEarlyStopping: Sendable, Equatable {
@@ -68,6 +70,14 @@ public struct SamplingParams: Sendable, Equatable {
     /// Beam scores are the cumulative logprob divided by length ** `lengthPenalty`.
     public var lengthPenalty: Double
     public var earlyStopping: BeamEarlyStopping
+    /// What the output must match (a JSON schema, any JSON object, a regular expression, one of a
+    /// list of strings, a GBNF grammar), or nil for free text. Tokens the constraint forbids are
+    /// masked before the logits processors and the sampler, so every completion follows it; one
+    /// whose constraint is complete (nothing may follow) ends with finish reason `stop`. Reported
+    /// logprobs come from the masked distribution, as vLLM's do. The engine compiles each distinct
+    /// constraint once (`LLMEngine.grammarCompiler`) and refuses a request whose constraint does
+    /// not compile.
+    public var structuredOutput: GrammarSpec?
 
     /// The most tokens a single position may ask to see alternatives for (`logprobs`, `prompt_logprobs`).
     public static let maxLogprobs = 20
@@ -78,7 +88,8 @@ public struct SamplingParams: Sendable, Equatable {
                 seed: UInt64? = nil, ignoreEOS: Bool = false, stopTokenIDs: [Int] = [], stop: [String] = [],
                 includeStopStringInOutput: Bool = false, logprobs: Int? = nil, promptLogprobs: Int? = nil,
                 skipSpecialTokens: Bool = true, detokenize: Bool = true, useBeamSearch: Bool = false,
-                lengthPenalty: Double = 1.0, earlyStopping: BeamEarlyStopping = .heuristic) {
+                lengthPenalty: Double = 1.0, earlyStopping: BeamEarlyStopping = .heuristic,
+                structuredOutput: GrammarSpec? = nil) {
         self.n = n
         self.bestOf = bestOf
         self.maxTokens = maxTokens
@@ -103,6 +114,7 @@ public struct SamplingParams: Sendable, Equatable {
         self.useBeamSearch = useBeamSearch
         self.lengthPenalty = lengthPenalty
         self.earlyStopping = earlyStopping
+        self.structuredOutput = structuredOutput
     }
 
     /// Greedy decoding of up to `maxTokens` tokens.
