@@ -71,6 +71,7 @@ let package = Package(
         .target(name: "SwiftletTestSupport", dependencies: ["SwiftletEngine", "SwiftletModels", "SwiftletKernels"], path: "Tests/SwiftletTestSupport"),
         .testTarget(name: "SwiftletKernelsTests", dependencies: ["SwiftletKernels", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletFormatsTests", dependencies: ["SwiftletFormats", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletGrammarTests", dependencies: ["SwiftletGrammar", "SwiftletFormats", "SwiftletTokenizers", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletTokenizersTests", dependencies: ["SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
