@@ -126,6 +126,9 @@ public struct ChatTemplate: Sendable {
     public var eosToken: String
     /// Detected from the template; set `.openAI` to pass content parts through unchanged.
     public var contentFormat: ContentFormat
+    /// Whether the template prints the `tools` it is given (found by rendering a probe tool);
+    /// when it does not, `renderServing` adds a generic tool prompt.
+    public private(set) var rendersTools = false
     private let template: JinjaTemplate
 
     /// Parses `source`; a syntax error throws a `JinjaError` giving line and column.
@@ -136,6 +139,7 @@ public struct ChatTemplate: Sendable {
         template = try JinjaTemplate(source: source)
         // vLLM's rule: a template that loops over `message.content` handles content parts.
         contentFormat = template.loopsOverMember("content") ? .openAI : .string
+        rendersTools = Self.probeRendersTools(self)
     }
 
     /// Renders `messages`. `tools` are function schemas
