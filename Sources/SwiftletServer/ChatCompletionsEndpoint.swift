@@ -23,11 +23,14 @@ extension OpenAIServer {
         guard let template = g.chatTemplate else {
             throw OpenAIError.invalidRequest("This model has no chat template; use /v1/completions or start the server with --chat-template.")
         }
+        let tools = try ChatToolSetup(f, template: template, g)
+        try ToolRequest.checkMessages(raw)
         let messages: [ChatMessage]
         let rendered: String
         do {
-            messages = try raw.map { try ChatMessage(JinjaValue($0)) }
-            rendered = try template.render(messages: messages, addGenerationPrompt: try f.bool("add_generation_prompt") ?? true)
+            messages = try raw.map { try ChatMessage(JinjaValue($0)).parsingToolCallArguments() }
+            rendered = try template.renderServing(messages: messages, addGenerationPrompt: try f.bool("add_generation_prompt") ?? true,
+                                                  tools: tools.templateTools, extra: try ChatToolSetup.templateKwargs(f))
         } catch let e as OpenAIError {
             throw e
         } catch {
@@ -37,7 +40,9 @@ extension OpenAIServer {
         let prompt = g.tokenizer.encode(rendered, addSpecialTokens: false, parseSpecial: true)
         let stream = try f.bool("stream") ?? false
         let includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
-        let base = try samplingParams(f, chat: true)
+        var sampling = try samplingParams(f, chat: true)
+        try tools.apply(to: &sampling)
+        let base = sampling
         let n = base.n
         if stream, let b = base.bestOf, b > n {
             throw OpenAIError.invalidRequest("best_of greater than n cannot be streamed.", param: "best_of")
@@ -63,11 +68,13 @@ extension OpenAIServer {
             var completionTokens = 0
             for (j, c) in best(out.outputs, n: n).enumerated() {
                 completionTokens += c.tokenIDs.count
+                let (message, finishReason) = tools.reader.isActive ? tools.reader.message(c.text, finishReason: c.finishReason?.rawValue)
+                    : (["role": "assistant", "content": .string(c.text)], c.finishReason?.rawValue)
                 choices.append([
                     "index": .int(j),
-                    "message": ["role": "assistant", "content": .string(c.text)],
+                    "message": message,
                     "logprobs": wantsLogprobs ? chatLogprobs(c.logprobs ?? [], top: base.logprobs ?? 0, g.tokenizer) : .null,
-                    "finish_reason": c.finishReason.map { .string($0.rawValue) } ?? .null,
+                    "finish_reason": finishReason.map { .string($0) } ?? .null,
                     "stop_reason": stopReasonJSON(c.stopReason),
                 ])
             }
@@ -95,11 +102,27 @@ extension OpenAIServer {
             try await writer.write(ByteBuffer(string: head))
             var done = Set<Int>()
             var completionTokens = 0
+            var states = [Int: ChatStreamState]()
             for await (i, out) in job.outputs {
                 job.observe(i, out)
                 var text = ""
                 for c in out.outputs where !done.contains(c.index) {
                     guard !c.newText.isEmpty || c.finished || (wantsLogprobs && !c.newTokenIDs.isEmpty) else { continue }
+                    if tools.reader.isActive {
+                        // Reasoning and tool calls are read from the whole answer so far.
+                        if c.finished {
+                            done.insert(c.index)
+                            completionTokens += c.tokenIDs.count
+                        }
+                        let lp = wantsLogprobs ? self.chatLogprobs(Array((c.logprobs ?? []).suffix(c.newTokenIDs.count)), top: base.logprobs ?? 0, g.tokenizer)
+                            : JSONValue.null
+                        var state = states[c.index] ?? ChatStreamState(reader: tools.reader)
+                        let entries = ChatToolSetup.streamChoices(&state, index: c.index, newText: c.newText,
+                                                                  finishReason: c.finishReason?.rawValue, logprobs: lp)
+                        states[c.index] = state
+                        text += entries.map { chunk([$0]) }.joined()
+                        continue
+                    }
                     var delta: [(String, JSONValue)] = []
                     if !c.newText.isEmpty || !c.finished { delta.append(("content", .string(c.newText))) }
                     if c.finished {

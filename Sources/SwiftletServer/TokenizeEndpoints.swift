@@ -19,10 +19,14 @@ extension OpenAIServer {
             tokens = g.tokenizer.encode(prompt, addSpecialTokens: try f.bool("add_special_tokens") ?? true, parseSpecial: true)
         } else if case .array(let raw)? = f.value("messages") {
             guard let template = g.chatTemplate else { throw OpenAIError.invalidRequest("This model has no chat template.", param: "messages") }
+            let tools = try ChatToolSetup(f, template: template, g)
             let text: String
             do {
-                text = try template.render(messages: raw.map { try ChatMessage(JinjaValue($0)) },
-                                           addGenerationPrompt: try f.bool("add_generation_prompt") ?? true)
+                text = try template.renderServing(messages: raw.map { try ChatMessage(JinjaValue($0)).parsingToolCallArguments() },
+                                                  addGenerationPrompt: try f.bool("add_generation_prompt") ?? true,
+                                                  tools: tools.templateTools, extra: try ChatToolSetup.templateKwargs(f))
+            } catch let e as OpenAIError {
+                throw e
             } catch {
                 throw OpenAIError.invalidRequest("The messages could not be rendered with the chat template: \(error)", param: "messages")
             }

@@ -35,6 +35,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "A chat template (a file path or the template text) instead of the model's own.")
     var chatTemplate: String?
 
+    @Option(name: .long, help: "How tool calls are read from answers: hermes, llama3_json or mistral (vLLM's names; default: from the chat template).")
+    var toolCallParser: ToolCallFormat?
+
+    @Option(name: .long, help: "Split <think>...</think> into reasoning_content: deepseek_r1 or qwen3 (vLLM's names).")
+    var reasoningParser: ReasoningFormat?
+
     @Option(name: .long, help: "Requests that may wait for admission; beyond that new requests get 503.")
     var maxWaitingRequests = 1024
 
@@ -72,7 +78,8 @@ struct ServeCommand: AsyncParsableCommand {
             let engine = try engineOptions.makeEngine(loaded: loaded, model: options)
             let template = try loadTemplate(loaded)
             let generation = GenerationService(engine: AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests),
-                                               tokenizer: loaded.tokenizer, chatTemplate: template)
+                                               tokenizer: loaded.tokenizer, chatTemplate: template,
+                                               toolCallParser: toolCallParser, reasoningParser: reasoningParser)
             server = OpenAIServer(generation: generation, embeddingService: try embeddingModel.map {
                 EmbeddingService(engine: try EmbeddingEngine(model: $0), modelName: (($0 as NSString).standardizingPath as NSString).lastPathComponent)
             }, configuration: configuration)
@@ -94,3 +101,6 @@ struct ServeCommand: AsyncParsableCommand {
         return loaded.chatTemplate
     }
 }
+
+extension ToolCallFormat: ExpressibleByArgument {}
+extension ReasoningFormat: ExpressibleByArgument {}
