@@ -28,6 +28,15 @@ public struct EngineStatistics: Sendable, Equatable {
     /// Seconds spent in `step()`, and in its block moves and forward passes.
     public var stepSeconds: Double = 0
     public var forwardSeconds: Double = 0
+    /// Structured outputs: tokens sampled under a constraint, the full token masks computed for
+    /// them (greedy decoding computes one only when the best token is forbidden), and the seconds
+    /// spent on the constraint (masks, checks, advancing it).
+    public var structuredTokens = 0
+    public var grammarMasks = 0
+    public var grammarSeconds: Double = 0
+    /// Distinct constraints compiled, and the seconds their compilation took.
+    public var grammarCompiles = 0
+    public var grammarCompileSeconds: Double = 0
 
     public init() {}
 

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletGrammar
 import SwiftletKernels
 import SwiftletModels
 import SwiftletTokenizers
@@ -44,6 +45,8 @@ public final class LLMEngine {
     public var sampler: any Sampler = StandardSampler()
     /// Receives the periodic status line (when `config.logStatsInterval` is set) and start-up notes.
     public var logHandler: ((String) -> Void)?
+    /// Compiles structured-output constraints over this engine's vocabulary (nil without a tokenizer).
+    public let structuredOutputCompiler: StructuredOutputCompiler?
 
     var groups: [String: SequenceGroup] = [:]
     var nextSequenceID = 0
@@ -52,6 +55,8 @@ public final class LLMEngine {
     let eosTokenIDs: Set<Int>
     var totals = EngineStatistics()
     private var statsLogger: StatisticsLogger?
+    /// Scratch for one token mask of a constrained sequence.
+    var grammarMask: [UInt32] = []
 
     /// - Parameters:
     ///   - cache: the KV cache; its block count is the engine's budget.
@@ -70,7 +75,11 @@ public final class LLMEngine {
         scheduler = Scheduler(config: config.scheduler, manager: manager, maxModelLen: maxLen)
         runner = ModelRunner(model: model, cache: cache, swapSpace: swap)
         generator = SeededGenerator(seed: config.seed)
-        eosTokenIDs = Set(model.config.eosTokenIds + (tokenizer?.eosTokenIDs ?? []))
+        let eos = Set(model.config.eosTokenIds + (tokenizer?.eosTokenIDs ?? []))
+        eosTokenIDs = eos
+        structuredOutputCompiler = tokenizer.map {
+            StructuredOutputCompiler(tokenizer: $0, vocabSize: model.config.vocabSize, endTokenIDs: Array(eos))
+        }
         if let interval = config.logStatsInterval { statsLogger = StatisticsLogger(interval: interval) }
     }
 
@@ -122,8 +131,9 @@ public final class LLMEngine {
         if params.numSequences > 1, worst > scheduler.manager.numBlocks {
             throw EngineError.requestTooLarge(request: id, blocksNeeded: worst, blocksInCache: scheduler.manager.numBlocks)
         }
+        let grammar = try compiledConstraint(params, request: id)
         let seed = params.seed ?? generator.next()
-        let first = makeSequence(index: 0, prompt: prompt, params: params, seed: seed)
+        let first = makeSequence(index: 0, prompt: prompt, params: params, seed: seed, grammar: grammar)
         let g = SequenceGroup(requestID: id, arrivalIndex: nextArrival, priority: priority, params: params, prompt: prompt,
                               cacheRoot: BlockHash.root(extraKeys: cacheSalt.map { ["salt:" + $0] } ?? []),
                               first: first, arrival: arrival)
@@ -148,14 +158,16 @@ public final class LLMEngine {
         return report(g)
     }
 
-    func makeSequence(index: Int, prompt: [Int], params: SamplingParams, seed: UInt64) -> TokenSequence {
+    func makeSequence(index: Int, prompt: [Int], params: SamplingParams, seed: UInt64, grammar: CompiledGrammar? = nil) -> TokenSequence {
         let detok = params.detokenize ? tokenizer.map {
             IncrementalDetokenizer(tokenizer: $0, promptIDs: prompt, skipSpecialTokens: params.skipSpecialTokens,
                                    stop: params.stop, includeStopString: params.includeStopStringInOutput)
         } : nil
         defer { nextSequenceID += 1 }
-        return TokenSequence(id: nextSequenceID, index: index, prompt: prompt,
-                             generator: SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15), detokenizer: detok)
+        var s = TokenSequence(id: nextSequenceID, index: index, prompt: prompt,
+                              generator: SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15), detokenizer: detok)
+        s.grammar = grammar.map { GrammarMatcher($0) }
+        return s
     }
 
     // MARK: Stepping
@@ -217,6 +229,13 @@ public final class LLMEngine {
     func sampleNext(_ g: SequenceGroup, _ k: Int, logits: UnsafeMutableBufferPointer<Float>) {
         let params = g.params
         let identity = LogitsProcessor.isIdentity(params, outputCount: g.sequences[k].outputCount)
+        // A constraint's mask goes on the raw logits, before the processors and the sampler (as in
+        // vLLM, whose logprobs are those of the masked row). Greedy decoding without logprobs only
+        // needs the mask when the best token is forbidden: masking commutes with the processors
+        // (they never lift a -infinity), so checking the processed argmax first is exact.
+        let constrained = g.sequences[k].grammar != nil
+        let greedyCheck = constrained && params.temperature == 0 && !params.needsLogprobs
+        if constrained && !greedyCheck { applyGrammarMask(g.sequences[k].grammar!, to: logits) }
         // The sampler overwrites the row unless it only takes the argmax of unprocessed logits.
         var raw: [Float] = []
         if params.needsLogprobs && !(identity && params.temperature == 0) { raw = Array(logits) }
@@ -224,7 +243,14 @@ public final class LLMEngine {
             LogitsProcessor.apply(to: logits, params: params, tokens: g.sequences[k].tokenIDs,
                                   promptLength: g.sequences[k].promptLength, stopTokens: endingTokens(params))
         }
+        if greedyCheck, !grammarAllows(g.sequences[k].grammar!, StandardSampler.argmax(UnsafeBufferPointer(logits)).index) {
+            applyGrammarMask(g.sequences[k].grammar!, to: logits)
+        }
         let token = sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
+        if constrained, !advanceGrammar(&g.sequences[k], by: token) {
+            g.sequences[k].finish(.stop)
+            return
+        }
         if params.needsLogprobs {
             let position: PositionLogprobs = raw.isEmpty
                 ? LogprobsComputer(logits: UnsafeBufferPointer(logits)).position(chosen: token, top: params.logprobs ?? 0)
@@ -232,6 +258,8 @@ public final class LLMEngine {
             record(position, into: &g.sequences[k], params: params)
         }
         g.sequences[k].accept(token, params: params, eos: eosTokenIDs, maxModelLen: maxModelLen)
+        // A constraint that nothing may extend ends the completion (vLLM's behaviour).
+        if constrained, g.sequences[k].grammar!.isComplete { g.sequences[k].finish(.stop) }
         totals.generationTokens += 1
     }
 
@@ -286,6 +314,10 @@ public final class LLMEngine {
         s.prefixCacheHits = c.prefixCacheHits
         s.preemptionsRecompute = c.preemptionsRecompute
         s.preemptionsSwap = c.preemptionsSwap
+        if let compiled = structuredOutputCompiler?.compileTotals {
+            s.grammarCompiles = compiled.count
+            s.grammarCompileSeconds = compiled.seconds
+        }
         return s
     }
 

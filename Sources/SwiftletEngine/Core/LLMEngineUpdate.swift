@@ -79,6 +79,7 @@ extension LLMEngine {
             var child = makeSequence(index: index, prompt: g.promptTokenIDs, params: g.params, seed: seed)
             child.tokenIDs = g.sequences[parent].tokenIDs
             child.numComputedTokens = g.sequences[parent].numComputedTokens
+            child.grammar = g.sequences[parent].grammar
             scheduler.fork(g, parent: parent, child: child)
             added.append(index)
         }

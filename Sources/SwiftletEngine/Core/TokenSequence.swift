@@ -1,3 +1,4 @@
+import SwiftletGrammar
 import SwiftletModels
 import SwiftletTokenizers
 
@@ -27,6 +28,9 @@ public struct TokenSequence: Sendable {
     var beamLogprob = 0.0
     var generator: SeededGenerator
     var detokenizer: IncrementalDetokenizer?
+    /// Where the output is in its request's constraint (`SamplingParams.structuredOutput`). It
+    /// depends only on the accepted tokens, so forks copy it and recompute after preemption keeps it.
+    var grammar: GrammarMatcher?
     /// Tokens and text not yet reported in a `RequestOutput`.
     var unreportedTokens = 0
     var unreportedText = ""

@@ -39,6 +39,10 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     public let tokenizer: (any Tokenizer)?
     /// Most requests that may wait for admission (queued or preempted) before new ones are refused.
     public let maxWaitingRequests: Int
+    /// The engine's constraint compiler (thread-safe): compiling a request's constraint here,
+    /// before `generate`, reports a bad one to the caller and keeps compile time off the engine
+    /// thread, which then finds it in the cache.
+    public let structuredOutputCompiler: StructuredOutputCompiler?
 
     private let engine: LLMEngine
     private let condition = NSCondition()
@@ -58,6 +62,7 @@ public final class AsyncLLMEngine: @unchecked Sendable {
         maxModelLen = engine.maxModelLen
         vocabSize = engine.modelConfig.vocabSize
         tokenizer = engine.tokenizer
+        structuredOutputCompiler = engine.structuredOutputCompiler
         self.maxWaitingRequests = maxWaitingRequests
         latest = engine.statistics
         // The thread keeps the engine alive until `shutdown()` ends the loop.

@@ -110,6 +110,8 @@ extension LLMEngine {
         var candidates: [BeamCandidate] = []
         candidates.reserveCapacity(rows.count * count)
         for (k, row) in rows {
+            // Each beam's constraint masks its own row before its candidates are chosen.
+            if let matcher = beams[k].grammar { applyGrammarMask(matcher, to: row) }
             if !LogitsProcessor.isIdentity(params, outputCount: beams[k].outputCount) {
                 raw[k] = Array(row)
                 LogitsProcessor.apply(to: row, params: params, tokens: beams[k].tokenIDs, promptLength: beams[k].promptLength,
@@ -122,7 +124,12 @@ extension LLMEngine {
             }
         }
         let maxLength = min(params.maxTokens ?? maxModelLen, maxModelLen - g.promptTokenIDs.count)
-        let ends = { (c: BeamCandidate) -> Bool in ending.contains(c.token) || newLength >= maxLength }
+        // A candidate whose token completes its beam's constraint ends it too.
+        let completes = { (c: BeamCandidate) -> Bool in
+            guard var m = beams[c.parent].grammar else { return false }
+            return m.accept(c.token) && m.isComplete
+        }
+        let ends = { (c: BeamCandidate) -> Bool in ending.contains(c.token) || newLength >= maxLength || completes(c) }
         let accepting = g.beamsCanImprove && !(g.beamHypotheses.count >= width && params.earlyStopping == .always)
         let step = BeamSearch.split(BeamSearch.best(candidates, count: count), width: width, newLength: newLength,
                                     lengthPenalty: params.lengthPenalty, accepting: accepting, ends: ends)
@@ -138,7 +145,10 @@ extension LLMEngine {
                 record(position, into: &s, params: params)
             }
             s.beamLogprob = c.logprob
+            // Candidates come from masked rows, so the constraint accepts the token.
+            if s.grammar != nil { _ = advanceGrammar(&s, by: c.token) }
             s.accept(c.token, params: params, eos: eosTokenIDs, maxModelLen: maxModelLen)
+            if s.grammar?.isComplete == true { s.finish(.stop) }
             totals.generationTokens += 1
             return s
         }
