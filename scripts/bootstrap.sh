@@ -65,10 +65,11 @@ SUMS
     rm -rf "$tmp"
 fi
 
-# The server tests drive the server with the official OpenAI client.
-if ! python3 -c "import openai, requests" >/dev/null 2>&1; then
-    echo "bootstrap: installing the openai Python package"
-    python3 -m pip install -q openai requests
+# The server tests drive the server with the official OpenAI client, and check structured
+# outputs against their JSON schemas with jsonschema.
+if ! python3 -c "import openai, requests, jsonschema" >/dev/null 2>&1; then
+    echo "bootstrap: installing the openai and jsonschema Python packages"
+    python3 -m pip install -q openai requests jsonschema
 fi
 
 echo "bootstrap: ready (model: $model)"

@@ -41,6 +41,7 @@ extension OpenAIServer {
         let stream = try f.bool("stream") ?? false
         let includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
         var sampling = try samplingParams(f, chat: true)
+        sampling.structuredOutput = try structuredOutput(f, g)
         try tools.apply(to: &sampling)
         let base = sampling
         let n = base.n

@@ -21,6 +21,7 @@ extension OpenAIServer {
         let echo = try f.bool("echo") ?? false
         let includeUsage = try f.object("stream_options")?.bool("include_usage") ?? false
         var base = try samplingParams(f, chat: false)
+        base.structuredOutput = try structuredOutput(f, g)
         if echo, let k = base.logprobs, base.promptLogprobs == nil { base.promptLogprobs = k }
         let n = base.n
         if stream, let b = base.bestOf, b > n {

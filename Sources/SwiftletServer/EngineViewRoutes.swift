@@ -23,6 +23,9 @@ extension OpenAIServer {
             "kv_cache_usage": .double(s.kvUsage), "prefix_cache_queries": .int(s.prefixCacheQueries),
             "prefix_cache_hits": .int(s.prefixCacheHits), "preemptions": .int(s.preemptions),
             "prompt_tokens": .int(s.promptTokens), "generation_tokens": .int(s.generationTokens), "steps": .int(s.steps),
+            "structured_output_tokens": .int(s.structuredTokens), "structured_output_masks": .int(s.grammarMasks),
+            "structured_output_seconds": .double(s.grammarSeconds), "structured_output_compiles": .int(s.grammarCompiles),
+            "structured_output_compile_seconds": .double(s.grammarCompileSeconds),
         ]
     }
 

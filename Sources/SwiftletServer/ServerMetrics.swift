@@ -14,6 +14,10 @@ public final class ServerMetrics: @unchecked Sendable {
 
     private let running, waiting, swapped, kvUsage, kvTotal, kvUsed, kvFree, kvCached: CoreMetrics.Gauge
     private let promptTokens, generationTokens, prefixQueries, prefixHits, preemptions: CoreMetrics.Counter
+    /// Structured outputs: constrained tokens, token masks computed, constraints compiled.
+    private let structuredTokens, grammarMasks, grammarCompiles: CoreMetrics.Counter
+    /// Seconds spent on constraints while sampling, and compiling them.
+    private let grammarSeconds, grammarCompileSeconds: FloatingPointCounter
     private let timeToFirstToken, interTokenLatency, endToEndLatency, promptLength, generationLength: Recorder
     private let lock = NSLock()
     private var exported = EngineStatistics()
@@ -46,6 +50,11 @@ public final class ServerMetrics: @unchecked Sendable {
         prefixQueries = counter("swiftlet:prefix_cache_queries_total")
         prefixHits = counter("swiftlet:prefix_cache_hits_total")
         preemptions = counter("swiftlet:num_preemptions_total")
+        structuredTokens = counter("swiftlet:structured_output_tokens_total")
+        grammarMasks = counter("swiftlet:structured_output_masks_total")
+        grammarCompiles = counter("swiftlet:structured_output_compiles_total")
+        grammarSeconds = FloatingPointCounter(label: "swiftlet:structured_output_seconds_total", dimensions: d, factory: f)
+        grammarCompileSeconds = FloatingPointCounter(label: "swiftlet:structured_output_compile_seconds_total", dimensions: d, factory: f)
         timeToFirstToken = histogram("swiftlet:time_to_first_token_seconds")
         interTokenLatency = histogram("swiftlet:inter_token_latency_seconds")
         endToEndLatency = histogram("swiftlet:e2e_request_latency_seconds")
@@ -72,6 +81,13 @@ public final class ServerMetrics: @unchecked Sendable {
         grow(prefixQueries, s.prefixCacheQueries, e.prefixCacheQueries)
         grow(prefixHits, s.prefixCacheHits, e.prefixCacheHits)
         grow(preemptions, s.preemptions, e.preemptions)
+        grow(structuredTokens, s.structuredTokens, e.structuredTokens)
+        grow(grammarMasks, s.grammarMasks, e.grammarMasks)
+        grow(grammarCompiles, s.grammarCompiles, e.grammarCompiles)
+        if s.grammarSeconds > e.grammarSeconds { grammarSeconds.increment(by: s.grammarSeconds - e.grammarSeconds) }
+        if s.grammarCompileSeconds > e.grammarCompileSeconds {
+            grammarCompileSeconds.increment(by: s.grammarCompileSeconds - e.grammarCompileSeconds)
+        }
         exported = s
     }
 

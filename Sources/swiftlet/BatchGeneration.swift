@@ -3,6 +3,7 @@ import Foundation
 import SwiftletEngine
 import SwiftletModels
 import SwiftletFormats
+import SwiftletGrammar
 
 /// `swiftlet generate --input prompts.jsonl --output out.jsonl`: every prompt of a file through
 /// the batching engine, results in input order.
@@ -84,6 +85,39 @@ struct BatchGeneration {
         return .object(d)
     }
 
+    /// vLLM's `structured_outputs` object of an input line: exactly one of `json` (a schema, as
+    /// an object or its text), `regex`, `choice`, `grammar` or `json_object: true`.
+    static func structuredOutput(_ v: JSONValue, line: Int) throws -> GrammarSpec? {
+        let bad = { (why: String) in ValidationError("line \(line): structured_outputs \(why)") }
+        guard v.object != nil else { throw bad("must be an object") }
+        var found: [GrammarSpec] = []
+        if case let j = v["json"], !j.isNull {
+            let schema: JSONValue
+            do { schema = try j.string.map { text in try JSONValue.parse(text) } ?? j } catch {
+                throw bad("json is not valid JSON: \(error)")
+            }
+            guard schema.object != nil else { throw bad("json must be a JSON schema object") }
+            found.append(.jsonSchema(schema.serialized()))
+        }
+        if case let r = v["regex"], !r.isNull {
+            guard let s = r.string else { throw bad("regex must be a string") }
+            found.append(.regex(s))
+        }
+        if case let c = v["choice"], !c.isNull {
+            guard let items = c.array, !items.isEmpty, items.allSatisfy({ $0.string != nil }) else {
+                throw bad("choice must be a non-empty list of strings")
+            }
+            found.append(.choice(items.compactMap(\.string)))
+        }
+        if case let g = v["grammar"], !g.isNull {
+            guard let s = g.string else { throw bad("grammar must be a string") }
+            found.append(.gbnf(s))
+        }
+        if v["json_object"].bool == true { found.append(.jsonObject) }
+        guard found.count <= 1 else { throw bad("must hold only one constraint") }
+        return found.first
+    }
+
     private func parse(_ text: String, line: Int, index: Int, loaded: LoadedModel) throws -> Item {
         guard let json = try? JSONValue.parse(text) else { throw ValidationError("line \(line): not valid JSON") }
         let obj: JSONValue
@@ -148,6 +182,9 @@ struct BatchGeneration {
         if let v = obj["stop_token_ids"].array {
             guard v.allSatisfy({ $0.int != nil }) else { throw ValidationError("line \(line): stop_token_ids must be a list of integers") }
             params.stopTokenIDs = v.compactMap(\.int)
+        }
+        if case let v = obj["structured_outputs"], !v.isNull {
+            params.structuredOutput = try Self.structuredOutput(v, line: line)
         }
         if let p = params.problem() { throw ValidationError("line \(line): \(p)") }
 

@@ -10,13 +10,14 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate", abstract: "Continue a prompt, or a file of prompts with the batching engine.",
         discussion: """
         The sampling options (temperature, top-k/p, min-p, penalties, n, best-of, beam search, logprobs, \
-        stop strings) apply to --prompt and are the defaults of --input lines. With --input, every line of the \
+        stop strings, and one output constraint: --json-schema, --regex, --grammar or --choice) apply to --prompt and are the defaults of --input lines. With --input, every line of the \
         JSONL file is a prompt: a JSON string, or an object with "prompt" (or "prompt_token_ids") and \
         optionally "id", "priority" and any of vLLM's sampling parameters: "max_tokens", "min_tokens", \
         "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "presence_penalty", \
         "frequency_penalty", "logit_bias", "seed", "n", "best_of", "use_beam_search", "length_penalty", \
         "early_stopping", "stop", "stop_token_ids", "include_stop_str_in_output", "ignore_eos", "logprobs", \
-        "prompt_logprobs", "skip_special_tokens". Results go to --output (or standard output), one line per \
+        "prompt_logprobs", "skip_special_tokens", and vLLM's "structured_outputs" object (one of "json", a \
+        schema; "regex"; "choice", a list of strings; "grammar", GBNF; "json_object": true). Results go to --output (or standard output), one line per \
         prompt in input order.
         """)
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SwiftletEngine
+import SwiftletFormats
+import SwiftletGrammar
 
 /// `generate`'s decoding controls: the defaults of every request (`--input` lines may override
 /// them), named after vLLM's and the OpenAI API's parameters.
@@ -56,6 +58,42 @@ struct SamplingOptions: ParsableArguments {
     @Option(name: .long, help: "Tokens to generate before EOS or a stop may end a completion.")
     var minTokens: Int = 0
 
+    @Option(name: .long, help: ArgumentHelp("Constrain the output to JSON valid under the JSON schema in this file.", valueName: "file"))
+    var jsonSchema: String?
+
+    @Option(name: .long, help: "Constrain the output to text that matches this regular expression in full.")
+    var regex: String?
+
+    @Option(name: .long, help: ArgumentHelp("Constrain the output to the GBNF grammar (llama.cpp's format, start rule root) in this file.",
+                                            valueName: "file"))
+    var grammar: String?
+
+    @Option(name: .long, help: "Constrain the output to exactly one of these strings (repeatable).")
+    var choice: [String] = []
+
+    /// The output constraint the options ask for (reads the schema or grammar file).
+    func structuredOutput() throws -> GrammarSpec? {
+        let given = [jsonSchema != nil, regex != nil, grammar != nil, !choice.isEmpty].filter { $0 }.count
+        guard given <= 1 else { throw ValidationError("give at most one of --json-schema, --regex, --grammar and --choice") }
+        func read(_ path: String, _ option: String) throws -> String {
+            do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ValidationError("\(option): cannot read \(path): \(error.localizedDescription)")
+            }
+        }
+        if let path = jsonSchema {
+            let schema: JSONValue
+            do { schema = try JSONValue.parse(try read(path, "--json-schema")) } catch let e as ValidationError { throw e } catch {
+                throw ValidationError("--json-schema: \(path) is not valid JSON: \(error)")
+            }
+            guard schema.object != nil else { throw ValidationError("--json-schema: \(path) must hold a JSON object") }
+            // Compact text, keys in the file's order (the order the output's keys are generated in).
+            return .jsonSchema(schema.serialized())
+        }
+        if let regex { return .regex(regex) }
+        if let path = grammar { return .gbnf(try read(path, "--grammar")) }
+        return choice.isEmpty ? nil : .choice(choice)
+    }
+
     static func earlyStopping(_ s: String) -> BeamEarlyStopping? {
         switch s.lowercased() {
         case "true": return .always
@@ -72,6 +110,7 @@ struct SamplingOptions: ParsableArguments {
         }
         if beamWidth != nil, bestOf != nil { throw ValidationError("--beam-width sets the number of beams; leave --best-of out") }
         if let p = params(maxTokens: 1, ignoreEOS: false).problem() { throw ValidationError(p) }
+        _ = try structuredOutput()
     }
 
 
@@ -81,6 +120,8 @@ struct SamplingOptions: ParsableArguments {
                                presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
                                seed: seed.map { $0 &+ UInt64(index) }, ignoreEOS: ignoreEOS, stop: stop,
                                logprobs: logprobs, promptLogprobs: promptLogprobs)
+        // validate() has read the files already, so this does not fail.
+        p.structuredOutput = try? structuredOutput()
         if beamWidth != nil {
             p.useBeamSearch = true
             p.lengthPenalty = lengthPenalty
