@@ -74,6 +74,11 @@ struct BatchGeneration {
         writeStandardError(String(format: "%d requests in %.2f s: %.1f output tok/s, %d prompt tokens computed, prefix cache hits %d/%d, preemptions %d recompute / %d swap\n",
                                   items.count, elapsed, Double(generated) / elapsed, s.promptTokens, s.prefixCacheHits,
                                   s.prefixCacheQueries, s.preemptionsRecompute, s.preemptionsSwap))
+        if s.structuredTokens > 0 {
+            writeStandardError(String(format: "structured outputs: %d constrained tokens, %d masks, %.1f us of grammar work per token; %d constraints compiled in %.1f ms\n",
+                                      s.structuredTokens, s.grammarMasks, 1e6 * s.grammarSeconds / Double(s.structuredTokens),
+                                      s.grammarCompiles, 1000 * s.grammarCompileSeconds))
+        }
     }
 
     /// A position's logprobs as vLLM's dictionary: token id (as a string) -> logprob and rank.
