@@ -112,6 +112,8 @@ struct GBNFParser {
             let open = pos
             pos += 1
             skipSpace()
+            // Bounded so that a hostile grammar cannot exhaust a server thread's stack.
+            if depth >= 100 { throw error("groups nested more than 100 deep") }
             let inner = try parseAlternatives(depth: depth + 1)
             guard pos < text.count, text[pos] == UInt8(ascii: ")") else {
                 pos = open

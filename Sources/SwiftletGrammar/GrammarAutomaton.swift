@@ -6,8 +6,9 @@ import Foundation
 /// trie through these transitions and are cached per state, so sequences that reach the same
 /// state (the 32 streams of one schema, or every character inside a JSON string) share them.
 ///
-/// Memory is bounded: past `maxStates` states the table is dropped and rebuilt on demand
-/// (matchers keep their stacks, not only state numbers), and the mask cache is an LRU.
+/// Memory is bounded: past `maxStates` states (1 KiB each) the table is dropped and rebuilt on
+/// demand (matchers keep their stacks, not only state numbers), and the mask cache is an LRU of
+/// at most `maxMaskBytes`, so a grammar holds under 8 MiB at the defaults.
 final class GrammarAutomaton: @unchecked Sendable {
     let grammar: FlatGrammar
     let vocabulary: GrammarVocabulary
@@ -22,7 +23,7 @@ final class GrammarAutomaton: @unchecked Sendable {
 
     private struct CachedMask { var words: [UInt32]; var lastUse: Int }
 
-    init(grammar: FlatGrammar, vocabulary: GrammarVocabulary, maxStates: Int = 8192, maxMaskBytes: Int = 16 << 20) {
+    init(grammar: FlatGrammar, vocabulary: GrammarVocabulary, maxStates: Int = 4096, maxMaskBytes: Int = 4 << 20) {
         self.grammar = grammar
         self.vocabulary = vocabulary
         self.initial = StackSet.initial(grammar)
@@ -36,6 +37,12 @@ final class GrammarAutomaton: @unchecked Sendable {
         var stacks: StackSet
         var id: Int32
         var generation: Int
+    }
+
+    /// DFA states and cached masks held now (for tests and measurements).
+    var statistics: (states: Int, masks: Int, resets: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (table.states.count, masks.count, generation)
     }
 
     func initialState() -> State { State(stacks: initial, id: -1, generation: -1) }

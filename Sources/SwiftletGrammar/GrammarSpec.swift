@@ -2,7 +2,8 @@
 /// `guided_*` / `structured_outputs` parameters.
 ///
 /// Two specs that are equal compile to the same grammar, so the compiler caches by the spec
-/// itself; a JSON schema is kept as its canonical text (keys sorted) for that reason.
+/// itself. A JSON schema is kept as its text in the client's key order: object members are
+/// generated in the order of `properties`, so sorting the keys would change the grammar.
 public enum GrammarSpec: Hashable, Sendable {
     /// Any JSON object (`response_format: {"type": "json_object"}`).
     case jsonObject

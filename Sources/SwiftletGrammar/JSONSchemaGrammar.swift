@@ -49,6 +49,7 @@ final class JSONSchemaConverter {
     private var names: Set<String> = []
     private var byBody: [String: String] = [:]
     private var refRules: [String: String] = [:]
+    private var depth = 0
 
     init(root: JSONValue, prefix: String) {
         self.root = root
@@ -86,6 +87,10 @@ final class JSONSchemaConverter {
 
     /// A GBNF expression (usually one rule name) for the values valid under `schema`.
     func expression(_ schema: JSONValue, path: String) throws -> String {
+        // Bounded so that a hostile schema cannot exhaust a server thread's stack.
+        depth += 1
+        defer { depth -= 1 }
+        if depth > 64 { throw GrammarError("schema at \(path) is nested more than 64 deep") }
         switch schema {
         case .bool(true): return primitive("value")
         case .bool(false): throw GrammarError("schema at \(path) is false: no value is valid")

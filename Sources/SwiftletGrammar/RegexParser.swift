@@ -19,6 +19,7 @@ indirect enum RegexNode {
 struct RegexParser {
     private let chars: [Unicode.Scalar]
     private var pos = 0
+    private var depth = 0
 
     init(_ pattern: String) { chars = Array(pattern.unicodeScalars) }
 
@@ -77,7 +78,11 @@ struct RegexParser {
                     throw error("inline flags and other (?...) groups are not supported")
                 }
             }
+            // Bounded so that a hostile pattern cannot exhaust a server thread's stack.
+            if depth >= 100 { throw error("groups nested more than 100 deep") }
+            depth += 1
             let inner = try parseAlternation()
+            depth -= 1
             guard pos < chars.count, chars[pos] == ")" else { throw error("unbalanced '(': no matching ')'") }
             pos += 1
             return inner

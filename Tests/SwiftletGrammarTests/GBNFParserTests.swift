@@ -69,6 +69,7 @@ import Testing
         #expect(TestVocabulary.error(.gbnf("root = \"a\"")) == "line 1, column 6: expected '::=' after rule name 'root'")
         #expect(TestVocabulary.error(.gbnf("")) == "the grammar is empty")
         #expect(TestVocabulary.error(.gbnf("root ::= \"a\"{3,1}"))?.contains("maximum below its minimum") == true)
+        #expect(TestVocabulary.error(.gbnf("root ::= " + String(repeating: "(", count: 5000) + "\"a\"" + String(repeating: ")", count: 5000)))?.contains("nested more than 100 deep") == true)
     }
 
     @Test func leftRecursionIsRefusedWithItsCycle() {

@@ -102,6 +102,8 @@ import Testing
         #expect(TestVocabulary.error(.jsonSchema(##"{"$ref":"#/$defs/missing"}"##)) == "$ref '#/$defs/missing' points to nothing")
         #expect(TestVocabulary.error(.jsonSchema(#"{"type":"strnig"}"#)) == "unknown type 'strnig' at #")
         #expect(TestVocabulary.error(.jsonSchema("{"))?.hasPrefix("the JSON schema is not valid JSON") == true)
+        let deep = String(repeating: #"{"type":"array","items":"#, count: 80) + "{}" + String(repeating: "}", count: 80)
+        #expect(TestVocabulary.error(.jsonSchema(deep))?.contains("nested more than 64 deep") == true)
         #expect(TestVocabulary.error(.jsonSchema(#"{"allOf":[{"type":"string"},{"type":"integer"}]}"#))?.contains("allOf") == true)
     }
 

@@ -46,5 +46,6 @@ import Testing
         #expect(TestVocabulary.error(.regex("[a-")) == "regex at offset 3: unterminated character class")
         #expect(TestVocabulary.error(.regex("a^b"))?.contains("anchors") == true)
         #expect(TestVocabulary.error(.regex("(?i)a"))?.contains("inline flags") == true)
+        #expect(TestVocabulary.error(.regex(String(repeating: "(", count: 5000)))?.contains("nested more than 100 deep") == true)
     }
 }
