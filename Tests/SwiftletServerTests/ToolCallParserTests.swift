@@ -56,6 +56,11 @@ import SwiftletFormats
         #expect(parse(.mistral, "[{\"name\": \"a\", \"arguments\": {}}]", callsOnly: true).calls == [call("a", "{}")])
         let bad = "[TOOL_CALLS][{\"name\": 3}]"
         #expect(parse(.mistral, bad) == ToolCallParse(content: bad, calls: []))
+        // Newer tokenizers: `[TOOL_CALLS]name[ARGS]{...}` per call.
+        let named = "Sure.[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]add[ARGS]{\"a\": 1}"
+        #expect(parse(.mistral, named) == ToolCallParse(content: "Sure.", calls: [call("get_weather", #"{"city": "Paris"}"#), call("add", #"{"a": 1}"#)]))
+        let badName = "[TOOL_CALLS]bad name[ARGS]{}"
+        #expect(parse(.mistral, badName) == ToolCallParse(content: badName, calls: []))
     }
 
     @Test func formatFromTemplate() {
@@ -114,6 +119,7 @@ import SwiftletFormats
         streamAgrees(.llama3JSON, "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\"}}; {\"name\": \"b\", \"parameters\": {}}", step: step)
         streamAgrees(.llama3JSON, "Plain answer.", step: step)
         streamAgrees(.mistral, "Ok [TOOL_CALLS][{\"name\": \"a\", \"arguments\": {\"x\": \"]}\"}}, {\"name\": \"b\", \"arguments\": {}}]", step: step)
+        streamAgrees(.mistral, "Ok [TOOL_CALLS]get_weather[ARGS]{\"city\": \"[ARGS] x\"}[TOOL_CALLS]b[ARGS]{}", step: step)
     }
 }
 

@@ -8,7 +8,8 @@ public enum ToolCallFormat: String, Sendable, CaseIterable {
     /// Llama 3.1/3.2: the whole answer is `{"name": ..., "parameters": {...}}` (optionally after
     /// `<|python_tag|>`), several separated by `;`.
     case llama3JSON = "llama3_json"
-    /// Mistral: `[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]` after any text.
+    /// Mistral: `[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]` after any text, or with
+    /// newer tokenizers `[TOOL_CALLS]name[ARGS]{...}` per call.
     case mistral
 
     /// The format a chat template's own tool prompt asks for; hermes when it shows none (the
@@ -113,19 +114,19 @@ struct ToolCallParser: Sendable {
         }
         // From here the answer is calls only; anything else makes all of it content.
         while true {
-            guard let o = PartialJSON.object(b, from: i) else { return Self.allContent(b, final: final) }
+            guard let o = PartialJSON.object(b, from: i) else { return Self.allContent(b, out, final: final) }
             guard let end = o.end else {
                 if let call = Self.call(o, argumentKeys: ["parameters", "arguments"], complete: false) { out.calls.append(call) }
-                if final { return Self.allContent(b, final: final) }
+                if final { return Self.allContent(b, out, final: final) }
                 return out.result
             }
             guard let call = Self.call(Array(b[i..<end]), argumentKeys: ["parameters", "arguments"], complete: true) else {
-                return Self.allContent(b, final: final)
+                return Self.allContent(b, out, final: final)
             }
             out.calls.append(call)
             i = PartialJSON.skipSpace(b, end)
             if i == b.count { return out.result }
-            guard b[i] == UInt8(ascii: ";") else { return Self.allContent(b, final: final) }
+            guard b[i] == UInt8(ascii: ";") else { return Self.allContent(b, out, final: final) }
             i = PartialJSON.skipSpace(b, i + 1)
             if i == b.count { return out.result }
         }
@@ -143,32 +144,68 @@ struct ToolCallParser: Sendable {
             out.text(b[0...], holdingBack: final ? [] : Self.mistralTag)
             return out.result
         }
-        let tagged = out.calls.count
-        guard i < b.count else { return final ? Self.allContent(b, final: true) : out.result }
-        guard b[i] == UInt8(ascii: "[") else { return Self.allContent(b, final: final) }
+        guard i < b.count else { return final ? Self.allContent(b, out, final: true) : out.result }
+        guard b[i] == UInt8(ascii: "[") else { return mistralNamed(b, from: i, out) }
         i = PartialJSON.skipSpace(b, i + 1)
         while i < b.count {
-            guard let o = PartialJSON.object(b, from: i) else { return Self.allContent(b, final: final) }
+            guard let o = PartialJSON.object(b, from: i) else { return Self.allContent(b, out, final: final) }
             guard let end = o.end else {
+                if final { return Self.allContent(b, out, final: true) }
                 if let call = Self.call(o, argumentKeys: ["arguments", "parameters"], complete: false) { out.calls.append(call) }
-                return final ? Self.allContent(b, final: true) : out.result
+                return out.result
             }
             guard let call = Self.call(Array(b[i..<end]), argumentKeys: ["arguments", "parameters"], complete: true) else {
-                return Self.allContent(b, final: final)
+                return Self.allContent(b, out, final: final)
             }
             out.calls.append(call)
             i = PartialJSON.skipSpace(b, end)
             guard i < b.count else { break }
             if b[i] == UInt8(ascii: "]") { return out.result }
-            guard b[i] == UInt8(ascii: ",") else { return Self.allContent(b, final: final) }
+            guard b[i] == UInt8(ascii: ",") else { return Self.allContent(b, out, final: final) }
             i = PartialJSON.skipSpace(b, i + 1)
         }
-        return final && out.calls.count == tagged ? Self.allContent(b, final: true) : out.result
+        return final ? Self.allContent(b, out, final: true) : out.result
     }
 
-    /// A malformed answer: all of it is content once it is complete; nothing yet while it grows.
-    private static func allContent(_ b: [UInt8], final: Bool) -> ToolCallParse {
-        ToolCallParse(content: final ? String(decoding: b, as: UTF8.self) : "", calls: [])
+    private static let argsTag = Array("[ARGS]".utf8)
+
+    /// Newer Mistral tokenizers (v11 and on) write each call as `[TOOL_CALLS]name[ARGS]{...}`.
+    private func mistralNamed(_ b: [UInt8], from start: Int, _ output: Output) -> ToolCallParse {
+        var out = output
+        var i = start
+        let final = out.final
+        while true {
+            guard let tag = find(Self.argsTag, in: b, from: i) else {
+                // The name may still be arriving.
+                let partialName = b[i...].allSatisfy { isNameByte($0) || $0 == UInt8(ascii: "[") }
+                return !final && partialName ? out.result : Self.allContent(b, out, final: final)
+            }
+            let name = String(decoding: b[i..<tag], as: UTF8.self)
+            guard !name.isEmpty, b[i..<tag].allSatisfy(isNameByte) else { return Self.allContent(b, out, final: final) }
+            let argsStart = PartialJSON.skipSpace(b, tag + Self.argsTag.count)
+            switch PartialJSON.valueExtent(b, from: argsStart) {
+            case .invalid: return Self.allContent(b, out, final: final)
+            case .incomplete:
+                if final { return Self.allContent(b, out, final: true) }
+                let raw = argsStart < b.count && b[argsStart] == UInt8(ascii: "{") ? String(decoding: b[argsStart...], as: UTF8.self) : ""
+                out.calls.append(ParsedToolCall(name: name, arguments: raw, complete: false))
+                return out.result
+            case .complete(let end):
+                let args = String(decoding: b[argsStart..<end], as: UTF8.self)
+                guard case .object? = try? JSONValue.parse(args) else { return Self.allContent(b, out, final: final) }
+                out.calls.append(ParsedToolCall(name: name, arguments: args, complete: true))
+                i = PartialJSON.skipSpace(b, end)
+                if i == b.count { return out.result }
+                guard hasPrefix(b, Self.mistralTag, at: i) else { return Self.allContent(b, out, final: final) }
+                i = PartialJSON.skipSpace(b, i + Self.mistralTag.count)
+            }
+        }
+    }
+
+    /// A malformed answer: all of it is content once it is complete; while it grows, only the
+    /// content already read before it.
+    private static func allContent(_ b: [UInt8], _ out: Output, final: Bool) -> ToolCallParse {
+        ToolCallParse(content: final ? String(decoding: b, as: UTF8.self) : out.result.content, calls: [])
     }
 
     /// A call from a block's JSON. A complete one must parse as an object with a string `name`
@@ -248,6 +285,10 @@ private func find(_ needle: [UInt8], in b: [UInt8], from: Int) -> Int? {
 
 private func hasPrefix(_ b: [UInt8], _ p: [UInt8], at i: Int) -> Bool {
     i + p.count <= b.count && b[i..<(i + p.count)].elementsEqual(p)
+}
+
+private func isNameByte(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D || c == 0x2E
 }
 
 private func isPrefix(_ s: ArraySlice<UInt8>, of p: [UInt8]) -> Bool {
