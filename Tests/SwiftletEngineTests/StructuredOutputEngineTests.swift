@@ -66,7 +66,7 @@ import SwiftletTokenizers
         }
         #expect(Set(out.outputs.map(\.text)).count > 1)
         #expect(stats.structuredTokens == out.outputs.reduce(0) { $0 + $1.tokenIDs.count })
-        #expect(stats.grammarMasks == stats.structuredTokens)
+        #expect(stats.grammarMasks <= stats.structuredTokens)
         #expect(stats.grammarCompiles == 1 && stats.grammarSeconds > 0)
     }
 
@@ -82,6 +82,45 @@ import SwiftletTokenizers
         // The prompt's own continuation starts with a capital, which the grammar forbids: the
         // shortcut did have to fall back to the mask at least once.
         #expect(fastStats.grammarMasks > 0)
+    }
+
+    @Test(arguments: [true, false])
+    func temperatureSamplingDrawsFromTheMaskedDistribution(rejection: Bool) throws {
+        // The comma the model wants after the prompt, or words it does not want: some first
+        // draws are kept, the others are forbidden.
+        let spec = GrammarSpec.gbnf(#"root ::= "," | " cat" | " dog" | " sun" | " red""#)
+        let prompt = Self.tokenizer.encode("Once upon a time")
+        // At temperature 1 the masked row's logprobs are the distribution to sample from.
+        let exact = try Self.engine()
+        try exact.addRequest(id: "p", promptTokenIDs: prompt, params: SamplingParams(maxTokens: 1, temperature: 1, logprobs: 20,
+                                                                                        structuredOutput: spec))
+        let top = try #require(Self.run(exact)["p"]?.outputs[0].logprobs?.first?.top)
+        let probability = Dictionary(uniqueKeysWithValues: top.filter { $0.logprob > -.infinity }.map { ($0.tokenID, exp(Double($0.logprob))) })
+        #expect(abs(probability.values.reduce(0, +) - 1) < 1e-3)
+
+        let e = try Self.engine()
+        e.samplesConstrainedRowsByRejection = rejection
+        for r in 0..<40 {
+            try e.addRequest(id: "s\(r)", promptTokenIDs: prompt, params: SamplingParams(n: 100, maxTokens: 1, temperature: 1, seed: UInt64(r),
+                                                                                          structuredOutput: spec))
+        }
+        var counts: [Int: Int] = [:]
+        for o in Self.run(e).values { for c in o.outputs { counts[c.tokenIDs[0], default: 0] += 1 } }
+        let total = 4000.0
+        #expect(Set(counts.keys).isSubset(of: Set(probability.keys)), "\(counts)")
+        for (token, p) in probability {
+            let expected = p * total
+            let got = Double(counts[token] ?? 0)
+            // Five standard deviations of a binomial count, plus one for the tiny ones.
+            #expect(abs(got - expected) <= 5 * (expected * (1 - p)).squareRoot() + 1, "token \(token): \(got) drawn, \(expected) expected")
+        }
+        let s = e.statistics
+        if rejection {
+            // Both ways were taken: first draws kept, and forbidden ones drawn again from the mask.
+            #expect(s.grammarMasks > 0 && s.grammarMasks < s.structuredTokens, "\(s.grammarMasks) masks for \(s.structuredTokens) tokens")
+        } else {
+            #expect(s.grammarMasks == s.structuredTokens)
+        }
     }
 
     @Test func logprobsAreThoseOfTheMaskedRow() throws {

@@ -55,8 +55,13 @@ public final class LLMEngine {
     let eosTokenIDs: Set<Int>
     var totals = EngineStatistics()
     private var statsLogger: StatisticsLogger?
-    /// Scratch for one token mask of a constrained sequence.
+    /// Scratch for one token mask of a constrained sequence, and for a row kept while a draw is checked.
     var grammarMask: [UInt32] = []
+    var grammarRowCopy: [Float] = []
+    /// Whether constrained temperature sampling without truncation draws from the whole row first
+    /// and masks only when the constraint forbids the draw (exact: see `GrammarShortcut`).
+    /// Turning it off masks every row, to measure what the shortcut saves.
+    public var samplesConstrainedRowsByRejection = true
 
     /// - Parameters:
     ///   - cache: the KV cache; its block count is the engine's budget.
@@ -230,12 +235,10 @@ public final class LLMEngine {
         let params = g.params
         let identity = LogitsProcessor.isIdentity(params, outputCount: g.sequences[k].outputCount)
         // A constraint's mask goes on the raw logits, before the processors and the sampler (as in
-        // vLLM, whose logprobs are those of the masked row). Greedy decoding without logprobs only
-        // needs the mask when the best token is forbidden: masking commutes with the processors
-        // (they never lift a -infinity), so checking the processed argmax first is exact.
+        // vLLM, whose logprobs are those of the masked row), unless a shortcut checks the draw first.
         let constrained = g.sequences[k].grammar != nil
-        let greedyCheck = constrained && params.temperature == 0 && !params.needsLogprobs
-        if constrained && !greedyCheck { applyGrammarMask(g.sequences[k].grammar!, to: logits) }
+        let shortcut = constrained ? grammarShortcut(params) : .fullMask
+        if constrained && shortcut == .fullMask { applyGrammarMask(g.sequences[k].grammar!, to: logits) }
         // The sampler overwrites the row unless it only takes the argmax of unprocessed logits.
         var raw: [Float] = []
         if params.needsLogprobs && !(identity && params.temperature == 0) { raw = Array(logits) }
@@ -243,10 +246,8 @@ public final class LLMEngine {
             LogitsProcessor.apply(to: logits, params: params, tokens: g.sequences[k].tokenIDs,
                                   promptLength: g.sequences[k].promptLength, stopTokens: endingTokens(params))
         }
-        if greedyCheck, !grammarAllows(g.sequences[k].grammar!, StandardSampler.argmax(UnsafeBufferPointer(logits)).index) {
-            applyGrammarMask(g.sequences[k].grammar!, to: logits)
-        }
-        let token = sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
+        let token = constrained && shortcut != .fullMask ? sampleChecked(g, k, logits: logits, shortcut)
+            : sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
         if constrained, !advanceGrammar(&g.sequences[k], by: token) {
             g.sequences[k].finish(.stop)
             return

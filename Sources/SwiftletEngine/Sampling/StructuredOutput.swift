@@ -85,7 +85,48 @@ enum TokenMask {
     }
 }
 
+/// How a constrained row is sampled. Masking commutes with the logits processors (they never
+/// lift a -infinity), so a draw from the unmasked processed row can be checked against the
+/// constraint instead of masking first, exactly:
+/// - greedy: the argmax of the whole row, when allowed, is the argmax of the masked row;
+/// - temperature without top-k/top-p/min-p: a draw from the whole distribution p that the
+///   constraint allows is kept, else one is drawn from the masked row; token t then comes out
+///   with probability p(t) + (1 - p(A)) p(t) / p(A) = p(t) / p(A), the masked distribution.
+/// Logprobs, best_of and beam search need the masked row itself.
+enum GrammarShortcut {
+    case fullMask, greedyCheck, rejection
+}
+
 extension LLMEngine {
+    func grammarShortcut(_ params: SamplingParams) -> GrammarShortcut {
+        if params.needsLogprobs || params.useBeamSearch { return .fullMask }
+        if params.temperature == 0 { return .greedyCheck }
+        let truncated = params.topP < 1 || params.minP > 0 || (params.topK > 0 && params.topK < modelConfig.vocabSize)
+        return samplesConstrainedRowsByRejection && !truncated && sampler is StandardSampler ? .rejection : .fullMask
+    }
+
+    /// Samples a constrained row (processed, not masked) by a shortcut: the draw of the whole row
+    /// when the constraint allows it, else the draw of the masked row.
+    func sampleChecked(_ g: SequenceGroup, _ k: Int, logits: UnsafeMutableBufferPointer<Float>, _ shortcut: GrammarShortcut) -> Int {
+        let params = g.params
+        let matcher = g.sequences[k].grammar!
+        if shortcut == .greedyCheck {
+            if !grammarAllows(matcher, StandardSampler.argmax(UnsafeBufferPointer(logits)).index) { applyGrammarMask(matcher, to: logits) }
+            return sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
+        }
+        // The sampler writes weights over the row: keep the logits for a second draw (timed with
+        // the grammar work, as it is what the shortcut costs).
+        let start = DispatchTime.now().uptimeNanoseconds
+        if grammarRowCopy.count != logits.count { grammarRowCopy = [Float](repeating: 0, count: logits.count) }
+        grammarRowCopy.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
+        totals.grammarSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let first = sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
+        if grammarAllows(matcher, first) { return first }
+        grammarRowCopy.withUnsafeBufferPointer { logits.baseAddress!.update(from: $0.baseAddress!, count: logits.count) }
+        applyGrammarMask(matcher, to: logits)
+        return sampler.sample(logits: logits, params: params, generator: &g.sequences[k].generator)
+    }
+
     /// The compiled constraint of a request, or nil when it has none; a constraint that does not
     /// compile refuses the request (never unconstrained output).
     func compiledConstraint(_ params: SamplingParams, request id: String) throws -> CompiledGrammar? {
