@@ -127,10 +127,38 @@ struct DFATable {
         let slot = Int(id) << 8 | Int(b)
         let t = transitions[slot]
         if t != -2 { return t }
-        let after = states[Int(id)].advanced(by: b, g)
-        let result = after.isDead ? -1 : intern(after)
-        transitions[slot] = result
-        return result
+        fillRow(id, g)
+        return transitions[slot]
+    }
+
+    /// All 256 transitions of a state at once. Advancing a stack moves it past its top whatever
+    /// the byte, so the result depends only on which stacks' byte sets hold the byte: bytes are
+    /// grouped by that signature and each group is advanced once (a JSON string's state has
+    /// three or four groups, not 256 bytes).
+    private mutating func fillRow(_ id: Int32, _ g: FlatGrammar) {
+        let state = states[Int(id)]
+        let words = (state.stacks.count + 63) / 64
+        var sets: [ByteSet] = []
+        for stack in state.stacks {
+            if let p = stack.last { sets.append(g.sets[Int(g.args[Int(p)])]) } else { sets.append(ByteSet()) }
+        }
+        var results: [[UInt64]: Int32] = [:]
+        let base = Int(id) << 8
+        var signature = [UInt64](repeating: 0, count: words)
+        for b in 0..<256 {
+            for w in 0..<words { signature[w] = 0 }
+            var any = false
+            for (i, set) in sets.enumerated() where set.contains(UInt8(b)) {
+                signature[i >> 6] |= 1 << UInt64(i & 63)
+                any = true
+            }
+            guard any else { transitions[base + b] = -1; continue }
+            if let r = results[signature] { transitions[base + b] = r; continue }
+            let after = state.advanced(stacksIn: signature, g)
+            let r = after.isDead ? -1 : intern(after)
+            results[signature] = r
+            transitions[base + b] = r
+        }
     }
 
     /// One pass over the trie in depth-first order: a node whose prefix leads to a dead state

@@ -34,6 +34,17 @@ struct StackSet: Hashable, Sendable {
         return StackSet(canonical: out)
     }
 
+    /// The state after a byte that exactly the stacks whose bits are set in `selected` accept.
+    func advanced(stacksIn selected: [UInt64], _ g: FlatGrammar) -> StackSet {
+        var out = Set<[Int32]>()
+        for (i, stack) in stacks.enumerated() where selected[i >> 6] >> UInt64(i & 63) & 1 == 1 {
+            var next = stack
+            next[next.count - 1] = stack[stack.count - 1] + 1
+            Self.expand(next, g, into: &out)
+        }
+        return StackSet(canonical: out)
+    }
+
     /// Brings a stack to the points where a byte must be read: finished alternatives pop to
     /// their continuation, rule references push each alternative. A reference in tail position
     /// leaves no continuation behind, so right recursion (`x*`) keeps the stack flat.

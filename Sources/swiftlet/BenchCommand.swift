@@ -7,7 +7,7 @@ import SwiftletModels
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure speed (release builds only give meaningful figures).",
-        subcommands: [BenchKernelsCommand.self, BenchTokenizerCommand.self, BenchThroughputCommand.self, BenchMemoryCommand.self, BenchSharingCommand.self])
+        subcommands: [BenchKernelsCommand.self, BenchTokenizerCommand.self, BenchThroughputCommand.self, BenchMemoryCommand.self, BenchSharingCommand.self, BenchGrammarCommand.self])
 }
 
 /// Forward-pass figures comparable to llama.cpp's llama-bench (pp, tg) and batched-bench.
