@@ -26,6 +26,7 @@ extension OpenAIServer {
             "structured_output_tokens": .int(s.structuredTokens), "structured_output_masks": .int(s.grammarMasks),
             "structured_output_seconds": .double(s.grammarSeconds), "structured_output_compiles": .int(s.grammarCompiles),
             "structured_output_compile_seconds": .double(s.grammarCompileSeconds),
+            "step_seconds": .double(s.stepSeconds), "forward_seconds": .double(s.forwardSeconds),
         ]
     }
 

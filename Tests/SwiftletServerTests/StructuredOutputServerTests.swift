@@ -92,7 +92,11 @@ import SwiftletGrammar
         #expect(status == 0, "\(output)")
         #expect(output.contains("34 schemas, 0 failing"))
         let stats = server.server.generation!.engine.statistics
-        #expect(stats.structuredTokens > 0 && stats.grammarCompiles > 0)
+        #expect(stats.structuredTokens > 0 && stats.grammarCompiles >= 34 && stats.grammarSeconds > 0)
+        let metrics = String(decoding: try await server.send("GET", "/metrics").1, as: UTF8.self)
+        #expect(metricValue(metrics, "swiftlet:structured_output_tokens_total") == Double(stats.structuredTokens), "\(metrics)")
+        #expect(metricValue(metrics, "swiftlet:structured_output_compiles_total") == Double(stats.grammarCompiles))
+        #expect((metricValue(metrics, "swiftlet:structured_output_seconds_total") ?? 0) > 0)
         await server.stop()
     }
 }
