@@ -92,6 +92,23 @@ import Testing
                   valid: [#"["a","b"]"#], invalid: ["[1]"])
     }
 
+    @Test func emptySchemaIsAnyValueAndRequiredNamesBeyondProperties() throws {
+        try check("{}", valid: ["1", #""s""#, "[null]", #"{"a":{}}"#], invalid: ["nul", "[1,]"])
+        try check("true", valid: ["false"], invalid: ["tru"])
+        try check(#"{"type":"object","properties":{"a":{"type":"integer"}},"required":["a","b"],"additionalProperties":true}"#,
+                  valid: [#"{"a":1,"b":[2]}"#], invalid: [#"{"a":1}"#])
+        #expect(TestVocabulary.error(.jsonSchema(#"{"type":"object","properties":{},"required":["b"],"additionalProperties":false}"#))?.contains("'required'") == true)
+    }
+
+    @Test func aClosedDocumentIsComplete() throws {
+        var m = GrammarMatcher(try TestVocabulary.compiler.compile(.jsonSchema(#"{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}"#)))
+        var accepted = true
+        for b in #"{"a": 12"#.utf8 { accepted = accepted && m.accept(Int(b)) }
+        let openEnded = (m.canEnd, m.isComplete)
+        accepted = accepted && m.accept(Int(UInt8(ascii: "}")))
+        #expect(accepted && openEnded == (false, false) && m.canEnd && m.isComplete)
+    }
+
     @Test func unsupportedKeywordsAreNamed() {
         for keyword in ["not", "if", "patternProperties", "multipleOf", "propertyNames"] {
             let message = TestVocabulary.error(.jsonSchema("{\"type\":\"object\",\"\(keyword)\":{}}"))
