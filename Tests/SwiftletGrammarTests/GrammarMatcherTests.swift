@@ -79,6 +79,17 @@ import Testing
         #expect(throws: GrammarError.self) { try compiler.compile(.choice([])) }
     }
 
+    @Test func concurrentCompilesOfOneSpecShareOneGrammar() async throws {
+        let compiler = GrammarCompiler(vocabulary: TestVocabulary.vocabulary)
+        let spec = GrammarSpec.jsonSchema(#"{"type":"object","properties":{"a":{"type":"integer"}}}"#)
+        let grammars = try await withThrowingTaskGroup(of: CompiledGrammar.self) { group in
+            for _ in 0..<8 { group.addTask { try compiler.compile(spec) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(grammars.allSatisfy { $0 === grammars[0] })
+        #expect(compiler.cachedCount == 1)
+    }
+
     @Test func jsonObjectAcceptsAnyObjectOnly() throws {
         #expect(try TestVocabulary.matches(.jsonObject, #"{"a": [1, -2.5e+3, {"b": null}], "c": "x\"\u00e9"}"#))
         #expect(try TestVocabulary.matchesGreedy(.jsonObject, "{\"a\": true,\n  \"b\": false}"))
