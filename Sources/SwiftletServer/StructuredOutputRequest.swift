@@ -77,7 +77,7 @@ struct StructuredOutputRequest: Equatable {
         return found.map { .init(spec: $0.spec, param: found.count > 1 ? $0.param : param) }
     }
 
-    /// A JSON schema given as an object (or `true`) or as its text; kept as compact text with the
+    /// A JSON schema given as an object (or a boolean) or as its text; kept as compact text with the
     /// keys in the order sent, so the same schema hits the compiler's cache while `properties`
     /// keep their order (the order in which the output's keys are generated, as with OpenAI).
     static func schemaSpec(_ v: JSONValue, param: String) throws -> GrammarSpec {
@@ -90,8 +90,8 @@ struct StructuredOutputRequest: Equatable {
             }
         }
         switch schema {
-        case .object: return .jsonSchema(schema.serialized())
-        case .bool(true): return .jsonObject
+        // `true` (any value) and `false` (none) are schemas too; the compiler refuses `false`.
+        case .object, .bool: return .jsonSchema(schema.serialized())
         default: throw OpenAIError.invalidRequest("The JSON schema in \(param) must be an object.", param: param)
         }
     }

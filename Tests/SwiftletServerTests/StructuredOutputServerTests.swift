@@ -44,6 +44,7 @@ import SwiftletGrammar
                 == StructuredOutputRequest(spec: .regex("[0-9]+"), param: "structured_outputs"))
         #expect(try Self.read(#"{"structured_outputs": {"json_object": true, "disable_fallback": true}}"#)?.spec == .jsonObject)
         #expect(try Self.read(#"{"structured_outputs": {"json": {"type": "string"}}}"#)?.spec == .jsonSchema(#"{"type":"string"}"#))
+        #expect(try Self.read(#"{"guided_json": true}"#)?.spec == .jsonSchema("true"))
     }
 
     @Test func whatCannotBeEnforcedIsA400NamingTheField() {
