@@ -75,6 +75,14 @@ import SwiftletGrammar
         defer { try? FileManager.default.removeItem(at: grammar) }
         let (s2, list) = try await runProcess("/usr/bin/env", base + ["--grammar", grammar.path])
         #expect(s2 == 0 && list.range(of: #"\[[0-9]{1,3}(,[0-9]{1,3}){2}\]\n"#, options: .regularExpression) != nil, "\(list)")
+        let (s5, regex) = try await runProcess("/usr/bin/env", base + ["--regex", "[a-z]{3,6} [0-9]{2}"])
+        #expect(s5 == 0 && regex.range(of: #"(^|\n)[a-z]{3,6} [0-9]{2}\n"#, options: .regularExpression) != nil, "\(regex)")
+        let schema = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-test-\(UUID()).json")
+        try #"{"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 99}}, "required": ["n"], "additionalProperties": false}"#
+            .write(to: schema, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: schema) }
+        let (s6, json) = try await runProcess("/usr/bin/env", base + ["--json-schema", schema.path])
+        #expect(s6 == 0 && json.range(of: #"\{\s*"n"\s*:\s*[0-9]{1,2}\s*\}\n"#, options: .regularExpression) != nil, "\(json)")
         let (s3, both) = try await runProcess("/usr/bin/env", base + ["--regex", "a+", "--choice", "b"])
         #expect(s3 != 0 && both.contains("at most one of"), "\(both)")
         let (s4, bad) = try await runProcess("/usr/bin/env", base + ["--grammar", "/no/such/file"])
