@@ -57,7 +57,44 @@ import Testing
         #expect(try !accepts(g, "((x)"))
     }
 
+    /// The shape of llama.cpp's grammars/json.gbnf: bodies on the following lines, an empty first
+    /// alternative, escapes in classes, comments after an alternative.
+    @Test func llamaCppStyleJSONGrammar() throws {
+        let g = #"""
+            root   ::= object
+            value  ::= object | array | string | number | ("true" | "false" | "null") ws
+
+            object ::=
+              "{" ws (
+                        string ":" ws value
+                ("," ws string ":" ws value)*
+              )? "}" ws
+
+            array  ::=
+              "[" ws (
+                        value
+                ("," ws value)*
+              )? "]" ws
+
+            string ::=
+              "\"" (
+                [^"\\\x7F\x00-\x1F] |
+                "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) # escapes
+              )* "\"" ws
+
+            number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+
+            # Optional space
+            ws ::= | " " | "\n" [ \t]{0,20}
+            """#
+        #expect(try accepts(g, #"{"a": [1, 2.5, {"b": "x\u00e9\n"}], "c": null} "#))
+        #expect(try accepts(g, "{\n  \"k\": true\n}"))
+        #expect(try !accepts(g, #"{"a": [1,]}"#))
+        #expect(try !accepts(g, "{\"a\": \"\u{7F}\"}"))
+    }
+
     @Test func errorsNameThePlaceAndTheProblem() {
+
         #expect(TestVocabulary.error(.gbnf("root ::= foo")) == "line 1, column 10: undefined rule 'foo'")
         #expect(TestVocabulary.error(.gbnf("root ::= (\"a\"")) == "line 1, column 10: unbalanced '(': no matching ')'")
         #expect(TestVocabulary.error(.gbnf("root ::= \"a\" )")) == "line 1, column 14: unbalanced ')'")
