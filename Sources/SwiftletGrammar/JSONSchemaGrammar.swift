@@ -9,7 +9,7 @@ import SwiftletFormats
 /// vLLM's backends), `allOf` (merged into one schema), `items` (also the older tuple form with
 /// `additionalItems`), `prefixItems`, `minItems`/`maxItems`, `minLength`/`maxLength`, `pattern`,
 /// `format` (`date`, `time`, `date-time`, `uuid`, `email`; other formats are annotations),
-/// `minimum`/`maximum`/`exclusiveMinimum`/`exclusiveMaximum` (exact for integers, the sign for
+/// `minimum`/`maximum`/`exclusiveMinimum`/`exclusiveMaximum` (exact for integers, held for
 /// numbers), `$ref` into `$defs`/`definitions` or any local JSON pointer, recursion included.
 /// Keywords that would change validity but cannot be enforced (`not`, `if`, `patternProperties`,
 /// `uniqueItems`, `multipleOf`, ...) throw a `GrammarError` naming them; annotations (`title`,

@@ -54,20 +54,49 @@ extension JSONSchemaConverter {
         return define(hint(path) + "-integer", IntegerRangeGrammar.expression(lo.map { Int($0) }, hi.map { Int($0) }))
     }
 
-    /// Numbers with the sign the bounds imply (a lower bound >= 0 forbids "-", an upper bound
-    /// <= 0 requires it or zero); the magnitude is not bounded.
+    /// Numbers within the bounds. Every number the grammar allows lies within them; near a
+    /// bound that is not a whole number some do not get in (with a maximum of 2.5, 2.3 is not
+    /// produced: a whole part of 2 could be followed by any fraction). Bounded numbers are
+    /// written without an exponent. Bounds so narrow that no such number fits are refused, never
+    /// left unenforced.
     func number(_ schema: JSONValue, path: String) throws -> String {
         let (lower, upper) = try bounds(schema, path: path)
-        let fraction = #"( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?"#
-        if let lower, lower.value >= 0 {
-            if let upper, upper.value < lower.value { throw GrammarError("no number at \(path) lies within its bounds") }
-            return define("number-nonnegative", "\(primitive("uint")) \(fraction)")
+        if lower == nil && upper == nil { return primitive("number") }
+        if let lower, let upper, lower.value > upper.value { throw GrammarError("no number at \(path) lies within its bounds") }
+        let limit = Double(IntegerRangeGrammar.maxMagnitude)
+        func whole(_ x: Double) -> Int { Int(max(-limit, min(limit, x))) }
+        var alternatives: [String] = []
+        // Whole numbers, exactly as for integers.
+        let lo = lower.map { $0.exclusive && $0.value == $0.value.rounded(.up) ? $0.value + 1 : $0.value.rounded(.up) }
+        let hi = upper.map { $0.exclusive && $0.value == $0.value.rounded(.down) ? $0.value - 1 : $0.value.rounded(.down) }
+        if lo == nil || hi == nil || lo! <= hi! { alternatives.append(IntegerRangeGrammar.expression(lo.map(whole), hi.map(whole))) }
+        let fraction = #""." [0-9]{1,16}"#
+        // "n.f" with n >= 0 lies in [n, n + 1): within the bounds when n reaches the lower one
+        // (passes it, if exclusive: the fraction may be all zeros) and n + 1 does not pass the upper.
+        let posLo = max(0, lower.map { $0.exclusive ? $0.value.rounded(.down) + 1 : $0.value.rounded(.up) } ?? 0)
+        let posHi = upper.map { $0.value.rounded(.down) - 1 }
+        if posHi.map({ posLo <= $0 }) ?? true {
+            alternatives.append("( \(IntegerRangeGrammar.nonNegative(whole(posLo), posHi.map(whole))) ) \(fraction)")
         }
-        if let upper, upper.value <= 0 {
-            let zero = upper.value == 0 && !upper.exclusive ? " | \"0\" ( \".\" \"0\"{1,16} )?" : ""
-            return define("number-nonpositive", "\"-\" ( \"0\" ( \".\" [0-9]{0,15} [1-9] ) | [1-9] [0-9]{0,15} \(fraction) )\(zero)")
+        // "-n.f" lies in (-(n + 1), -n]: the same with the bounds mirrored.
+        let negLo = max(0, upper.map { $0.exclusive ? (-$0.value).rounded(.down) + 1 : (-$0.value).rounded(.up) } ?? 0)
+        let negHi = lower.map { (-$0.value).rounded(.down) - 1 }
+        if negHi.map({ negLo <= $0 }) ?? true {
+            alternatives.append("\"-\" ( \(IntegerRangeGrammar.nonNegative(whole(negLo), negHi.map(whole))) ) \(fraction)")
         }
-        return primitive("number")
+        // At an exclusive whole bound the whole part may still be the bound's, with a fraction
+        // that is not all zeros (1.5 above an exclusive minimum of 1).
+        let nonZeroFraction = #""." [0-9]{0,15} [1-9]"#
+        if let lower, lower.exclusive, lower.value >= 0, lower.value == lower.value.rounded(), posHi.map({ lower.value <= $0 }) ?? true {
+            alternatives.append("\"\(whole(lower.value))\" \(nonZeroFraction)")
+        }
+        if let upper, upper.exclusive, upper.value <= 0, upper.value == upper.value.rounded(), negHi.map({ -upper.value <= $0 }) ?? true {
+            alternatives.append("\"-\(whole(-upper.value))\" \(nonZeroFraction)")
+        }
+        if alternatives.isEmpty {
+            throw GrammarError("the bounds of the number at \(path) are too narrow to enforce (no whole part fits between them)")
+        }
+        return define(hint(path) + "-number", alternatives.map { "( \($0) )" }.joined(separator: " | "))
     }
 
     /// Lower and upper bounds, from draft 6+ numeric `exclusive*` or draft 4 boolean ones.

@@ -80,9 +80,34 @@ import Testing
         }
     }
 
-    @Test func numberBoundsFixTheSign() throws {
-        try check(#"{"type":"number","minimum":0}"#, valid: ["0", "1.5", "2e3"], invalid: ["-1", "-0.5"])
-        try check(#"{"type":"number","exclusiveMaximum":0}"#, valid: ["-1", "-0.5"], invalid: ["0", "1"])
+    @Test func numberBoundsHold() throws {
+        try check(#"{"type":"number","minimum":0}"#, valid: ["0", "1.5", "12345.25"], invalid: ["-1", "-0.5", "2e3"])
+        try check(#"{"type":"number","exclusiveMaximum":0}"#, valid: ["-1", "-0.5", "-100.75"], invalid: ["0", "1", "0.5"])
+        try check(#"{"type":"number","minimum":-2.5,"maximum":100}"#, valid: ["100", "99.99", "-2", "-1.5", "0.25", "-0.5"],
+                  invalid: ["100.5", "101", "1000", "-3", "-2.75"])
+        try check(#"{"type":"number","exclusiveMinimum":1,"exclusiveMaximum":3}"#, valid: ["2", "1.5", "2.999"],
+                  invalid: ["1", "3", "1.0", "3.0", "0.5", "3.5"])
+        // Sound everywhere: whatever the grammar lets through lies within the bounds.
+        let schemas: [(String, Double?, Bool, Double?, Bool)] = [
+            (#"{"type":"number","minimum":-13,"maximum":27}"#, -13, false, 27, false),
+            (#"{"type":"number","exclusiveMinimum":-4.5,"maximum":6.25}"#, -4.5, true, 6.25, false),
+            (#"{"type":"number","minimum":3}"#, 3, false, nil, false),
+            (#"{"type":"number","exclusiveMaximum":-7}"#, nil, false, -7, true),
+        ]
+        for (schema, lo, loExclusive, hi, hiExclusive) in schemas {
+            for whole in -40...40 {
+                for tail in ["", ".0", ".25", ".5", ".999"] {
+                    let text = "\(whole)\(tail)"
+                    let value = Double(text)!
+                    let inside = (lo.map { loExclusive ? value > $0 : value >= $0 } ?? true) && (hi.map { hiExclusive ? value < $0 : value <= $0 } ?? true)
+                    let accepted = try TestVocabulary.matches(.jsonSchema(schema), text)
+                    if accepted { #expect(inside, "\(schema) accepted \(text)") }
+                    if inside && tail.isEmpty { #expect(accepted, "\(schema) refused the whole number \(text)") }
+                }
+            }
+        }
+        #expect(TestVocabulary.error(.jsonSchema(#"{"type":"number","minimum":0.1,"maximum":0.9}"#))?.contains("too narrow") == true)
+        #expect(TestVocabulary.error(.jsonSchema(#"{"type":"number","minimum":5,"maximum":1}"#))?.contains("no number") == true)
     }
 
     @Test func refsDefsAndRecursion() throws {
