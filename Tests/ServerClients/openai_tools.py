@@ -201,6 +201,7 @@ def _():
     bad("tools", tools=[function("bad name!", "", {"type": "object"})])
     bad("tools", tools=[TOOLS[0], TOOLS[0]])
     bad("messages", tools=TOOLS, messages=[{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}])
+    bad("tool_choice", tools=TOOLS, tool_choice="required", response_format={"type": "json_object"})
 
 
 failed = 0

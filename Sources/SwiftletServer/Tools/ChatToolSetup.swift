@@ -42,6 +42,12 @@ struct ChatToolSetup: Sendable {
         if format == .mistral { params.skipSpecialTokens = false }
         switch request.choice {
         case .required, .function:
+            // One grammar per request: a call that must be made leaves no room for another shape.
+            if params.structuredOutput != nil {
+                throw OpenAIError.invalidRequest(
+                    "tool_choice that requires a call cannot go with response_format or another output constraint.",
+                    param: "tool_choice")
+            }
             params.structuredOutput = .gbnf(try ToolGrammar.gbnf(request, format: format))
         case .auto, .none:
             break
