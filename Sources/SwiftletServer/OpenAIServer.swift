@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
 import SwiftletEngine
@@ -82,9 +84,18 @@ public final class OpenAIServer: Sendable {
                     onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var log = logger ?? Logger(label: "swiftlet.server")
         if logger == nil { log.logLevel = .notice }
+        let c = configuration
+        // Every connection gets its hang-up detector first thing, so a hang-up during decoding or
+        // queueing is remembered for the request's watch.
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ClientCloseDetector()],
+            idleTimeout: c.idleTimeout.map { .milliseconds($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) },
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: c.maxHeaderBytes, maxHeaderListSize: c.maxHeaderBytes))
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "swiftlet"),
+            server: .http1(configuration: http1),
+            configuration: .init(address: .hostname(c.host, port: c.port), serverName: "swiftlet",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(c.maxConnections)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: log)
         // Shutdown runs in reverse order: the engine stops first, so streams end at once (with
@@ -114,6 +125,9 @@ public final class OpenAIServer: Sendable {
         do {
             body = try await request.collectBody(upTo: limit)
         } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw OpenAIError.bodyTooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            // A body without a declared length (chunked) found too long while it is read.
             throw OpenAIError.bodyTooLarge(limit: limit)
         }
         return try RequestFields(body: Data(body.readableBytesView))
