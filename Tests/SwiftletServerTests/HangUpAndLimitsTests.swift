@@ -46,3 +46,17 @@ import SwiftletTestSupport
         await server.stop()
     }
 }
+
+/// Queued requests whose clients leave, on a model slow enough (SmolLM2) that a long request
+/// keeps the only sequence slot for the whole check.
+@Suite(.serialized) struct QueuedHangUpTests {
+    @Test func queuedClientsThatHangUpAreAbortedWhileQueued() async throws {
+        let server = try await TestServer(model: TestPaths.smolLM2, blocks: 256, maxNumSeqs: 1)
+        let (status, output) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("queued_hangups.py"), "127.0.0.1", String(server.port), "8",
+        ])
+        print(output)
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        await server.stop()
+    }
+}
