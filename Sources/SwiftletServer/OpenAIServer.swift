@@ -14,7 +14,7 @@ import SwiftletTokenizers
 /// An OpenAI-compatible HTTP server (vLLM's `vllm serve`) over a generative model, an embedding
 /// model, or both.
 ///
-/// Routes, one collection per endpoint: GET /health, /version, /metrics, /v1/models; with a
+/// Routes, one collection per endpoint: GET /health, /version, /metrics, /v1/models, /openapi.json; with a
 /// generative model POST /v1/completions, /v1/chat/completions, /tokenize, /detokenize, the web
 /// page at / and the engine views it polls (/engine/blocks, /engine/stats); with an embedding
 /// model POST /v1/embeddings.
@@ -47,6 +47,7 @@ public final class OpenAIServer: Sendable {
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(apiKey: key)) }
         router.addRoutes(infoRoutes())
         router.addRoutes(modelsRoutes())
+        router.addRoutes(openAPIRoutes())
         if let g = generation {
             router.addRoutes(completionsRoutes(g))
             router.addRoutes(chatCompletionsRoutes(g))

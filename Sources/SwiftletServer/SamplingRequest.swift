@@ -1,5 +1,9 @@
 import SwiftletEngine
 
+/// Most choices (`n`) and candidates (`best_of`) one request may ask for: OpenAI's limit on `n`.
+/// Each is a sequence in the engine, so an unbounded count would let one request exhaust memory.
+let maxChoices = 128
+
 /// Reads the sampling controls shared by /v1/completions and /v1/chat/completions: OpenAI's
 /// parameters plus vLLM's extra ones (`top_k`, `min_p`, `repetition_penalty`, `min_tokens`,
 /// `stop_token_ids`, `ignore_eos`, `include_stop_str_in_output`, `skip_special_tokens`,
@@ -11,6 +15,9 @@ func samplingParams(_ f: RequestFields, chat: Bool) throws -> SamplingParams {
     var p = SamplingParams(maxTokens: nil)
     if let n = try f.int("n") { p.n = n }
     p.bestOf = try f.int("best_of")
+    for (name, count) in [("n", p.n), ("best_of", p.bestOf ?? 1)] where count > maxChoices {
+        throw OpenAIError.invalidRequest("\(name) must be at most \(maxChoices), got \(count).", param: name)
+    }
     if let t = try f.double("temperature") { p.temperature = t }
     if let t = try f.double("top_p") { p.topP = t }
     if let k = try f.int("top_k") { p.topK = k }
