@@ -68,10 +68,12 @@ func finalize(_ params: SamplingParams, promptLength: Int, maxModelLen: Int, voc
     var p = params
     if promptLength == 0 { throw OpenAIError.invalidRequest("The prompt is empty.", param: promptParam) }
     let requested = p.maxTokens ?? max(maxModelLen - promptLength, 1)
-    if promptLength + requested > maxModelLen || promptLength >= maxModelLen {
+    // Compared without adding: a max_tokens near Int.max would overflow the sum and pass.
+    if promptLength >= maxModelLen || requested > maxModelLen - promptLength {
+        let (total, overflow) = promptLength.addingReportingOverflow(requested)
         throw OpenAIError(status: 400,
                           message: "This model's maximum context length is \(maxModelLen) tokens. However, you requested "
-                              + "\(promptLength + requested) tokens (\(promptLength) in the prompt, \(requested) in the completion). "
+                              + "\(overflow ? "more than \(Int.max)" : "\(total)") tokens (\(promptLength) in the prompt, \(requested) in the completion). "
                               + "Please reduce the length of the prompt or the completion.",
                           type: "invalid_request_error", param: promptParam, code: "context_length_exceeded")
     }
