@@ -37,6 +37,29 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def malloc_arenas(pid):
+    """An estimate of glibc's extra malloc arenas: 64 MiB-aligned anonymous reservations, seen
+    as adjacent mappings (a used part and a reserved rest) adding up to 64 MiB."""
+    sizes = []
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 5:  # anonymous
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                sizes.append((lo, hi))
+    arenas, i = 0, 0
+    while i < len(sizes):
+        lo = sizes[i][0]
+        j, hi = i, sizes[i][1]
+        while j + 1 < len(sizes) and sizes[j + 1][0] == hi and hi - lo < (64 << 20):
+            j += 1
+            hi = sizes[j][1]
+        if hi - lo == (64 << 20) and lo % (64 << 20) == 0:
+            arenas += 1
+        i = j + 1
+    return arenas
+
+
 def prompt(i, rng):
     letters = "abcdefghijklmnopqrstuvwxyz"
     words = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(rng.randint(4, 40))]
@@ -113,11 +136,17 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=8)
     ap.add_argument("--kv-cache-memory", default=str(4 << 20))
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--malloc-arena-max", type=int,
+                    help="MALLOC_ARENA_MAX for the server: glibc adds an arena (and its touched pages) whenever "
+                         "threads contend for malloc, which shows as steps in RSS that are not leaks")
     ap.add_argument("--out")
     a = ap.parse_args()
 
+    env = dict(os.environ)
+    if a.malloc_arena_max:
+        env["MALLOC_ARENA_MAX"] = str(a.malloc_arena_max)
     server = subprocess.Popen([a.binary, "serve", "--model", a.model, "--port", "0", "--kv-cache-memory", a.kv_cache_memory,
-                               "--swap-space", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               "--swap-space", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         port = None
         for line in server.stdout:
@@ -134,7 +163,8 @@ def main():
             asyncio.run(send("127.0.0.1", port, sent, mark - sent, a.concurrency, a.max_tokens, a.seed))
             sent = mark
             samples.append((sent, rss_kib(server.pid)))
-            print(f"{sent:6d} prompts: RSS {samples[-1][1] / 1024:.1f} MiB ({time.time() - started:.0f} s)", flush=True)
+            print(f"{sent:6d} prompts: RSS {samples[-1][1] / 1024:.1f} MiB, malloc arenas {malloc_arenas(server.pid)} "
+                  f"({time.time() - started:.0f} s)", flush=True)
         at_first = dict(samples)[a.first]
         at_total = dict(samples)[a.total]
         growth = (at_total - at_first) / at_first
@@ -142,7 +172,7 @@ def main():
               f"growth {100 * growth:+.2f} % ({time.time() - started:.0f} s)")
         if a.out:
             with open(a.out, "w") as f:
-                json.dump({"samples_kib": samples, "growth": growth, "first": a.first, "total": a.total,
+                json.dump({"samples_kib": samples, "malloc_arena_max": a.malloc_arena_max, "growth": growth, "first": a.first, "total": a.total,
                            "concurrency": a.concurrency, "max_tokens": a.max_tokens, "model": a.model}, f, indent=1)
         sys.exit(0 if growth < 0.05 else 1)
     finally:
