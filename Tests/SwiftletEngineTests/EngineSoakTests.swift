@@ -11,6 +11,16 @@ import SwiftletModels
 /// invariants hold (reference counts, free queue, prefix-cache map, swap tier, queues); at the end
 /// the pool is whole and every completed request's text equals the text it gets alone.
 @Suite(.serialized) struct EngineSoakTests {
+    /// A model instance of this suite's own: a model's scratch buffers serve one forward pass at a
+    /// time, and other suites run beside this one.
+    static let loaded = try! loadModel(path: TestPaths.stories260K, precision: .fp32)
+
+    static func makeCache(blocks: Int, blockSize: Int) -> PagedKVCache {
+        let c = loaded.config
+        return try! PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                 headDim: c.headDim, dtype: .fp32)
+    }
+
     struct Plan {
         var id: String
         var prompt: [Int]
@@ -30,7 +40,7 @@ import SwiftletModels
     /// Seeded plans: prompts are a stem cut at a random word plus an ending (so they share
     /// prefixes of different lengths), or a short fresh prompt.
     static func plans(count: Int, seed: UInt64, spread: Int) -> [Plan] {
-        let tokenizer = EngineModelTests.loaded.tokenizer
+        let tokenizer = Self.loaded.tokenizer
         var rng = SeededGenerator(seed: seed)
         return (0..<count).map { i in
             var text: String
@@ -72,9 +82,9 @@ import SwiftletModels
     /// The request alone in a roomy engine with the same block size: the reference texts.
     static func alone(_ plan: Plan, blockSize: Int) throws -> [String] {
         let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: 512, maxNumSeqs: 8), swapSpaceBytes: 0)
-        let engine = try LLMEngine(model: EngineModelTests.loaded.model,
-                                   cache: EngineModelTests.makeCache(blocks: 512 / blockSize, blockSize: blockSize),
-                                   tokenizer: EngineModelTests.loaded.tokenizer, config: config)
+        let engine = try LLMEngine(model: Self.loaded.model,
+                                   cache: Self.makeCache(blocks: 512 / blockSize, blockSize: blockSize),
+                                   tokenizer: Self.loaded.tokenizer, config: config)
         try engine.addRequest(id: plan.id, promptTokenIDs: plan.prompt, params: plan.params)
         var last: RequestOutput?
         while engine.hasUnfinishedRequests { for o in engine.step() where o.finished { last = o } }
@@ -108,12 +118,12 @@ import SwiftletModels
     func soakUnderPreemptionKeepsInvariantsAndOutputs(setup: Setup) throws {
         let started = Date()
         let plans = Self.plans(count: 1200, seed: setup.seed, spread: 3000)
-        let cache = EngineModelTests.makeCache(blocks: setup.blocks, blockSize: setup.blockSize)
+        let cache = Self.makeCache(blocks: setup.blocks, blockSize: setup.blockSize)
         let scheduler = SchedulerConfig(maxNumBatchedTokens: setup.maxNumBatchedTokens, maxNumSeqs: 16,
                                         enableChunkedPrefill: setup.chunkedPrefill, preemptionMode: .auto)
         let config = EngineConfig(scheduler: scheduler,
-                                  swapSpaceBytes: setup.swapBlocks * 2 * EngineModelTests.loaded.config.numLayers * cache.blockBytes)
-        let engine = try LLMEngine(model: EngineModelTests.loaded.model, cache: cache, tokenizer: EngineModelTests.loaded.tokenizer,
+                                  swapSpaceBytes: setup.swapBlocks * 2 * Self.loaded.config.numLayers * cache.blockBytes)
+        let engine = try LLMEngine(model: Self.loaded.model, cache: cache, tokenizer: Self.loaded.tokenizer,
                                    config: config)
         var finished: [String: RequestOutput] = [:]
         var aborted: [String: RequestOutput] = [:]
