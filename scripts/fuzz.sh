@@ -28,16 +28,19 @@ case "${1:-}" in
 esac
 seconds="${2:?usage: scripts/fuzz.sh TARGET|quick|all SECONDS}"
 
+# -O after the package's own -Ounchecked (the last one wins): bounds and overflow checks stay on,
+# so an index out of range or an overflowing size traps instead of running on.
 # -enable-testing: the request target reads the server's internal request decoding.
 # lld: gold fails on the instrumented objects (an internal error in its DWARF reader).
-flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -use-ld=lld)
+flags=(--scratch-path .build/checked -c release -Xswiftc -O -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+       -Xswiftc -use-ld=lld)
 # SWIFTLET_FUZZ_SKIP_BUILD=1 runs what is built (e.g. while another build holds Fuzz/.build).
 if [ -z "${SWIFTLET_FUZZ_SKIP_BUILD:-}" ]; then
     for t in "${targets[@]}"; do
         swift build "${flags[@]}" --product "$(product "$t")" 2>&1 | grep -Ev "Cannot export local symbol|^\[" || true
     done
 fi
-bin=.build/$(uname -m)-unknown-linux-gnu/release
+bin=.build/checked/$(uname -m)-unknown-linux-gnu/release
 
 failed=0
 for t in "${targets[@]}"; do
