@@ -12,6 +12,11 @@ let package = Package(
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .library(name: "SwiftletEngine", targets: ["SwiftletEngine"]),
+        // The parsers, for the fuzz targets in Fuzz/ (a package of its own that depends on this one).
+        .library(name: "SwiftletFormats", targets: ["SwiftletFormats"]),
+        .library(name: "SwiftletJinja", targets: ["SwiftletJinja"]),
+        .library(name: "SwiftletTokenizers", targets: ["SwiftletTokenizers"]),
+        .library(name: "SwiftletServer", targets: ["SwiftletServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

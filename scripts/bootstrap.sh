@@ -72,4 +72,11 @@ if ! python3 -c "import openai, requests, jsonschema" >/dev/null 2>&1; then
     python3 -m pip install -q openai requests jsonschema
 fi
 
+# The property-based API test (Tests/ServerClients/api_property_test.py) generates requests from
+# the server's OpenAPI document with schemathesis; pinned, as its checks and CLI change between releases.
+if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '4.32.5')" >/dev/null 2>&1; then
+    echo "bootstrap: installing schemathesis"
+    python3 -m pip install -q schemathesis==4.32.5
+fi
+
 echo "bootstrap: ready (model: $model)"

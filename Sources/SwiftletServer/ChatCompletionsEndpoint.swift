@@ -56,10 +56,11 @@ extension OpenAIServer {
         let job = try await GenerationJob(engine: g.engine, metrics: metrics, baseID: id, prompts: [prompt], params: [params])
         let wantsLogprobs = base.logprobs != nil
 
+        // A client that hangs up aborts the request at once, streaming or not, wherever it is (in
+        // the queue, where no write could fail, or generating), so its blocks are free by the next
+        // step. The connection remembers a hang-up from before this point (see ClientCloseDetector).
+        let watch = connection.whenClientCloses { job.close() }
         if !stream {
-            // A client that hangs up before its answer is written aborts the request at once, as a
-            // streaming one does when a write fails, so its blocks are free by the next step.
-            let watch = connection.whenClientCloses { job.close() }
             defer {
                 watch.cancel()
                 job.close()
@@ -86,7 +87,10 @@ extension OpenAIServer {
         }
 
         let body = ResponseBody { writer in
-            defer { job.close() }
+            defer {
+                watch.cancel()
+                job.close()
+            }
             func chunk(_ choices: [JSONValue]) -> String {
                 var o: [(String, JSONValue)] = [
                     ("id", .string(id)), ("object", "chat.completion.chunk"), ("created", .int(created)), ("model", model),

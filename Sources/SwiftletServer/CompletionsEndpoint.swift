@@ -34,10 +34,11 @@ extension OpenAIServer {
         let job = try await GenerationJob(engine: g.engine, metrics: metrics, baseID: id, prompts: prompts, params: params)
         let context = CompletionContext(server: self, tokenizer: g.tokenizer, id: id, created: Int(Date().timeIntervalSince1970), n: n, echo: echo,
                                         logprobs: base.logprobs)
+        // A client that hangs up aborts the request at once, streaming or not, wherever it is (in
+        // the queue, where no write could fail, or generating), so its blocks are free by the next
+        // step. The connection remembers a hang-up from before this point (see ClientCloseDetector).
+        let watch = connection.whenClientCloses { job.close() }
         if !stream {
-            // A client that hangs up before its answer is written aborts the request at once, as a
-            // streaming one does when a write fails, so its blocks are free by the next step.
-            let watch = connection.whenClientCloses { job.close() }
             defer {
                 watch.cancel()
                 job.close()
@@ -59,7 +60,10 @@ extension OpenAIServer {
             ])
         }
         let body = ResponseBody { writer in
-            defer { job.close() }
+            defer {
+                watch.cancel()
+                job.close()
+            }
             var sent = Set<Int>()
             var echoed = Set<Int>()
             var finals: [Int: Int] = [:]

@@ -9,7 +9,9 @@ import SwiftletEngine
 final class GenerationJob: @unchecked Sendable {
     let requestIDs: [String]
     let promptTokenIDs: [[Int]]
-    let outputs: AsyncStream<(Int, RequestOutput)>
+    /// Every prompt's outputs, tagged by prompt index; outputs a slow reader has not taken yet
+    /// are merged (see `OutputMailbox`).
+    let outputs = OutputMailbox()
     let started: Date
     private let engine: AsyncLLMEngine
     private let metrics: ServerMetrics
@@ -37,17 +39,15 @@ final class GenerationJob: @unchecked Sendable {
             for id in requestIDs.prefix(streams.count) { engine.abort(id) }
             throw Self.openAIError(error)
         }
-        let (merged, continuation) = AsyncStream.makeStream(of: (Int, RequestOutput).self, bufferingPolicy: .unbounded)
-        let feeder = Task {
+        let mailbox = outputs
+        Task {
             await withTaskGroup(of: Void.self) { group in
                 for (i, s) in streams.enumerated() {
-                    group.addTask { for await out in s { continuation.yield((i, out)) } }
+                    group.addTask { for await out in s { mailbox.put(i, out) } }
                 }
             }
-            continuation.finish()
+            mailbox.finish()
         }
-        continuation.onTermination = { _ in feeder.cancel() }
-        outputs = merged
     }
 
     /// Aborts whatever has not finished; call it when the response ends, however it ends.

@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
 import SwiftletEngine
@@ -12,7 +14,7 @@ import SwiftletTokenizers
 /// An OpenAI-compatible HTTP server (vLLM's `vllm serve`) over a generative model, an embedding
 /// model, or both.
 ///
-/// Routes, one collection per endpoint: GET /health, /version, /metrics, /v1/models; with a
+/// Routes, one collection per endpoint: GET /health, /version, /metrics, /v1/models, /openapi.json; with a
 /// generative model POST /v1/completions, /v1/chat/completions, /tokenize, /detokenize, the web
 /// page at / and the engine views it polls (/engine/blocks, /engine/stats); with an embedding
 /// model POST /v1/embeddings.
@@ -45,6 +47,7 @@ public final class OpenAIServer: Sendable {
         if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(apiKey: key)) }
         router.addRoutes(infoRoutes())
         router.addRoutes(modelsRoutes())
+        router.addRoutes(openAPIRoutes())
         if let g = generation {
             router.addRoutes(completionsRoutes(g))
             router.addRoutes(chatCompletionsRoutes(g))
@@ -82,9 +85,18 @@ public final class OpenAIServer: Sendable {
                     onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var log = logger ?? Logger(label: "swiftlet.server")
         if logger == nil { log.logLevel = .notice }
+        let c = configuration
+        // Every connection gets its hang-up detector first thing, so a hang-up during decoding or
+        // queueing is remembered for the request's watch.
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ClientCloseDetector()],
+            idleTimeout: c.idleTimeout.map { .milliseconds($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) },
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: c.maxHeaderBytes, maxHeaderListSize: c.maxHeaderBytes))
         let app = Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "swiftlet"),
+            server: .http1(configuration: http1),
+            configuration: .init(address: .hostname(c.host, port: c.port), serverName: "swiftlet",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(c.maxConnections)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: log)
         // Shutdown runs in reverse order: the engine stops first, so streams end at once (with
@@ -114,6 +126,9 @@ public final class OpenAIServer: Sendable {
         do {
             body = try await request.collectBody(upTo: limit)
         } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw OpenAIError.bodyTooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            // A body without a declared length (chunked) found too long while it is read.
             throw OpenAIError.bodyTooLarge(limit: limit)
         }
         return try RequestFields(body: Data(body.readableBytesView))

@@ -1,5 +1,9 @@
 import SwiftletEngine
 
+/// Most choices (`n`) and candidates (`best_of`) one request may ask for: OpenAI's limit on `n`.
+/// Each is a sequence in the engine, so an unbounded count would let one request exhaust memory.
+let maxChoices = 128
+
 /// Reads the sampling controls shared by /v1/completions and /v1/chat/completions: OpenAI's
 /// parameters plus vLLM's extra ones (`top_k`, `min_p`, `repetition_penalty`, `min_tokens`,
 /// `stop_token_ids`, `ignore_eos`, `include_stop_str_in_output`, `skip_special_tokens`,
@@ -11,6 +15,9 @@ func samplingParams(_ f: RequestFields, chat: Bool) throws -> SamplingParams {
     var p = SamplingParams(maxTokens: nil)
     if let n = try f.int("n") { p.n = n }
     p.bestOf = try f.int("best_of")
+    for (name, count) in [("n", p.n), ("best_of", p.bestOf ?? 1)] where count > maxChoices {
+        throw OpenAIError.invalidRequest("\(name) must be at most \(maxChoices), got \(count).", param: name)
+    }
     if let t = try f.double("temperature") { p.temperature = t }
     if let t = try f.double("top_p") { p.topP = t }
     if let k = try f.int("top_k") { p.topK = k }
@@ -61,10 +68,12 @@ func finalize(_ params: SamplingParams, promptLength: Int, maxModelLen: Int, voc
     var p = params
     if promptLength == 0 { throw OpenAIError.invalidRequest("The prompt is empty.", param: promptParam) }
     let requested = p.maxTokens ?? max(maxModelLen - promptLength, 1)
-    if promptLength + requested > maxModelLen || promptLength >= maxModelLen {
+    // Compared without adding: a max_tokens near Int.max would overflow the sum and pass.
+    if promptLength >= maxModelLen || requested > maxModelLen - promptLength {
+        let (total, overflow) = promptLength.addingReportingOverflow(requested)
         throw OpenAIError(status: 400,
                           message: "This model's maximum context length is \(maxModelLen) tokens. However, you requested "
-                              + "\(promptLength + requested) tokens (\(promptLength) in the prompt, \(requested) in the completion). "
+                              + "\(overflow ? "more than \(Int.max)" : "\(total)") tokens (\(promptLength) in the prompt, \(requested) in the completion). "
                               + "Please reduce the length of the prompt or the completion.",
                           type: "invalid_request_error", param: promptParam, code: "context_length_exceeded")
     }

@@ -44,6 +44,12 @@ private struct TokenizerJSONLoader {
         guard case .object(let entries) = model["vocab"] else { throw TokenizerError.malformed("model.vocab") }
         var maxID = -1
         for (_, v) in entries { maxID = max(maxID, v.int ?? -1) }
+        // Ids are dense in real files; a gap can only be an added token's id. A larger id would
+        // size the array from untrusted input (a fuzzed file asked for 4 TB).
+        let limit = entries.count + (root["added_tokens"].array?.count ?? 0)
+        guard maxID < limit else {
+            throw TokenizerError.malformed("model.vocab has id \(maxID) but only \(entries.count) entries")
+        }
         var tokens = [String](repeating: "", count: maxID + 1)
         for (k, v) in entries { if let i = v.int, i >= 0 { tokens[i] = k } }
         return tokens

@@ -47,6 +47,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest request body accepted, in bytes (larger ones get 413).")
     var maxRequestBodyBytes = 8 << 20
 
+    @Option(name: .long, help: "Most client connections open at once; further ones wait until one closes.")
+    var maxConnections = 1024
+
+    @Option(name: .long, help: "Largest request head (request line and headers), in bytes (larger ones get 400 and the connection is closed).")
+    var maxHeaderBytes = 64 << 10
+
+    @Option(name: .long, help: "Seconds a connection may stay silent while no response is being written (idle keep-alive, a stalled request) before it is closed; 0 never closes one.")
+    var idleTimeout: Double = 60
+
     @Option(name: .long, help: "Seconds that running requests may take to finish after SIGTERM or SIGINT (new ones get 503) before the rest are aborted.")
     var shutdownTimeout: Double = 0
 
@@ -57,6 +66,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard maxWaitingRequests > 0 else { throw ValidationError("--max-waiting-requests must be positive") }
         guard maxRequestBodyBytes > 0 else { throw ValidationError("--max-request-body-bytes must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard maxHeaderBytes >= 1024 else { throw ValidationError("--max-header-bytes must be at least 1024") }
+        guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be zero or more seconds") }
         guard shutdownTimeout >= 0, shutdownTimeout.isFinite else { throw ValidationError("--shutdown-timeout must be zero or more seconds") }
     }
 
@@ -64,7 +76,9 @@ struct ServeCommand: AsyncParsableCommand {
         let name = servedModelName ?? ((options.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
         let configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
                                                 maxRequestBodyBytes: maxRequestBodyBytes,
-                                                shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)))
+                                                shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)),
+                                                maxConnections: maxConnections, maxHeaderBytes: maxHeaderBytes,
+                                                idleTimeout: idleTimeout > 0 ? .milliseconds(Int64(idleTimeout * 1000)) : nil)
         let server: OpenAIServer
         var description: String
         if try ModelRegistry.kind(path: options.modelPath) == .embedding {

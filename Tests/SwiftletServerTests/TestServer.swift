@@ -29,13 +29,15 @@ final class TestServer: @unchecked Sendable {
     private let task: Task<Void, any Error>
 
     init(model path: String, blocks: Int = 512, maxNumSeqs: Int = 256, maxWaiting: Int = 1024, apiKey: String? = nil,
-         maxBodyBytes: Int = 8 << 20, servedName: String = "test-model", embeddings: EmbeddingService? = nil) async throws {
+         maxBodyBytes: Int = 8 << 20, servedName: String = "test-model", embeddings: EmbeddingService? = nil,
+         maxConnections: Int = 1024, maxHeaderBytes: Int = 64 << 10, idleTimeout: Duration? = .seconds(60)) async throws {
         let (engine, loaded) = try makeEngine(model: path, blocks: blocks, maxNumSeqs: maxNumSeqs, maxWaiting: maxWaiting)
         let server = OpenAIServer(
             generation: GenerationService(engine: engine, tokenizer: loaded.tokenizer, chatTemplate: loaded.chatTemplate),
             embeddingService: embeddings,
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, apiKey: apiKey, servedModelName: servedName,
-                                               maxRequestBodyBytes: maxBodyBytes))
+                                               maxRequestBodyBytes: maxBodyBytes, maxConnections: maxConnections,
+                                               maxHeaderBytes: maxHeaderBytes, idleTimeout: idleTimeout))
         self.server = server
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         task = Task { try await server.run(gracefulShutdownSignals: []) { portContinuation.yield($0) } }

@@ -60,6 +60,9 @@ public struct BlockPool: Sendable {
     /// The hash of a block's content, if it is a full block registered with the prefix cache.
     public func hash(of block: Int32) -> BlockHash? { contents[Int(block)]?.hash }
 
+    /// The hash of the block before a registered block in its chain (the root for a first block).
+    public func parentHash(of block: Int32) -> BlockHash? { contents[Int(block)]?.parent }
+
     // MARK: Allocation
 
     /// Takes a block with reference count 1 from the head of the free queue, evicting its cached
@@ -187,15 +190,26 @@ public struct BlockPool: Sendable {
         return out
     }
 
-    /// Checks the pool's own bookkeeping; returns what is wrong (empty when consistent).
+    /// Checks the pool's own bookkeeping; returns what is wrong, first violation first (empty
+    /// when consistent). Linear in the blocks and their tokens: cheap enough after every step.
+    ///
+    /// The free queue holds exactly the unreferenced blocks, once each, linked both ways; the
+    /// counters agree with it; every prefix-cache entry names a block whose recorded content
+    /// hashes to the entry's key.
     public func validate() -> [String] {
         var problems: [String] = []
         let queue = freeQueue
         if queue.count != freeCount { problems.append("free queue holds \(queue.count) blocks, count says \(freeCount)") }
+        if (head < 0) != (tail < 0) || (head >= 0 && (prev[Int(head)] != -1 || next[Int(tail)] != -1)) {
+            problems.append("free queue ends are inconsistent (head \(head), tail \(tail))")
+        }
         var seen = Array(repeating: false, count: numBlocks)
         var cached = 0
+        var previous: Int32 = -1
         for b in queue {
             if seen[Int(b)] { problems.append("block \(b) is twice in the free queue"); break }
+            if prev[Int(b)] != previous { problems.append("block \(b) links back to \(prev[Int(b)]), not \(previous)") }
+            previous = b
             seen[Int(b)] = true
             if refCounts[Int(b)] != 0 { problems.append("block \(b) is free with reference count \(refCounts[Int(b)])") }
             if contents[Int(b)] != nil { cached += 1 }
@@ -203,7 +217,13 @@ public struct BlockPool: Sendable {
         for b in 0..<numBlocks where refCounts[b] == 0 && !seen[b] { problems.append("block \(b) is unreferenced but not free") }
         for b in 0..<numBlocks where refCounts[b] < 0 { problems.append("block \(b) has reference count \(refCounts[b])") }
         if cached != cachedFreeCount { problems.append("\(cached) cached free blocks, count says \(cachedFreeCount)") }
-        for (h, b) in index where contents[Int(b)]?.hash != h { problems.append("index maps \(h) to block \(b) with other content") }
+        for (h, b) in index {
+            guard b >= 0, Int(b) < numBlocks else { problems.append("index maps \(h) to block \(b), out of range"); continue }
+            guard let c = contents[Int(b)], c.hash == h else { problems.append("index maps \(h) to block \(b) with other content"); continue }
+            if BlockHash.chained(parent: c.parent, tokens: c.tokens.lazy.map { Int($0) }) != h {
+                problems.append("block \(b): its tokens do not hash to its key \(h)")
+            }
+        }
         let hashed = contents.lazy.filter { $0 != nil }.count
         if hashed != index.count { problems.append("\(hashed) blocks carry a hash, the index has \(index.count)") }
         if usedCount + emptyFreeCount + cachedFreeCount != numBlocks { problems.append("used + free + cached != total") }

@@ -51,7 +51,8 @@ public struct KVCacheManager: Sendable {
         /// Set by a fork when sharing is off: copy every shared block at the next allocation.
         var copiesSharedBlocks = false
     }
-    private var entries: [Int: Entry] = [:]
+    // Internal so that the invariant checker (KVCacheManagerValidation.swift) can read it.
+    var entries: [Int: Entry] = [:]
 
     public init(numBlocks: Int, blockSize: Int, numSwapBlocks: Int = 0, enablePrefixCaching: Bool = true) {
         precondition(blockSize > 0)
@@ -313,38 +314,6 @@ public struct KVCacheManager: Sendable {
             entries[s] = e
         }
         return copies
-    }
-
-    // MARK: Checking
-
-    /// Checks that every reference count equals the number of table entries naming the block, in
-    /// both tiers, and that the pools are consistent; returns what is wrong (empty when all is well).
-    public func validate() -> [String] {
-        var problems = pool.validate().map { "device: " + $0 }
-        if let sp = swapPool { problems += sp.validate().map { "swap: " + $0 } }
-        var device = Array(repeating: 0, count: pool.numBlocks)
-        var swap = Array(repeating: 0, count: swapPool?.numBlocks ?? 0)
-        for (s, e) in entries {
-            for b in e.table {
-                if e.swapped {
-                    guard Int(b) < swap.count else { problems.append("sequence \(s): swap block \(b) out of range"); continue }
-                    swap[Int(b)] += 1
-                } else {
-                    guard b >= 0, Int(b) < device.count else { problems.append("sequence \(s): block \(b) out of range"); continue }
-                    device[Int(b)] += 1
-                }
-            }
-            if e.hashes.count > e.table.count { problems.append("sequence \(s): more hashes than blocks") }
-        }
-        for b in 0..<device.count where device[b] != pool.refCount(Int32(b)) {
-            problems.append("device block \(b): reference count \(pool.refCount(Int32(b))), \(device[b]) table entries")
-        }
-        if let sp = swapPool {
-            for b in 0..<swap.count where swap[b] != sp.refCount(Int32(b)) {
-                problems.append("swap block \(b): reference count \(sp.refCount(Int32(b))), \(swap[b]) table entries")
-            }
-        }
-        return problems
     }
 
     /// Blocks the resident sequences would hold if none were shared: the sum of their table sizes.

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import SwiftletTestSupport
+@testable import SwiftletServer
+
+/// Clients that vanish at scale, and the HTTP front's bounds (connections, head and body sizes,
+/// idle connections), against a real server on stories260K.
+@Suite(.serialized) struct HangUpAndLimitsTests {
+    /// 200 non-streaming and 200 streaming clients hanging up at seeded random points (mid-body,
+    /// queued, generating; reset or clean close) under a KV cache they contend for: within 1 s
+    /// of the last hang-up no block and no request is left, and the server still answers.
+    @Test func fourHundredClientsHangingUpLeaveNothingHeld() async throws {
+        // 48 blocks of 16 tokens: about four of these requests (up to 200 prompt and 200 output
+        // tokens) fit at once, so most of them wait in the queue when their client leaves.
+        let server = try await TestServer(model: TestPaths.stories260K, blocks: 48)
+        let (status, output) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("hangups_at_scale.py"), "127.0.0.1", String(server.port), "200", "200", "15",
+        ])
+        print(output)
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        let metrics = String(decoding: try await server.send("GET", "/metrics").1, as: UTF8.self)
+        #expect(metricValue(metrics, "swiftlet:kv_cache_blocks_used") == 0)
+        #expect((metricValue(metrics, "swiftlet:request_success_total{finished_reason=\"abort\"}") ?? 0) >= 100)
+        await server.stop()
+    }
+
+    @Test func connectionHeaderAndBodyLimits() async throws {
+        let server = try await TestServer(model: TestPaths.stories260K, maxBodyBytes: 16 << 10, maxConnections: 3,
+                                          maxHeaderBytes: 4 << 10, idleTimeout: nil)
+        let (status, output) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("http_limits.py"), "127.0.0.1", String(server.port), "connections",
+            "3", String(4 << 10), String(16 << 10),
+        ])
+        print(output)
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        await server.stop()
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        let server = try await TestServer(model: TestPaths.stories260K, idleTimeout: .milliseconds(500))
+        let (status, output) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("http_limits.py"), "127.0.0.1", String(server.port), "idle", "0.5",
+        ])
+        print(output)
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        await server.stop()
+    }
+}
+
+/// Queued requests whose clients leave, on a model slow enough (SmolLM2) that a long request
+/// keeps the only sequence slot for the whole check.
+@Suite(.serialized) struct QueuedHangUpTests {
+    @Test func queuedClientsThatHangUpAreAbortedWhileQueued() async throws {
+        let server = try await TestServer(model: TestPaths.smolLM2, blocks: 256, maxNumSeqs: 1)
+        let (status, output) = try await runProcess("/usr/bin/env", [
+            "python3", TestPaths.clientScript("queued_hangups.py"), "127.0.0.1", String(server.port), "8",
+        ])
+        print(output)
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        await server.stop()
+    }
+}

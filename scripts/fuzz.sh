@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Fuzzes Swiftlet's parsers with libFuzzer: builds the targets of Fuzz/ (a package of its own) with
+# `-sanitize=fuzzer,address`, then runs each for SECONDS from its committed seeds in
+# Fuzz/Corpus/<target>. New inputs libFuzzer finds go to Fuzz/.build/corpus/<target>, crashing
+# ones to Fuzz/.build/crashes/<target>/.
+#
+# Usage: scripts/fuzz.sh TARGET|quick|all SECONDS
+#   targets: gguf safetensors tokenizer-json jinja json request
+#   quick:   all but request (which builds the server and its HTTP stack instrumented; slow)
+# Prints one line per target: executions, executions per second, corpus size, crashes.
+# Exits 1 if any target crashed, leaked or timed out on an input.
+set -euo pipefail
+cd "$(dirname "$0")/../Fuzz"
+
+product() {
+    case "$1" in
+        gguf) echo FuzzGGUF ;; safetensors) echo FuzzSafetensors ;; tokenizer-json) echo FuzzTokenizerJSON ;;
+        jinja) echo FuzzJinja ;; json) echo FuzzJSON ;; request) echo FuzzRequest ;;
+        *) echo "unknown fuzz target '$1'" >&2; exit 2 ;;
+    esac
+}
+
+case "${1:-}" in
+    quick) targets=(gguf safetensors tokenizer-json jinja json) ;;
+    all) targets=(gguf safetensors tokenizer-json jinja json request) ;;
+    "") echo "usage: scripts/fuzz.sh TARGET|quick|all SECONDS" >&2; exit 2 ;;
+    *) targets=("$1") ;;
+esac
+seconds="${2:?usage: scripts/fuzz.sh TARGET|quick|all SECONDS}"
+
+# -O after the package's own -Ounchecked (the last one wins): bounds and overflow checks stay on,
+# so an index out of range or an overflowing size traps instead of running on.
+# -enable-testing: the request target reads the server's internal request decoding.
+# lld: gold fails on the instrumented objects (an internal error in its DWARF reader).
+flags=(--scratch-path .build/checked -c release -Xswiftc -O -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+       -Xswiftc -use-ld=lld)
+# SWIFTLET_FUZZ_SKIP_BUILD=1 runs what is built (e.g. while another build holds Fuzz/.build).
+if [ -z "${SWIFTLET_FUZZ_SKIP_BUILD:-}" ]; then
+    for t in "${targets[@]}"; do
+        swift build "${flags[@]}" --product "$(product "$t")" 2>&1 | grep -Ev "Cannot export local symbol|^\[" || true
+    done
+fi
+bin=.build/checked/$(uname -m)-unknown-linux-gnu/release
+
+failed=0
+for t in "${targets[@]}"; do
+    p=$(product "$t")
+    [ -x "$bin/$p" ] || { echo "fuzz $t: $p was not built" >&2; exit 1; }
+    corpus=.build/corpus/$t
+    crashes=.build/crashes/$t
+    mkdir -p "$corpus" "$crashes"
+    log=.build/fuzz-$t.log
+    # -timeout: an input that takes 10 s is a hang; -rss_limit_mb bounds what one input may allocate.
+    status=0
+    ASAN_OPTIONS=detect_leaks=0 "$bin/$p" "$corpus" "Corpus/$t" -max_total_time="$seconds" -timeout=10 \
+        -rss_limit_mb=4096 -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    found=$(find "$crashes" -type f | wc -l)
+    echo "fuzz $t: ${runs:-0} executions in ${seconds} s (${rate:-0}/s), corpus $(ls "$corpus" | wc -l) inputs, $found crash files, exit $status"
+    if [ "$status" -ne 0 ]; then
+        failed=1
+        grep -E "ERROR|Fatal error|SUMMARY|Test unit written" "$log" | head -5 >&2 || true
+    fi
+done
+exit $failed
