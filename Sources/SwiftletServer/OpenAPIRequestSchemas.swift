@@ -36,18 +36,53 @@ extension OpenAPISchema {
             ("length_penalty", number("Beam search only.")),
             ("stream", boolean()),
             ("stream_options", object([("include_usage", boolean())], nullable: true)),
-        ]
+        ] + structuredOutputProperties
         if chat {
             p += [
                 ("max_completion_tokens", maxTokens),
                 ("logprobs", boolean()),
                 ("top_logprobs", integer(min: 0, max: maxLogprobs, "Needs logprobs set to true.")),
-            ]
+            ] + toolProperties
         } else {
             p += [("logprobs", integer(min: 0, max: maxLogprobs))]
         }
         return p
     }
+
+    /// The output constraints (`StructuredOutputRequest.swift`): at most one per request.
+    static let structuredOutputProperties: [(String, JSONValue)] = {
+        let json = oneOf([object([]), string(nullable: false)], nullable: true, "A JSON Schema, or its text.")
+        let choice = array(string(nullable: false), minItems: 1, nullable: true)
+        return [
+            ("response_format", object([
+                ("type", string(values: ["text", "json_object", "json_schema"], nullable: false)),
+                ("json_schema", object([("name", string()), ("schema", object([])), ("strict", boolean())], nullable: true)),
+            ], required: ["type"], nullable: true, "Any JSON object, or JSON valid under json_schema.schema.")),
+            ("guided_json", json),
+            ("guided_regex", string("Text matching this regular expression in full.")),
+            ("guided_choice", choice),
+            ("guided_grammar", string("Text in this GBNF grammar (start rule root).")),
+            ("structured_outputs", object([
+                ("json", json), ("regex", string()), ("choice", choice), ("grammar", string()), ("json_object", boolean()),
+            ], nullable: true, "vLLM's form of the guided_* fields.")),
+        ]
+    }()
+
+    /// Tool calling in /v1/chat/completions (`Tools/`).
+    static let toolProperties: [(String, JSONValue)] = {
+        let function = object([("name", string(minLength: 1, nullable: false)), ("description", string()), ("parameters", object([]))],
+                              required: ["name"])
+        let named = object([("type", string(values: ["function"], nullable: false)),
+                            ("function", object([("name", string(nullable: false))], required: ["name"]))],
+                           required: ["type", "function"])
+        return [
+            ("tools", array(object([("type", string(values: ["function"], nullable: false)), ("function", function)],
+                                   required: ["type", "function"]), nullable: true)),
+            ("tool_choice", oneOf([string(values: ["none", "auto", "required"], nullable: false), named], nullable: true)),
+            ("parallel_tool_calls", boolean()),
+            ("chat_template_kwargs", object([], nullable: true, "Extra variables for the chat template.")),
+        ]
+    }()
 
     static func completionRequest(maxModelLen: Int, vocabSize: Int) -> JSONValue {
         let ids = array(tokenID(vocabSize), minItems: 1)

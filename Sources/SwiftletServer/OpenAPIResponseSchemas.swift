@@ -38,7 +38,13 @@ extension OpenAPISchema {
     static let chatCompletionResponse: JSONValue = object(envelope(object: "chat.completion") + [
         ("choices", array(object([
             ("index", integer(min: 0, nullable: false)),
-            ("message", object([("role", string(values: ["assistant"], nullable: false)), ("content", string())], required: ["role", "content"])),
+            ("message", object([
+                ("role", string(values: ["assistant"], nullable: false)), ("content", string()), ("reasoning_content", string()),
+                ("tool_calls", array(object([
+                    ("id", string(nullable: false)), ("type", string(values: ["function"], nullable: false)),
+                    ("function", object([("name", string(nullable: false)), ("arguments", string(nullable: false))], required: ["name", "arguments"])),
+                ], required: ["id", "type", "function"]))),
+            ], required: ["role", "content"])),
             ("logprobs", chatLogprobs), ("finish_reason", finishReason), ("stop_reason", stopReason),
         ], required: ["index", "message", "finish_reason"]))),
         ("usage", usage),
