@@ -50,9 +50,10 @@ for t in "${targets[@]}"; do
     crashes=.build/crashes/$t
     mkdir -p "$corpus" "$crashes"
     log=.build/fuzz-$t.log
-    # -timeout: an input that takes 10 s is a hang; -rss_limit_mb bounds what one input may allocate.
+    # -timeout: an input that takes 60 s is a hang (inputs take well under a second; on a loaded
+    # machine one took 13 s once, a stall, not a hang); -rss_limit_mb bounds what one input may allocate.
     status=0
-    ASAN_OPTIONS=detect_leaks=0 "$bin/$p" "$corpus" "Corpus/$t" -max_total_time="$seconds" -timeout=10 \
+    ASAN_OPTIONS=detect_leaks=0 "$bin/$p" "$corpus" "Corpus/$t" -max_total_time="$seconds" -timeout=60 \
         -rss_limit_mb=4096 -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
