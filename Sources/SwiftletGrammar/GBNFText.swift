@@ -1,8 +1,9 @@
 /// Writing GBNF: literals and classes escaped so that any string or code point survives the
-/// round trip through `GBNFParser`.
-enum GBNFText {
+/// round trip through `GBNFParser`. Public so that grammars composed above this floor (tool
+/// calls) quote their text the same way.
+public enum GBNFText {
     /// `s` as a GBNF string literal.
-    static func literal(_ s: String) -> String {
+    public static func literal(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars { out += escaped(scalar, inClass: false) }
         return out + "\""

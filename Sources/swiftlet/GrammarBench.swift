@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwiftletFormats
+import SwiftletEngine
 import SwiftletGrammar
 import SwiftletModels
 import SwiftletTokenizers
@@ -33,8 +34,8 @@ struct BenchGrammarCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try loadTokenizer(gguf: GGUFFile(path: model ?? DefaultModel.path))
-        let bytes: [[UInt8]?] = (0..<tokenizer.vocabularySize).map { tokenizer.isSpecial($0) ? nil : tokenizer.tokenBytes($0, isFirst: false) }
-        let vocabulary = GrammarVocabulary(tokenBytes: bytes, endTokenIDs: tokenizer.eosTokenIDs)
+        let vocabulary = StructuredOutputCompiler.vocabulary(tokenizer: tokenizer, vocabSize: tokenizer.vocabularySize,
+                                                             endTokenIDs: tokenizer.eosTokenIDs)
         let spec: GrammarSpec = try schema.map { .jsonSchema(try String(contentsOfFile: $0, encoding: .utf8)) } ?? .jsonObject
         let grammar = try GrammarCompiler(vocabulary: vocabulary).compile(spec)
         let texts = try documents.map { try String(contentsOfFile: $0, encoding: .utf8).split(separator: "\n").map(String.init) } ?? []
@@ -45,7 +46,7 @@ struct BenchGrammarCommand: ParsableCommand {
         var finished = [Bool](repeating: false, count: streams)
         var mask = [UInt32](repeating: 0, count: (vocabulary.count + 31) / 32)
         var times: [Double] = []
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for step in 0..<maxTokens {
             for s in 0..<streams where !finished[s] {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -71,18 +72,5 @@ struct BenchGrammarCommand: ParsableCommand {
         print(String(format: "vocabulary %d tokens; compile %.2f ms; %d masks over %d streams: mean %.4f ms, p50 %.4f ms, p99 %.4f ms, max %.2f ms",
                      vocabulary.count, grammar.compileSeconds * 1000, times.count, streams, mean,
                      sorted[sorted.count / 2], sorted[min(sorted.count - 1, sorted.count * 99 / 100)], sorted.last ?? 0))
-    }
-}
-
-/// A small seeded generator, so that random walks repeat from run to run.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

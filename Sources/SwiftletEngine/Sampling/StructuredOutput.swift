@@ -22,13 +22,17 @@ public final class StructuredOutputCompiler: @unchecked Sendable {
     ///   - vocabSize: the model's logits width; ids past the tokenizer's vocabulary never match.
     ///   - endTokenIDs: tokens that end a sequence, allowed exactly when the constraint can end.
     public init(tokenizer: any Tokenizer, vocabSize: Int, endTokenIDs: [Int]) {
-        makeVocabulary = {
-            let known = min(vocabSize, tokenizer.vocabularySize)
-            let bytes: [[UInt8]?] = (0..<vocabSize).map { id in
-                id < known && !tokenizer.isSpecial(id) ? tokenizer.tokenBytes(id, isFirst: false) : nil
-            }
-            return GrammarVocabulary(tokenBytes: bytes, endTokenIDs: endTokenIDs.sorted())
+        makeVocabulary = { Self.vocabulary(tokenizer: tokenizer, vocabSize: vocabSize, endTokenIDs: endTokenIDs) }
+    }
+
+    /// A tokenizer's vocabulary as grammars see it: the bytes each id adds to the text, none for
+    /// special tokens and for ids past the tokenizer's vocabulary up to `vocabSize`.
+    public static func vocabulary(tokenizer: any Tokenizer, vocabSize: Int, endTokenIDs: [Int]) -> GrammarVocabulary {
+        let known = min(vocabSize, tokenizer.vocabularySize)
+        let bytes: [[UInt8]?] = (0..<vocabSize).map { id in
+            id < known && !tokenizer.isSpecial(id) ? tokenizer.tokenBytes(id, isFirst: false) : nil
         }
+        return GrammarVocabulary(tokenBytes: bytes, endTokenIDs: endTokenIDs.sorted())
     }
 
     /// The compiler (built on first use).

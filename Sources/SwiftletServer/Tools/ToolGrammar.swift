@@ -24,37 +24,21 @@ enum ToolGrammar {
             } catch {
                 throw OpenAIError.invalidRequest("The parameters schema of '\(fn.name)' cannot be enforced: \(error)", param: "tools")
             }
-            alternatives.append(literal("{\"name\": \"\(fn.name)\", \"\(argumentsKey)\": ") + " " + rule + " " + literal("}"))
+            alternatives.append(GBNFText.literal("{\"name\": \"\(fn.name)\", \"\(argumentsKey)\": ") + " " + rule + " " + GBNFText.literal("}"))
         }
         let call = "call ::= " + alternatives.joined(separator: " | ")
         let root: String
         switch format {
         case .hermes:
-            let block = literal("<tool_call>\n") + " call " + literal("\n</tool_call>")
-            root = request.parallel ? "root ::= \(block) (\(literal("\n")) \(block))*" : "root ::= \(block)"
+            let block = GBNFText.literal("<tool_call>\n") + " call " + GBNFText.literal("\n</tool_call>")
+            root = request.parallel ? "root ::= \(block) (\(GBNFText.literal("\n")) \(block))*" : "root ::= \(block)"
         case .llama3JSON:
-            root = request.parallel ? "root ::= call (\(literal("; ")) call)*" : "root ::= call"
+            root = request.parallel ? "root ::= call (\(GBNFText.literal("; ")) call)*" : "root ::= call"
         case .mistral:
             // The bare array: `[TOOL_CALLS]` is a special token a grammar over text cannot emit.
-            root = request.parallel ? "root ::= \(literal("[")) call (\(literal(", ")) call)* \(literal("]"))"
-                : "root ::= \(literal("[")) call \(literal("]"))"
+            root = request.parallel ? "root ::= \(GBNFText.literal("[")) call (\(GBNFText.literal(", ")) call)* \(GBNFText.literal("]"))"
+                : "root ::= \(GBNFText.literal("[")) call \(GBNFText.literal("]"))"
         }
         return ([root, call] + rules).joined(separator: "\n") + "\n"
-    }
-
-    /// A GBNF string literal.
-    static func literal(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
     }
 }
