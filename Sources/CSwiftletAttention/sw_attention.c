@@ -4,6 +4,7 @@
 #include "sw_attention.h"
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sw_attention_impl.h"
@@ -111,10 +112,31 @@ static int pick_kernel(int level, int dtype, int head_dim) {
     return SW_ISA_SCALAR;
 }
 
+// Block-table entries < 0 are blocks the engine freed behind a sliding window. Every kernel reads
+// only blocks lo / block_size .. hi / block_size of a tile (tile_range; prefetches run forward
+// inside that span), so entries before the window of a sequence's first query are never touched;
+// one inside it is the caller's error, and stopping beats reading memory outside the cache.
+static void check_freed_entries(const sw_attn_batch *b, int block_size, int window) {
+    for (int s = 0; s < b->num_seqs; s++) {
+        const int qlen = b->query_start[s + 1] - b->query_start[s];
+        if (qlen <= 0) continue;
+        const int first = b->context_len[s] - qlen;
+        const int lo = window > 0 && first - window + 1 > 0 ? first - window + 1 : 0;
+        const int32_t *table = b->block_tables + (size_t)s * b->max_blocks_per_seq;
+        for (int j = lo / block_size; j <= (b->context_len[s] - 1) / block_size; j++) {
+            if (table[j] < 0) {
+                fprintf(stderr, "sw_paged_attention: sequence %d would read freed block-table entry %d\n", s, j);
+                abort();
+            }
+        }
+    }
+}
+
 void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *out, size_t out_stride,
                         const void *k_cache, const void *v_cache, int dtype,
                         int num_heads, int num_kv_heads, int head_dim, int block_size,
                         const sw_attn_batch *batch, float scale, int sliding_window) {
+    check_freed_entries(batch, block_size, sliding_window);
     const int level = sw_cpu_level();
     const int kernel = pick_kernel(level, dtype, head_dim);
     const int G = num_heads / num_kv_heads;

@@ -55,8 +55,10 @@ public struct AttentionMetadata: Sendable, Equatable {
         return m
     }
 
-    /// Checks that every index is in range, so a bad batch fails loudly instead of reading out of bounds.
-    public func validate(numBlocks: Int, blockSize: Int) -> String? {
+    /// Checks that every index is in range, so a bad batch fails loudly instead of reading out of
+    /// bounds. With `slidingWindow` > 0, entries before the window of a sequence's first query
+    /// may be -1 (blocks the engine freed); every block the queries can read must be valid.
+    public func validate(numBlocks: Int, blockSize: Int, slidingWindow: Int = 0) -> String? {
         let n = numSequences
         guard queryStart.count == n + 1, queryStart.first == 0, Int(queryStart[n]) == numTokens else { return "queryStart does not cover the batch" }
         guard slotMapping.count == numTokens, blockTables.count == n * maxBlocksPerSequence else { return "array sizes disagree" }
@@ -64,8 +66,10 @@ public struct AttentionMetadata: Sendable, Equatable {
             let q = Int(queryStart[s + 1] - queryStart[s])
             let ctx = Int(contextLengths[s])
             guard q >= 0, ctx >= q, (ctx + blockSize - 1) / blockSize <= maxBlocksPerSequence else { return "sequence \(s): bad lengths" }
+            let firstRead = slidingWindow > 0 ? max(0, ctx - q - slidingWindow + 1) / blockSize : 0
             for b in 0..<((ctx + blockSize - 1) / blockSize) {
                 let blk = Int(blockTables[s * maxBlocksPerSequence + b])
+                if b < firstRead && blk == -1 { continue }
                 guard blk >= 0 && blk < numBlocks else { return "sequence \(s): block \(blk) out of range" }
             }
         }

@@ -5,7 +5,17 @@ public protocol CausalLanguageModel: AnyObject {
     var config: ModelConfig { get }
     /// Bytes of weights held in memory beyond the mapped model file.
     var residentBytes: Int { get }
+    /// The sliding window of each layer's attention, `config.numLayers` entries: a query at
+    /// position p of a layer with window w reads only keys after p - w; nil means the whole
+    /// context. The engine frees KV blocks that no layer can read again from this.
+    var layerSlidingWindows: [Int?] { get }
     /// Runs the batch, writing every token's K and V into `cache`, and returns the logits of the
     /// tokens in `metadata.logitsIndices`, `config.vocabSize` values each, in that order.
     func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
+}
+
+extension CausalLanguageModel {
+    /// Every layer with the configuration's window (Mistral's rule); models that mix sliding and
+    /// global layers report their own.
+    public var layerSlidingWindows: [Int?] { Array(repeating: config.slidingWindow, count: config.numLayers) }
 }

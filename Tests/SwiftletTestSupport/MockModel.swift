@@ -7,6 +7,8 @@ import SwiftletEngine
 /// cache*. It writes each token's id and position into its slot, and reads every position of the
 /// context through the block table before producing logits, so any wrong block table, slot,
 /// copy-on-write, swap or prefix-cache hit changes the output or is counted in `corruptions`.
+/// With a sliding window it reads (and hashes) only the window's positions, as a sliding-window
+/// layer does, and counts a freed (-1) block-table entry inside the window as a corruption.
 public final class MockModel: CausalLanguageModel {
     public let config: ModelConfig
     public let residentBytes = 0
@@ -18,9 +20,10 @@ public final class MockModel: CausalLanguageModel {
     public static let vocabSize = 64
     public static let eos = 2
 
-    public init(maxPositions: Int = 4096) {
+    public init(maxPositions: Int = 4096, slidingWindow: Int? = nil) {
         config = ModelConfig(architecture: "mock", vocabSize: Self.vocabSize, hiddenSize: 2, intermediateSize: 2, numLayers: 1,
-                             numHeads: 1, numKVHeads: 1, headDim: 2, maxPositionEmbeddings: maxPositions, eosTokenIds: [Self.eos])
+                             numHeads: 1, numKVHeads: 1, headDim: 2, maxPositionEmbeddings: maxPositions,
+                             slidingWindow: slidingWindow, eosTokenIds: [Self.eos])
     }
 
     public static func makeCache(numBlocks: Int, blockSize: Int) -> PagedKVCache {
@@ -38,8 +41,9 @@ public final class MockModel: CausalLanguageModel {
         return out
     }
 
-    public static func greedyNext(context: [Int]) -> Int {
-        let l = logits(context: context)
+    /// The greedy token after `context` (of which a model with `window` sees only the last `window` tokens).
+    public static func greedyNext(context: [Int], window: Int? = nil) -> Int {
+        let l = logits(context: window.map { Array(context.suffix($0)) } ?? context)
         return l.indices.max { l[$0] < l[$1] }!
     }
 
@@ -61,8 +65,13 @@ public final class MockModel: CausalLanguageModel {
             let s = (0..<m.numSequences).first { Int(m.queryStart[$0 + 1]) > i }!
             let pos = Int(m.positions[i])
             var context: [Int] = []
-            for p in 0...pos {
+            let first = config.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
+            for p in first...pos {
                 let block = Int(m.blockTables[s * m.maxBlocksPerSequence + p / bs])
+                guard block >= 0 else {
+                    corruptions += 1
+                    continue
+                }
                 let v = slotPointer(block * bs + p % bs)
                 if Int(v[1]) != p { corruptions += 1 }
                 context.append(Int(v[0]))

@@ -39,6 +39,8 @@ void sw_kv_write(const float *k, size_t k_stride, const float *v, size_t v_strid
 /// Causal attention of every new token over its sequence's cached context, read through the block
 /// tables. q holds num_heads * head_dim floats per token (stride q_stride); out likewise.
 /// sliding_window > 0 limits each query to the last sliding_window positions (itself included).
+/// Block-table entries before the window of a sequence's first query may be -1 (blocks freed by
+/// the window): they are never read. An entry of -1 that some query's window covers aborts.
 void sw_paged_attention(sw_pool *pool, const float *q, size_t q_stride, float *out, size_t out_stride,
                         const void *k_cache, const void *v_cache, int dtype,
                         int num_heads, int num_kv_heads, int head_dim, int block_size,

@@ -11,6 +11,9 @@ public struct EngineConfig: Sendable {
     public var seed: UInt64
     /// Seconds between status lines passed to the engine's log handler; nil for none.
     public var logStatsInterval: TimeInterval?
+    /// Give KV blocks that a sliding-window model can no longer read back to the pool. Off, every
+    /// block stays until its sequence ends: the baseline to compare against.
+    public var freesSlidingWindowBlocks = true
 
     public init(scheduler: SchedulerConfig = SchedulerConfig(), swapSpaceBytes: Int = 4 << 30, seed: UInt64 = 0,
                 logStatsInterval: TimeInterval? = nil) {

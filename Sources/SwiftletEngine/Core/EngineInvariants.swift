@@ -11,7 +11,8 @@ extension Scheduler {
     /// a waiting request holds no blocks; every unfinished sequence of a running request is
     /// resident with exactly the blocks its computed tokens fill, and of a swapped one is in the
     /// swap tier; finished sequences hold nothing; and no blocks belong to a sequence outside the
-    /// queues (a leak).
+    /// queues (a leak). With a sliding window, an unfinished sequence has freed exactly the
+    /// blocks before the window of its next token: none it could still read, none it holds for nothing.
     public func validate() -> [String] {
         var problems = manager.validate()
         var owned = Set<Int>()
@@ -35,6 +36,12 @@ extension Scheduler {
                         }
                     } else if !manager.isSwapped(s.id) {
                         problems.append("\(who), sequence \(s.id) is swapped out without swap blocks")
+                    }
+                    if holds, !s.isFinished, status != .waiting {
+                        let dead = manager.deadBlocks(computed: s.numComputedTokens), freed = manager.freedEntries(s.id)
+                        if freed != dead {
+                            problems.append("\(who), sequence \(s.id): \(freed) blocks freed by the window, \(dead) outside it at \(s.numComputedTokens) computed tokens")
+                        }
                     }
                 }
             }

@@ -73,9 +73,19 @@ public final class LLMEngine {
         modelConfig = model.config
         self.tokenizer = tokenizer
         let swap = config.swapSpaceBytes > 0 ? try SwapSpace(bytes: config.swapSpaceBytes, cache: cache) : nil
+        // Blocks are freed behind a sliding window only when every layer has the same one: a
+        // global layer reads every block, and one table per group of layers is not built yet.
+        let windows = model.layerSlidingWindows
+        var window: Int?
+        if config.freesSlidingWindowBlocks, let w = windows.first ?? nil, windows.allSatisfy({ $0 == w }) { window = w }
         let manager = KVCacheManager(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0,
-                                     enablePrefixCaching: config.scheduler.enablePrefixCaching)
-        let capacity = cache.numBlocks * cache.blockSize
+                                     enablePrefixCaching: config.scheduler.enablePrefixCaching, slidingWindow: window)
+        // A sequence holds all its blocks, unless a window bounds them and chunks keep each step's
+        // share small enough to fit beside the window: then its length is not limited by the cache.
+        var capacity = cache.numBlocks * cache.blockSize
+        if window != nil, config.scheduler.enableChunkedPrefill, manager.maxLiveBlocks(stepTokens: 1) < cache.numBlocks {
+            capacity = Int.max
+        }
         let maxLen = min(config.scheduler.maxModelLen ?? model.config.maxPositionEmbeddings, capacity)
         scheduler = Scheduler(config: config.scheduler, manager: manager, maxModelLen: maxLen)
         runner = ModelRunner(model: model, cache: cache, swapSpace: swap)
@@ -132,7 +142,8 @@ public final class LLMEngine {
         // always fits, as maxModelLen is capped at the cache's capacity.
         let bs = scheduler.blockSize
         let longest = min(prompt.count + (params.maxTokens ?? maxModelLen), maxModelLen)
-        let worst = params.numSequences * ((longest + bs - 1) / bs)
+        let perSequence = min((longest + bs - 1) / bs, scheduler.manager.maxLiveBlocks(stepTokens: 1))
+        let worst = params.numSequences * perSequence
         if params.numSequences > 1, worst > scheduler.manager.numBlocks {
             throw EngineError.requestTooLarge(request: id, blocksNeeded: worst, blocksInCache: scheduler.manager.numBlocks)
         }

@@ -30,6 +30,8 @@ extension LLMEngine {
                     g.promptLogprobs![p + 1] = LogprobsComputer(logits: rowPointer).position(chosen: target, top: g.params.promptLogprobs ?? 0)
                 }
                 g.sequences[k].numComputedTokens = before + e.numNewTokens
+                // Before any fork, so that children share only the blocks still in the window.
+                scheduler.releaseOutsideWindow(g, k)
                 if e.samples {
                     let rowPointer = UnsafeMutableBufferPointer(rebasing: all[(row * V)..<((row + 1) * V)])
                     row += 1

@@ -72,7 +72,8 @@ public final class ModelRunner {
         moveBlocks(out)
         guard !out.scheduled.isEmpty else { return [] }
         let (tokens, meta) = Self.prepare(out.scheduled, manager: manager, promptRows: promptRows)
-        if validateBatches, let problem = meta.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize) {
+        if validateBatches, let problem = meta.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize,
+                                                        slidingWindow: manager.slidingWindow ?? 0) {
             preconditionFailure("bad batch: \(problem)")
         }
         return model.forward(tokens: tokens, metadata: meta, cache: cache)

@@ -109,6 +109,12 @@ public final class Scheduler {
         return g
     }
 
+    /// Frees the blocks of sequence `k` that its sliding window has left behind (after its
+    /// computed tokens grew).
+    func releaseOutsideWindow(_ g: SequenceGroup, _ k: Int) {
+        manager.releaseOutsideWindow(g.sequences[k].id, computed: g.sequences[k].numComputedTokens)
+    }
+
     /// Frees the blocks of a sequence that has finished.
     func releaseSequence(_ g: SequenceGroup, _ k: Int) {
         manager.free(g.sequences[k].id)
@@ -195,7 +201,9 @@ public final class Scheduler {
                 let p = g.needsPromptLogprobs ? CachedPrefix() : manager.cachedPrefix(tokens: s.tokenIDs, root: g.cacheRoot)
                 prefixes.append(p)
                 let rest = s.tokenIDs.count - p.tokens(blockSize: blockSize)
-                need += manager.blocksNeeded(toAdmit: p, newTokens: rest)
+                // With a sliding window, what the prompt holds at once: chunks of at most a step's budget.
+                let step = config.enableChunkedPrefill ? config.maxNumBatchedTokens : rest
+                need += manager.blocksNeeded(toAdmit: p, newTokens: rest, stepTokens: step)
                 uncached += rest
             }
             // Admit only if the whole prompt fits, so a prompt admitted is not preempted mid-prefill.

@@ -28,12 +28,17 @@ public struct CachedPrefix: Sendable, Equatable {
 /// copies that the model runner must carry out (copy-on-write, swap out, swap in) before the step's
 /// forward pass.
 ///
-/// A resident sequence that has `computed` tokens in the cache holds exactly
-/// `ceil(computed / blockSize)` blocks between steps: slots are allocated only for the tokens
-/// scheduled in a step, so the only block that is ever written again is the partly filled last one.
+/// A resident sequence that has `computed` tokens in the cache has `ceil(computed / blockSize)`
+/// table entries between steps: slots are allocated only for the tokens scheduled in a step, so
+/// the only block that is ever written again is the partly filled last one. With a sliding
+/// window, the leading entries that no later query can read are `nullBlock`: their blocks went
+/// back to the pool (see KVCacheManagerSlidingWindow.swift).
 public struct KVCacheManager: Sendable {
     public let blockSize: Int
-    public private(set) var pool: BlockPool
+    /// The attention window of every layer (nil: layers read the whole context, and no block is
+    /// freed before its sequence ends).
+    public let slidingWindow: Int?
+    public internal(set) var pool: BlockPool
     /// The swap tier's blocks (nil when there is no swap space).
     public private(set) var swapPool: BlockPool?
     public let enablePrefixCaching: Bool
@@ -54,9 +59,12 @@ public struct KVCacheManager: Sendable {
     // Internal so that the invariant checker (KVCacheManagerValidation.swift) can read it.
     var entries: [Int: Entry] = [:]
 
-    public init(numBlocks: Int, blockSize: Int, numSwapBlocks: Int = 0, enablePrefixCaching: Bool = true) {
+    public init(numBlocks: Int, blockSize: Int, numSwapBlocks: Int = 0, enablePrefixCaching: Bool = true,
+                slidingWindow: Int? = nil) {
         precondition(blockSize > 0)
+        precondition(slidingWindow.map { $0 > 0 } ?? true, "a sliding window must be positive")
         self.blockSize = blockSize
+        self.slidingWindow = slidingWindow
         pool = BlockPool(numBlocks: numBlocks)
         swapPool = numSwapBlocks > 0 ? BlockPool(numBlocks: numSwapBlocks) : nil
         self.enablePrefixCaching = enablePrefixCaching
@@ -68,7 +76,8 @@ public struct KVCacheManager: Sendable {
 
     @inline(__always) func blocksFor(tokens: Int) -> Int { (tokens + blockSize - 1) / blockSize }
 
-    /// The device block table of a resident sequence (empty if it has none).
+    /// The device block table of a resident sequence (empty if it has none). Entries before a
+    /// sliding window are `nullBlock`.
     public func blockTable(_ seq: Int) -> [Int32] {
         guard let e = entries[seq], !e.swapped else { return [] }
         return e.table
@@ -100,16 +109,30 @@ public struct KVCacheManager: Sendable {
         return found
     }
 
-    /// Free blocks needed to admit a sequence with `prefix` from the cache and then `newTokens` computed.
-    public func blocksNeeded(toAdmit prefix: CachedPrefix, newTokens: Int) -> Int {
-        prefix.unreferencedBlocks + blocksFor(tokens: prefix.blocks.count * blockSize + newTokens) - prefix.blocks.count
+    /// Free blocks needed to admit a sequence with `prefix` from the cache and then `newTokens`
+    /// computed, at most `stepTokens` of them a step (nil: all in one step). With a sliding window
+    /// that is the most the sequence holds at once, not its whole length.
+    public func blocksNeeded(toAdmit prefix: CachedPrefix, newTokens: Int, stepTokens: Int? = nil) -> Int {
+        let hit = prefix.blocks.count * blockSize
+        let whole = prefix.unreferencedBlocks + blocksFor(tokens: hit + newTokens) - prefix.blocks.count
+        guard slidingWindow != nil else { return whole }
+        let dead = deadBlocks(computed: hit)
+        let unreferencedLive = prefix.blocks[dead...].reduce(0) { $0 + (pool.refCount($1) == 0 ? 1 : 0) }
+        let liveNeed = unreferencedLive + blocksFor(tokens: hit + newTokens) - prefix.blocks.count
+        return min(liveNeed, maxLiveBlocks(stepTokens: min(newTokens, stepTokens ?? newTokens)))
     }
 
-    /// Starts a sequence's block table with the cached prefix blocks (possibly none).
+    /// Starts a sequence's block table with the cached prefix blocks (possibly none). With a
+    /// sliding window, prefix blocks before the window of the first computed token are not taken:
+    /// their entries are `nullBlock`.
     public mutating func admit(_ seq: Int, root: BlockHash, prefix: CachedPrefix = CachedPrefix()) {
         precondition(entries[seq] == nil, "sequence \(seq) already has blocks")
-        for b in prefix.blocks { pool.touch(b) }
-        entries[seq] = Entry(table: prefix.blocks, hashes: prefix.hashes, root: root, swapped: false)
+        let dead = deadBlocks(computed: prefix.tokens(blockSize: blockSize))
+        var table = prefix.blocks
+        for j in table.indices {
+            if j < dead { table[j] = Self.nullBlock } else { pool.touch(table[j]) }
+        }
+        entries[seq] = Entry(table: table, hashes: prefix.hashes, root: root, swapped: false)
     }
 
     // MARK: Growing
@@ -120,7 +143,7 @@ public struct KVCacheManager: Sendable {
         guard newTokens > 0, let e = entries[seq] else { return 0 }
         var n = max(0, blocksFor(tokens: computed + newTokens) - e.table.count)
         if e.copiesSharedBlocks {
-            for b in e.table where pool.refCount(b) > 1 { n += 1 }
+            for b in e.table where b != Self.nullBlock && pool.refCount(b) > 1 { n += 1 }
         } else if computed % blockSize != 0, pool.refCount(e.table[computed / blockSize]) > 1 {
             n += 1
         }
@@ -132,7 +155,7 @@ public struct KVCacheManager: Sendable {
         guard let e = entries[seq] else { return 0 }
         var blocks = freeBlocks
         if e.copiesSharedBlocks {
-            let copies = e.table.reduce(0) { $0 + (pool.refCount($1) > 1 ? 1 : 0) }
+            let copies = e.table.reduce(0) { $0 + ($1 != Self.nullBlock && pool.refCount($1) > 1 ? 1 : 0) }
             guard blocks >= copies else { return 0 }
             blocks -= copies
         }
@@ -161,7 +184,7 @@ public struct KVCacheManager: Sendable {
         entries[seq] = nil // keeps `e` uniquely referenced while it changes
         var copies: [BlockCopy] = []
         if e.copiesSharedBlocks {
-            for j in e.table.indices where pool.refCount(e.table[j]) > 1 {
+            for j in e.table.indices where e.table[j] != Self.nullBlock && pool.refCount(e.table[j]) > 1 {
                 guard let fresh = pool.allocate() else { preconditionFailure("out of blocks for an unshared fork") }
                 copies.append(BlockCopy(source: e.table[j], destination: fresh))
                 pool.release(e.table[j])
@@ -196,7 +219,8 @@ public struct KVCacheManager: Sendable {
             let parent = j == 0 ? e.root : e.hashes[j - 1]
             let chunk = tokens[(j * blockSize)..<((j + 1) * blockSize)]
             let h = BlockHash.chained(parent: parent, tokens: chunk)
-            pool.register(e.table[j], hash: h, parent: parent, tokens: chunk)
+            // A freed block is not registered again; its hash still links the chain.
+            if e.table[j] != Self.nullBlock { pool.register(e.table[j], hash: h, parent: parent, tokens: chunk) }
             e.hashes.append(h)
         }
     }
@@ -207,7 +231,7 @@ public struct KVCacheManager: Sendable {
     public mutating func fork(parent: Int, child: Int) {
         guard let e = entries[parent], !e.swapped else { preconditionFailure("forking sequence \(parent), which is not resident") }
         precondition(entries[child] == nil, "sequence \(child) already has blocks")
-        for b in e.table { pool.retain(b) }
+        for b in e.table where b != Self.nullBlock { pool.retain(b) }
         entries[child] = e
         if !shareForkedBlocks {
             entries[parent]!.copiesSharedBlocks = true
@@ -220,9 +244,9 @@ public struct KVCacheManager: Sendable {
     public mutating func free(_ seq: Int) {
         guard let e = entries.removeValue(forKey: seq) else { return }
         if e.swapped {
-            for b in e.table.reversed() { swapPool!.release(b) }
+            for b in e.table.reversed() where b != Self.nullBlock { swapPool!.release(b) }
         } else {
-            for b in e.table.reversed() { pool.release(b) }
+            for b in e.table.reversed() where b != Self.nullBlock { pool.release(b) }
         }
     }
 
@@ -231,7 +255,7 @@ public struct KVCacheManager: Sendable {
     /// Distinct device blocks of these sequences (blocks they share are moved once).
     public func distinctBlocks(_ seqs: [Int]) -> Int {
         var seen = Set<Int32>()
-        for s in seqs { if let e = entries[s] { seen.formUnion(e.table) } }
+        for s in seqs { if let e = entries[s] { seen.formUnion(e.table.lazy.filter { $0 != Self.nullBlock }) } }
         return seen.count
     }
 
@@ -249,7 +273,9 @@ public struct KVCacheManager: Sendable {
             var swappedTable: [Int32] = []
             swappedTable.reserveCapacity(e.table.count)
             for b in e.table {
-                if let target = mapping[b] {
+                if b == Self.nullBlock {
+                    swappedTable.append(b)
+                } else if let target = mapping[b] {
                     swapPool!.retain(target)
                     swappedTable.append(target)
                 } else {
@@ -259,7 +285,7 @@ public struct KVCacheManager: Sendable {
                     swappedTable.append(target)
                 }
             }
-            for b in e.table.reversed() { pool.release(b) }
+            for b in e.table.reversed() where b != Self.nullBlock { pool.release(b) }
             e.table = swappedTable
             e.swapped = true
             entries[s] = e
@@ -284,6 +310,10 @@ public struct KVCacheManager: Sendable {
             var table: [Int32] = []
             table.reserveCapacity(e.table.count)
             for (j, b) in e.table.enumerated() {
+                if b == Self.nullBlock {
+                    table.append(b)
+                    continue
+                }
                 if let target = mapping[b] {
                     pool.retain(target)
                     table.append(target)
@@ -306,7 +336,7 @@ public struct KVCacheManager: Sendable {
                 copies.append(BlockCopy(source: b, destination: target))
                 table.append(target)
             }
-            for b in e.table.reversed() { swapPool!.release(b) }
+            for b in e.table.reversed() where b != Self.nullBlock { swapPool!.release(b) }
             e.table = table
             e.swapped = false
             // Without the tokens the chain cannot be checked: it is hashed again as it grows.
@@ -318,7 +348,7 @@ public struct KVCacheManager: Sendable {
 
     /// Blocks the resident sequences would hold if none were shared: the sum of their table sizes.
     public var logicalBlocks: Int {
-        entries.values.reduce(0) { $0 + ($1.swapped ? 0 : $1.table.count) }
+        entries.values.reduce(0) { $0 + ($1.swapped ? 0 : $1.table.count - $1.table.prefix { $0 == Self.nullBlock }.count) }
     }
 
     /// Token slots in use that hold a token, counted once per distinct block: `computed` gives each
@@ -327,7 +357,7 @@ public struct KVCacheManager: Sendable {
         var filled: [Int32: Int] = [:]
         for (s, n) in computed {
             guard let e = entries[s], !e.swapped else { continue }
-            for (j, b) in e.table.enumerated() {
+            for (j, b) in e.table.enumerated() where b != Self.nullBlock {
                 let f = min(blockSize, max(0, n - j * blockSize))
                 filled[b] = max(filled[b] ?? 0, f)
             }

@@ -10,6 +10,8 @@ extension KVCacheManager {
     ///   hash the sequence knows, the block's recorded parent is the sequence's previous hash (or
     ///   its root); a block registered under another hash than the sequence's is a violation.
     /// - The swap tier never holds prefix-cache content.
+    /// - `nullBlock` entries (blocks a sliding window freed) appear only with a window, and only
+    ///   as a table's leading run.
     public func validate() -> [String] {
         var problems = pool.validate().map { "device: " + $0 }
         if let sp = swapPool {
@@ -21,7 +23,10 @@ extension KVCacheManager {
         for s in entries.keys.sorted() {
             let e = entries[s]!
             if e.swapped && swapPool == nil { problems.append("sequence \(s) is swapped, and there is no swap tier") }
-            for b in e.table {
+            let nulls = e.table.prefix { $0 == Self.nullBlock }.count
+            if nulls > 0 && slidingWindow == nil { problems.append("sequence \(s): \(nulls) freed entries without a sliding window") }
+            if e.table[nulls...].contains(Self.nullBlock) { problems.append("sequence \(s): a freed entry after a live block") }
+            for b in e.table where b != Self.nullBlock {
                 if e.swapped {
                     guard b >= 0, Int(b) < swap.count else { problems.append("sequence \(s): swap block \(b) out of range"); continue }
                     swap[Int(b)] += 1
@@ -34,7 +39,7 @@ extension KVCacheManager {
             guard !e.swapped else { continue }
             for (j, h) in zip(e.table.indices, e.hashes) {
                 let b = e.table[j]
-                guard b >= 0, Int(b) < device.count, let registered = pool.hash(of: b) else { continue }
+                guard b != Self.nullBlock, b >= 0, Int(b) < device.count, let registered = pool.hash(of: b) else { continue }
                 if registered != h {
                     problems.append("sequence \(s): block \(b) (position \(j)) is cached as \(registered), the sequence knows it as \(h)")
                 } else if pool.parentHash(of: b) != (j == 0 ? e.root : e.hashes[j - 1]) {
