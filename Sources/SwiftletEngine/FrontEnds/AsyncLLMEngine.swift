@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletKernels
 import SwiftletModels
 import SwiftletTokenizers
 
@@ -55,6 +56,11 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     private var latest: EngineStatistics
     // Touched only by the loop thread.
     private var streams: [String: AsyncStream<RequestOutput>.Continuation] = [:]
+    /// Steps run since the heap's free pages were last handed back (`HeapRelease`): they are
+    /// released when the engine goes idle, and under unbroken load every `heapReleaseInterval`.
+    private var stepsSinceHeapRelease = 0
+    private var lastHeapRelease = ContinuousClock.now
+    private static let heapReleaseInterval = Duration.seconds(10)
 
     /// Takes ownership of `engine`: nothing else may use it afterwards.
     public init(engine: LLMEngine, maxWaitingRequests: Int = 1024) {
@@ -159,6 +165,13 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
+            if inbox.isEmpty && !stopping && !engine.hasUnfinishedRequests && stepsSinceHeapRelease > 0 {
+                // About to sleep: what the finished requests freed goes back to the system, so
+                // the resident set does not keep whatever the busiest moment touched.
+                condition.unlock()
+                releaseHeap()
+                condition.lock()
+            }
             while inbox.isEmpty && !stopping && !engine.hasUnfinishedRequests { condition.wait() }
             let commands = inbox
             inbox = []
@@ -177,12 +190,20 @@ public final class AsyncLLMEngine: @unchecked Sendable {
             }
             if engine.hasUnfinishedRequests {
                 for out in engine.step() { deliver(out) }
+                stepsSinceHeapRelease += 1
+                if lastHeapRelease.duration(to: .now) >= Self.heapReleaseInterval { releaseHeap() }
             }
             let s = engine.statistics
             condition.lock()
             latest = s
             condition.unlock()
         }
+    }
+
+    private func releaseHeap() {
+        HeapRelease.releaseFreeMemory()
+        stepsSinceHeapRelease = 0
+        lastHeapRelease = .now
     }
 
     private func handle(_ command: Command) {
