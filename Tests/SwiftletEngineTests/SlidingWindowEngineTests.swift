@@ -75,6 +75,10 @@ import SwiftletTestSupport
                 }
             }
             mostUsed = max(mostUsed, m().pool.usedCount)
+            let map = engine.blockMap()
+            if map.count(.owned) + map.count(.shared) != m().pool.usedCount {
+                Issue.record("step \(step): the block map shows \(map.count(.owned) + map.count(.shared)) blocks in use, the pool \(m().pool.usedCount)")
+            }
             step += 1
             if step > 20_000 { Issue.record("no progress"); break }
         }
@@ -143,6 +147,40 @@ import SwiftletTestSupport
         #expect(out.numCachedTokens == 28)
         #expect(out.outputs[0].tokenIDs == Self.greedy(prompt: prompt + [5], count: 20))
         #expect(mock.corruptions == 0)
+    }
+
+    /// A model whose layers report their own windows.
+    final class LayerWindows: CausalLanguageModel {
+        let inner = MockModel(slidingWindow: SlidingWindowEngineTests.window)
+        let layerSlidingWindows: [Int?]
+        init(_ windows: [Int?]) { layerSlidingWindows = windows }
+        var config: ModelConfig { inner.config }
+        var residentBytes: Int { 0 }
+        func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
+            inner.forward(tokens: tokens, metadata: metadata, cache: cache)
+        }
+    }
+
+    /// Blocks are freed only when every layer has the same window: a global layer among sliding
+    /// ones reads every block (one table per group of layers is not built), and so does a model
+    /// without windows.
+    @Test(arguments: [([Int?]([8, 8]), true, 8 as Int?), ([8, nil], true, nil), ([nil, nil], true, nil), ([8, 8], false, nil)])
+    func blocksAreFreedOnlyWhenEveryLayerSlides(windows: [Int?], frees: Bool, expected: Int?) throws {
+        var config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: 16), swapSpaceBytes: 0)
+        config.freesSlidingWindowBlocks = frees
+        let model = LayerWindows(windows)
+        let engine = try LLMEngine(model: model, cache: MockModel.makeCache(numBlocks: 16, blockSize: Self.bs), tokenizer: nil,
+                                   config: config)
+        #expect(engine.scheduler.manager.slidingWindow == expected)
+        #expect(engine.maxModelLen == (expected == nil ? 16 * Self.bs : model.config.maxPositionEmbeddings))
+        let prompt = Array(3..<13)
+        let request = EngineSchedulingTests.Request(id: "a", prompt: prompt, params: .greedy(maxTokens: 40, ignoreEOS: true), arrivalStep: 0)
+        let (outputs, mostUsed) = Self.run(engine, [request])
+        #expect(outputs["a"]?.outputs[0].tokenIDs == Self.greedy(prompt: prompt, count: 40))
+        #expect(model.inner.corruptions == 0)
+        // Between steps a sequence holds at most prompt + 38 tokens' KV: the step that computes
+        // the next one samples the last token and ends the request.
+        #expect(mostUsed == (expected == nil ? (prompt.count + 38 + Self.bs - 1) / Self.bs : Self.bound))
     }
 
     @Test func checkerFindsABlockKeptBehindTheWindow() throws {

@@ -42,7 +42,7 @@ extension LLMEngine {
             let index = ids.count
             ids.append(g.requestID)
             for s in g.sequences {
-                for b in manager.blockTable(s.id) where owners[Int(b)] < 0 {
+                for b in manager.blockTable(s.id) where b != KVCacheManager.nullBlock && owners[Int(b)] < 0 {
                     owners[Int(b)] = index
                 }
             }
