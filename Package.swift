@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "SwiftletFormats", targets: ["SwiftletFormats"]),
         .library(name: "SwiftletJinja", targets: ["SwiftletJinja"]),
         .library(name: "SwiftletTokenizers", targets: ["SwiftletTokenizers"]),
+        .library(name: "SwiftletAPI", targets: ["SwiftletAPI"]),
         .library(name: "SwiftletServer", targets: ["SwiftletServer"]),
     ],
     dependencies: [
@@ -51,10 +52,13 @@ let package = Package(
         .target(
             name: "SwiftletEngine", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletGrammar", "SwiftletFormats", "SwiftletKernels"],
             swiftSettings: swiftFast),
+        // OpenAI-style request bodies read into engine parameters, and the API's error shape: no
+        // HTTP framework below this floor, so the decoding is tested and fuzzed on its own.
+        .target(name: "SwiftletAPI", dependencies: ["SwiftletEngine", "SwiftletFormats"], swiftSettings: swiftFast),
         .target(
             name: "SwiftletServer",
             dependencies: [
-                "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletKernels",
+                "SwiftletAPI", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletKernels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -68,8 +72,8 @@ let package = Package(
         .executableTarget(
             name: "swiftlet",
             dependencies: [
-                "SwiftletServer", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SwiftletServer", "SwiftletAPI", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats",
+                "SwiftletKernels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftFast),
         // Paths of fixtures and model files and the mock model, shared by every test target.
@@ -80,7 +84,7 @@ let package = Package(
         .testTarget(name: "SwiftletTokenizersTests", dependencies: ["SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
-        .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
+        .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer", "SwiftletAPI", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

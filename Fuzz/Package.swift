@@ -20,7 +20,8 @@ let package = Package(
             "FuzzSupport", .product(name: "SwiftletJinja", package: "Swiftlet"), .product(name: "SwiftletTokenizers", package: "Swiftlet"),
         ]),
         .executableTarget(name: "FuzzRequest", dependencies: [
-            "FuzzSupport", .product(name: "SwiftletServer", package: "Swiftlet"), .product(name: "SwiftletFormats", package: "Swiftlet"),
+            "FuzzSupport", .product(name: "SwiftletAPI", package: "Swiftlet"), .product(name: "SwiftletEngine", package: "Swiftlet"),
+            .product(name: "SwiftletFormats", package: "Swiftlet"),
             .product(name: "SwiftletTokenizers", package: "Swiftlet"), .product(name: "SwiftletJinja", package: "Swiftlet"),
         ]),
     ],

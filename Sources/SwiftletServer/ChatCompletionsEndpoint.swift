@@ -1,6 +1,7 @@
 import Foundation
 import SwiftletJinja
 import Hummingbird
+import SwiftletAPI
 import SwiftletEngine
 import SwiftletModels
 import SwiftletFormats

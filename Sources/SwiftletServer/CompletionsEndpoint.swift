@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SwiftletAPI
 import SwiftletEngine
 import SwiftletModels
 import SwiftletFormats

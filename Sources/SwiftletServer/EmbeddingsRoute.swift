@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import SwiftletAPI
 import SwiftletEngine
 import SwiftletModels
 import SwiftletFormats
@@ -45,7 +46,7 @@ extension OpenAIServer {
             throw OpenAIError.invalidRequest("This model's embeddings have \(dimensions) dimensions; it cannot return \(asked).",
                                              param: "dimensions")
         }
-        let inputs = try Self.embeddingInputs(f)
+        let inputs = try embeddingInputs(f, limit: Self.maxEmbeddingInputs)
 
         let results: [EmbeddingResult]
         do {
@@ -65,52 +66,6 @@ extension OpenAIServer {
             "model": .string(service.modelName), "data": .array(data),
             "usage": ["prompt_tokens": .int(tokens), "total_tokens": .int(tokens)],
         ])
-    }
-
-    /// The request's `input` as engine inputs. Lists must be uniform: all strings, all token ids
-    /// (one input), or all lists of token ids.
-    static func embeddingInputs(_ f: RequestFields) throws -> [EmbeddingInput] {
-        let shape = "'input' must be a string, a list of strings, a list of token ids or a list of lists of token ids."
-        guard let value = f.value("input") else { throw OpenAIError.invalidRequest("'input' is required.", param: "input") }
-        func tokenIDs(_ items: [JSONValue]) -> [Int]? {
-            var ids: [Int] = []
-            ids.reserveCapacity(items.count)
-            for item in items {
-                guard case .int(let id) = item else { return nil }
-                ids.append(id)
-            }
-            return ids
-        }
-        let inputs: [EmbeddingInput]
-        switch value {
-        case .string(let text):
-            inputs = [.text(text)]
-        case .array(let items):
-            guard let first = items.first else { throw OpenAIError.invalidRequest("'input' must not be empty.", param: "input") }
-            switch first {
-            case .string:
-                inputs = try items.map {
-                    guard case .string(let text) = $0 else { throw OpenAIError.invalidRequest(shape, param: "input") }
-                    return .text(text)
-                }
-            case .int:
-                guard let ids = tokenIDs(items) else { throw OpenAIError.invalidRequest(shape, param: "input") }
-                inputs = [.tokens(ids)]
-            case .array:
-                inputs = try items.map {
-                    guard case .array(let inner) = $0, let ids = tokenIDs(inner) else { throw OpenAIError.invalidRequest(shape, param: "input") }
-                    return .tokens(ids)
-                }
-            default:
-                throw OpenAIError.invalidRequest(shape, param: "input")
-            }
-        default:
-            throw OpenAIError.invalidRequest(shape, param: "input")
-        }
-        guard inputs.count <= maxEmbeddingInputs else {
-            throw OpenAIError.invalidRequest("'input' has \(inputs.count) items; at most \(maxEmbeddingInputs) are allowed.", param: "input")
-        }
-        return inputs
     }
 
     /// Little-endian float32 bytes, base64: what clients decode with `numpy.frombuffer(..., "float32")`.

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletAPI
 import SwiftletEngine
 
 /// The engine requests behind one HTTP request (one per prompt), with their outputs merged into

@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SwiftletAPI
 import UnixSignals
 import SwiftletEngine
 import SwiftletKernels

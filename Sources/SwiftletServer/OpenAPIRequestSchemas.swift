@@ -1,3 +1,4 @@
+import SwiftletAPI
 import SwiftletEngine
 import SwiftletFormats
 

@@ -1,3 +1,4 @@
+import SwiftletAPI
 import SwiftletFormats
 
 /// Builders for the JSON Schema objects (OpenAPI 3.0 dialect) of the server's OpenAPI document.

@@ -1,4 +1,5 @@
 import Hummingbird
+import SwiftletAPI
 import SwiftletModels
 import SwiftletTokenizers
 import SwiftletJinja

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftletAPI
 import Testing
 @testable import SwiftletServer
 

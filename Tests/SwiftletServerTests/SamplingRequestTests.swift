@@ -1,3 +1,4 @@
+import SwiftletAPI
 import Testing
 import SwiftletEngine
 @testable import SwiftletServer

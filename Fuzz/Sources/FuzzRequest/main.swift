@@ -1,9 +1,10 @@
 import Foundation
 import FuzzSupport
+import SwiftletEngine
 import SwiftletFormats
 import SwiftletJinja
 import SwiftletTokenizers
-@testable import SwiftletServer
+@testable import SwiftletAPI
 
 /// A request body as the server decodes it before any model runs: the JSON parser, the typed
 /// field readers, the sampling parameters of both completion routes and their range checks, the
@@ -23,7 +24,7 @@ func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = try? chatML.render(messages: messages, addGenerationPrompt: true)
         }
     }
-    _ = expectOpenAIError { try OpenAIServer.embeddingInputs(f) }
+    _ = expectOpenAIError { try embeddingInputs(f, limit: 2048) }
     _ = expectOpenAIError { try f.strings("stop") }
     _ = expectOpenAIError { try f.ints("tokens") }
     return 0

@@ -1,3 +1,4 @@
+import SwiftletAPI
 import SwiftletFormats
 import SwiftletJinja
 

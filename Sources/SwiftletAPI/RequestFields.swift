@@ -1,15 +1,14 @@
 import Foundation
-import SwiftletModels
 import SwiftletFormats
 
 /// The fields of a JSON request body, read with OpenAI's rules: a missing field or an explicit
 /// `null` means "use the default", and a value of the wrong type is a 400 naming the field.
-struct RequestFields: Sendable {
+package struct RequestFields: Sendable {
     /// The body, a JSON object.
-    let json: JSONValue
+    package let json: JSONValue
 
     /// Parses a body; anything but a JSON object is a 400.
-    init(body: Data) throws {
+    package init(body: Data) throws {
         let value: JSONValue
         do {
             value = try JSONValue.parse(body)
@@ -20,32 +19,32 @@ struct RequestFields: Sendable {
         json = value
     }
 
-    init(object: JSONValue) {
+    package init(object: JSONValue) {
         json = object
     }
 
     /// The fields' names, in the order sent.
-    var keys: [String] { json.object?.map(\.0) ?? [] }
+    package var keys: [String] { json.object?.map(\.0) ?? [] }
 
     /// The raw value, nil when absent or null.
-    func value(_ key: String) -> JSONValue? {
+    package func value(_ key: String) -> JSONValue? {
         let v = json[key]
         // Not a ternary: JSONValue is nil-literal-expressible, and `nil` there would be `.null`.
         if v.isNull { return nil }
         return v
     }
 
-    func typeError(_ key: String, _ expected: String) -> OpenAIError {
+    package func typeError(_ key: String, _ expected: String) -> OpenAIError {
         .invalidRequest("'\(key)' must be \(expected).", param: key)
     }
 
-    func string(_ key: String) throws -> String? {
+    package func string(_ key: String) throws -> String? {
         guard let v = value(key) else { return nil }
         guard case .string(let s) = v else { throw typeError(key, "a string") }
         return s
     }
 
-    func int(_ key: String) throws -> Int? {
+    package func int(_ key: String) throws -> Int? {
         guard let v = value(key) else { return nil }
         switch v {
         case .int(let i): return i
@@ -55,7 +54,7 @@ struct RequestFields: Sendable {
         }
     }
 
-    func double(_ key: String) throws -> Double? {
+    package func double(_ key: String) throws -> Double? {
         guard let v = value(key) else { return nil }
         switch v {
         case .int(let i): return Double(i)
@@ -64,20 +63,20 @@ struct RequestFields: Sendable {
         }
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    package func bool(_ key: String) throws -> Bool? {
         guard let v = value(key) else { return nil }
         guard case .bool(let b) = v else { throw typeError(key, "a boolean") }
         return b
     }
 
-    func object(_ key: String) throws -> RequestFields? {
+    package func object(_ key: String) throws -> RequestFields? {
         guard let v = value(key) else { return nil }
         guard v.object != nil else { throw typeError(key, "an object") }
         return RequestFields(object: v)
     }
 
     /// A string or a list of strings (OpenAI's `stop`).
-    func strings(_ key: String) throws -> [String]? {
+    package func strings(_ key: String) throws -> [String]? {
         guard let v = value(key) else { return nil }
         switch v {
         case .string(let s): return [s]
@@ -90,7 +89,7 @@ struct RequestFields: Sendable {
         }
     }
 
-    func ints(_ key: String) throws -> [Int]? {
+    package func ints(_ key: String) throws -> [Int]? {
         guard let v = value(key) else { return nil }
         guard case .array(let a) = v else { throw typeError(key, "a list of integers") }
         return try a.map {

@@ -2,7 +2,7 @@ import SwiftletEngine
 
 /// Most choices (`n`) and candidates (`best_of`) one request may ask for: OpenAI's limit on `n`.
 /// Each is a sequence in the engine, so an unbounded count would let one request exhaust memory.
-let maxChoices = 128
+package let maxChoices = 128
 
 /// Reads the sampling controls shared by /v1/completions and /v1/chat/completions: OpenAI's
 /// parameters plus vLLM's extra ones (`top_k`, `min_p`, `repetition_penalty`, `min_tokens`,
@@ -11,7 +11,7 @@ let maxChoices = 128
 ///
 /// `max_tokens` stays nil when absent: the caller caps it at what the context leaves once the
 /// prompt is known, as vLLM does.
-func samplingParams(_ f: RequestFields, chat: Bool) throws -> SamplingParams {
+package func samplingParams(_ f: RequestFields, chat: Bool) throws -> SamplingParams {
     var p = SamplingParams(maxTokens: nil)
     if let n = try f.int("n") { p.n = n }
     p.bestOf = try f.int("best_of")
@@ -63,7 +63,7 @@ func samplingParams(_ f: RequestFields, chat: Bool) throws -> SamplingParams {
 
 /// Checks the parameters against the engine's rules and fills in `max_tokens` for one prompt;
 /// out-of-range values and prompts that leave no room are 400s.
-func finalize(_ params: SamplingParams, promptLength: Int, maxModelLen: Int, vocabSize: Int,
+package func finalize(_ params: SamplingParams, promptLength: Int, maxModelLen: Int, vocabSize: Int,
               promptParam: String) throws -> SamplingParams {
     var p = params
     if promptLength == 0 { throw OpenAIError.invalidRequest("The prompt is empty.", param: promptParam) }
