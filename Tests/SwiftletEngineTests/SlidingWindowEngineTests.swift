@@ -149,6 +149,25 @@ import SwiftletTestSupport
         #expect(mock.corruptions == 0)
     }
 
+    /// A prompt whose first blocks were evicted still hits the blocks in its window: 40 tokens
+    /// cached, where the whole-chain rule would stop at the first evicted block (24).
+    @Test func aHitNeedsOnlyTheWindowsBlocks() throws {
+        let (engine, _, mock) = Self.makeEngine(blocks: 12, scheduler: SchedulerConfig(maxNumBatchedTokens: 64))
+        let prompt = (0..<40).map { 3 + ($0 * 13) % 60 }
+        let other = (0..<16).map { 3 + ($0 * 5) % 60 }
+        // The 40-token prompt leaves blocks 0...7 behind its window, released last-first, then
+        // 8 and 9 at its end; the other prompt's four blocks take the two empty ones and evict 7 and 6.
+        _ = Self.run(engine, [.init(id: "a", prompt: prompt, params: .greedy(maxTokens: 1, ignoreEOS: true), arrivalStep: 0)])
+        _ = Self.run(engine, [.init(id: "b", prompt: other, params: .greedy(maxTokens: 1, ignoreEOS: true), arrivalStep: 0)])
+        #expect(engine.statistics.kvEvictions == 2)
+        let (outputs, _) = Self.run(engine, [.init(id: "c", prompt: prompt + [5], params: .greedy(maxTokens: 12, ignoreEOS: true),
+                                                   arrivalStep: 0)])
+        let out = try #require(outputs["c"])
+        #expect(out.numCachedTokens == 40)
+        #expect(out.outputs[0].tokenIDs == Self.greedy(prompt: prompt + [5], count: 12))
+        #expect(mock.corruptions == 0)
+    }
+
     /// A model whose layers report their own windows.
     final class LayerWindows: CausalLanguageModel {
         let inner = MockModel(slidingWindow: SlidingWindowEngineTests.window)

@@ -93,7 +93,7 @@ struct SlidingWindowKVCacheTests {
         #expect(m.validate().isEmpty, "\(m.validate())")
     }
 
-    @Test func prefixHitsNeedTheWholeChainAndTakeOnlyTheWindow() {
+    @Test func prefixHitsNeedOnlyTheWindowCachedAndTakeOnlyIt() {
         var m = KVCacheManager(numBlocks: 10, blockSize: Self.bs, slidingWindow: Self.window)
         let root = BlockHash.root()
         let prompt = Array(3..<27) // 24 tokens, 6 full blocks
@@ -119,12 +119,21 @@ struct SlidingWindowKVCacheTests {
         #expect(m.validate().isEmpty, "\(m.validate())")
         m.free(2)
 
-        // Take cached blocks until the chain's head is evicted too: then nothing hits.
-        var taken: [Int32] = []
-        while let b = m.pool.allocate() {
-            taken.append(b)
-            if m.cachedPrefix(tokens: longer, root: root).blocks.isEmpty { break }
-        }
+        // Every empty block and the four the window freed (the least recently used content):
+        // the chain's head is gone, yet blocks 4 and 5, the window of position 24, still hit.
+        var taken = (0..<8).map { _ in m.pool.allocate()! }
+        #expect(m.pool.evictions == 4)
+        let late = m.cachedPrefix(tokens: longer, root: root)
+        #expect(late.blocks.count == 6)
+        #expect(late.blocks.prefix(4).allSatisfy { $0 == KVCacheManager.nullBlock } && !late.blocks.suffix(2).contains(KVCacheManager.nullBlock))
+        #expect(late.unreferencedBlocks == 2)
+        m.admit(3, root: root, prefix: late)
+        #expect(m.freedEntries(3) == 4 && m.heldBlocks(3) == 2)
+        #expect(m.pool.refCount(late.blocks[4]) == 1 && m.pool.refCount(late.blocks[5]) == 1)
+        m.free(3)
+        // Evicting block 5 leaves no run whose window is cached.
+        taken.append(m.pool.allocate()!)
+        #expect(m.pool.evictions == 5)
         #expect(m.cachedPrefix(tokens: longer, root: root).blocks.isEmpty)
         for b in taken { m.pool.release(b) }
         #expect(m.validate().isEmpty, "\(m.validate())")

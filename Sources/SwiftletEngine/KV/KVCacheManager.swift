@@ -11,6 +11,8 @@ public struct BlockCopy: Sendable, Equatable, Hashable {
 
 /// Prompt blocks found in the prefix cache for a sequence about to be admitted.
 public struct CachedPrefix: Sendable, Equatable {
+    /// The hit blocks; with a sliding window, entries before the window of the first token to
+    /// compute are `KVCacheManager.nullBlock` (not needed, possibly evicted).
     public var blocks: [Int32] = []
     public var hashes: [BlockHash] = []
     /// How many of `blocks` no sequence holds now (taking them uses up free blocks).
@@ -91,10 +93,12 @@ public struct KVCacheManager: Sendable {
     // MARK: Admission with prefix caching
 
     /// Looks up the leading full blocks of `tokens` in the prefix cache. At most `tokens.count - 1`
-    /// tokens can hit, so that at least one token is computed and yields logits.
+    /// tokens can hit, so that at least one token is computed and yields logits. With a sliding
+    /// window only the blocks inside the window of the first token to compute must be cached.
     public func cachedPrefix(tokens: [Int], root: BlockHash) -> CachedPrefix {
         var found = CachedPrefix()
         guard enablePrefixCaching, tokens.count > 1 else { return found }
+        if slidingWindow != nil { return windowedCachedPrefix(tokens: tokens, root: root) }
         let limit = (tokens.count - 1) / blockSize
         var parent = root
         for j in 0..<limit {

@@ -9,10 +9,11 @@
 /// `sw_paged_attention`, which refuses a null entry there).
 ///
 /// Prefix caching: a freed block keeps its hash and joins the cached free queue like any other
-/// released block, so a later request can still take it back. The rule for a hit is unchanged:
-/// every block of the prefix must still be cached (`cachedPrefix` stops at the first missing
-/// one), so a block evicted after its window passed ends the hit there. Admission then takes only
-/// the hit blocks that are still inside the window of the first token to compute.
+/// released block, so a later request can still take it back. A hit of n blocks needs only the
+/// blocks inside the window of its first token to compute (n * blockSize) cached, as in vLLM:
+/// the ones before it are never read, so they may have been evicted. Hashes chain over token ids,
+/// so the lookup goes on past a missing block; admission takes only the window's blocks and
+/// leaves null entries before them.
 ///
 /// Models that mix sliding and global layers would need one table per group of layers (a
 /// global table keeps every block); the engine does not free blocks for them (see `LLMEngine`).
@@ -56,5 +57,32 @@ extension KVCacheManager {
     /// Blocks a sequence holds now, in the device cache or the swap tier.
     public func heldBlocks(_ seq: Int) -> Int {
         entries[seq]?.table.reduce(0) { $0 + ($1 == Self.nullBlock ? 0 : 1) } ?? 0
+    }
+
+    /// `cachedPrefix` with a window: the longest run of leading full blocks whose window part is
+    /// cached. Hashes every full block of the prompt (a miss does not end the search).
+    func windowedCachedPrefix(tokens: [Int], root: BlockHash) -> CachedPrefix {
+        let limit = (tokens.count - 1) / blockSize
+        var blocks: [Int32] = []
+        var hashes: [BlockHash] = []
+        var parent = root
+        var lastMiss = -1
+        var best = 0
+        for j in 0..<limit {
+            let chunk = tokens[(j * blockSize)..<((j + 1) * blockSize)]
+            let h = BlockHash.chained(parent: parent, tokens: chunk)
+            let b = pool.cachedBlock(hash: h, parent: parent, tokens: chunk) ?? Self.nullBlock
+            if b == Self.nullBlock { lastMiss = j }
+            blocks.append(b)
+            hashes.append(h)
+            parent = h
+            if lastMiss < deadBlocks(computed: (j + 1) * blockSize) { best = j + 1 }
+        }
+        var found = CachedPrefix()
+        let dead = deadBlocks(computed: best * blockSize)
+        found.blocks = blocks[0..<best].enumerated().map { $0.offset < dead ? Self.nullBlock : $0.element }
+        found.hashes = Array(hashes[0..<best])
+        found.unreferencedBlocks = found.blocks[dead...].reduce(0) { $0 + (pool.refCount($1) == 0 ? 1 : 0) }
+        return found
     }
 }
