@@ -109,6 +109,19 @@ import SwiftletTestSupport
         #expect(engine.statistics.kvBlocksUsed == 0)
     }
 
+    /// A prompt of twice the cache's tokens, alone: admitted (a window's worth of blocks and
+    /// chunks cut to what fits, not the whole prompt, are counted) and computed right.
+    @Test func aPromptLongerThanTheCacheIsPrefilledInChunksThatFit() throws {
+        let (engine, _, mock) = Self.makeEngine(blocks: 6, scheduler: SchedulerConfig(maxNumBatchedTokens: 64))
+        #expect(engine.scheduler.manager.maxLiveBlocks(stepTokens: 64) > 6)
+        let prompt = (0..<50).map { 3 + ($0 * 17) % 60 }
+        let (outputs, mostUsed) = Self.run(engine, [.init(id: "p", prompt: prompt, params: .greedy(maxTokens: 10, ignoreEOS: true),
+                                                          arrivalStep: 0)])
+        #expect(outputs["p"]?.outputs[0].tokenIDs == Self.greedy(prompt: prompt, count: 10))
+        #expect(outputs["p"]?.outputs[0].finishReason == .length)
+        #expect(mock.corruptions == 0 && mostUsed <= 6)
+    }
+
     /// Random traffic (n = 2, sampling, beams, shared prompt stems) in a cache far too small to
     /// hold it, against each request alone in an engine that keeps every block.
     @Test(arguments: [(PreemptionMode.recompute, true), (.swap, true), (.auto, false)])

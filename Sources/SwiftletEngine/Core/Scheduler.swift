@@ -201,8 +201,9 @@ public final class Scheduler {
                 let p = g.needsPromptLogprobs ? CachedPrefix() : manager.cachedPrefix(tokens: s.tokenIDs, root: g.cacheRoot)
                 prefixes.append(p)
                 let rest = s.tokenIDs.count - p.tokens(blockSize: blockSize)
-                // With a sliding window, what the prompt holds at once: chunks of at most a step's budget.
-                let step = config.enableChunkedPrefill ? config.maxNumBatchedTokens : rest
+                // With a sliding window, what the prompt holds at once: chunks of at most a step's
+                // budget, and no larger than what fits the whole cache (`fit` cuts them so).
+                let step = config.enableChunkedPrefill ? min(config.maxNumBatchedTokens, manager.maxStepTokensAlone) : rest
                 need += manager.blocksNeeded(toAdmit: p, newTokens: rest, stepTokens: step)
                 uncached += rest
             }

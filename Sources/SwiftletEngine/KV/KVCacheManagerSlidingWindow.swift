@@ -36,6 +36,13 @@ extension KVCacheManager {
         return (span + 2 * blockSize - 2) / blockSize
     }
 
+    /// The most tokens a step can compute for a sequence alone in the cache, so that
+    /// `maxLiveBlocks(stepTokens:)` stays within the pool (`Int.max` without a window).
+    public var maxStepTokensAlone: Int {
+        guard let w = slidingWindow else { return .max }
+        return max(0, (numBlocks - 1) * blockSize - w + 2)
+    }
+
     /// Gives the blocks of `seq` that lie wholly before the window of its next query back to the
     /// pool, now that `computed` of its tokens are in the cache. Call it whenever `computed` grows.
     public mutating func releaseOutsideWindow(_ seq: Int, computed: Int) {
