@@ -88,9 +88,9 @@ public final class OpenAIServer: Sendable {
         if logger == nil { log.logLevel = .notice }
         let c = configuration
         // Every connection gets its hang-up detector first thing, so a hang-up during decoding or
-        // queueing is remembered for the request's watch.
+        // queueing is remembered for the request's watch, and its decoder's refusals as JSON.
         let http1 = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ClientCloseDetector()],
+            additionalChannelHandlers: [ClientCloseDetector(), MalformedRequestResponder()],
             idleTimeout: c.idleTimeout.map { .milliseconds($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) },
             httpDecoderConfiguration: .init(maxHeaderFieldSize: c.maxHeaderBytes, maxHeaderListSize: c.maxHeaderBytes))
         let app = Application(

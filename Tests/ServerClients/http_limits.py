@@ -63,15 +63,29 @@ async def connections(max_connections, max_header, max_body):
     for _, w in held[1:] + [(extra_r, extra_w)]:
         w.close()
 
-    # A head over the limit: 400, then the server closes the connection.
+    # A head over the limit: 431 with an OpenAI-shaped body, then the server closes the connection.
     r, w = await asyncio.open_connection(host, port)
     w.write(f"GET /health HTTP/1.1\r\nHost: {host}\r\nX-Padding: {'a' * (2 * max_header)}\r\n\r\n".encode())
     await w.drain()
-    status, _ = await asyncio.wait_for(read_response(r), 30)
-    assert status == 400, status
+    status, body = await asyncio.wait_for(read_response(r), 30)
+    assert status == 431, (status, body)
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "request_header_fields_too_large", error
     assert await asyncio.wait_for(r.read(), 30) == b"", "the connection stayed open after an oversized head"
     w.close()
-    print(f"a {2 * max_header}-byte header got 400 and a closed connection")
+    print(f"a {2 * max_header}-byte header got 431 with a JSON error and a closed connection")
+
+    # A request line the decoder cannot parse, after a good request on the same connection: 400 JSON.
+    r, w = await asyncio.open_connection(host, port)
+    assert (await get_health(r, w))[0] == 200
+    w.write(b"NOT AN HTTP REQUEST\r\n\r\n")
+    await w.drain()
+    status, body = await asyncio.wait_for(read_response(r), 30)
+    assert status == 400, (status, body)
+    assert json.loads(body)["error"]["type"] == "invalid_request_error", body
+    assert await asyncio.wait_for(r.read(), 30) == b"", "the connection stayed open after a malformed request"
+    w.close()
+    print("a malformed request line got 400 with a JSON error and a closed connection")
 
     # Bodies over the limit: declared, and sent chunked without a length.
     big = json.dumps({"prompt": "a" * (2 * max_body)}).encode()
