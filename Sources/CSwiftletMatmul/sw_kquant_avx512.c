@@ -33,19 +33,22 @@ SWTI __m512i direct_weights(const sw_kqtype t, const uint8_t *R, const int bi, c
         return _mm512_ternarylogic_epi32(_mm512_and_si512(g < 4 ? raw : _mm512_srli_epi16(raw, 4), m4), h,
                                          _mm512_set1_epi8(0x10), 0xF8);  // a | (b & c)
     }
+    // The block index is a variable here (see kq_rows), so the shifts take it as a count: the
+    // fifth (or fifth and sixth) bits go down to bit 0 and back up to bit 4, which keeps bytes
+    // apart within the 16-bit lanes.
     if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
         const __m512i raw = _mm512_loadu_si512((const void *)(R + (bi >> 1) * 1024 + g * 128 + v * 64));
-        const __m512i q = _mm512_and_si512((bi & 1) ? _mm512_srli_epi16(raw, 4) : raw, m4);
+        const __m512i q = _mm512_and_si512(_mm512_srli_epi16(raw, 4 * (bi & 1)), m4);
         if (t == SW_KQ_Q4_K) return q;
         const __m512i hb = _mm512_loadu_si512((const void *)(R + 4096 + g * 128 + v * 64));
-        const __m512i h = bi <= 4 ? _mm512_slli_epi16(hb, 4 - bi) : _mm512_srli_epi16(hb, bi - 4);
+        const __m512i h = _mm512_slli_epi16(_mm512_srli_epi16(hb, bi), 4);
         return _mm512_ternarylogic_epi32(q, h, _mm512_set1_epi8(0x10), 0xF8);
     }
     const int hh = bi >> 2, tt = bi & 3;
     const __m512i ql = _mm512_loadu_si512((const void *)(R + hh * 2048 + (tt & 1) * 1024 + g * 128 + v * 64));
     const __m512i qh = _mm512_loadu_si512((const void *)(R + 4096 + hh * 1024 + g * 128 + v * 64));
-    const __m512i lo = _mm512_and_si512((tt >> 1) ? _mm512_srli_epi16(ql, 4) : ql, m4);
-    const __m512i h = tt <= 2 ? _mm512_slli_epi16(qh, 4 - 2 * tt) : _mm512_srli_epi16(qh, 2);
+    const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(ql, 4 * (tt >> 1)), m4);
+    const __m512i h = _mm512_slli_epi16(_mm512_srli_epi16(qh, 2 * tt), 4);
     return _mm512_ternarylogic_epi32(lo, h, _mm512_set1_epi8(0x30), 0xF8);
 }
 
@@ -127,13 +130,11 @@ SWTI void kq_rows(const sw_kqtype t, const int mr, const int direct, const uint8
         f[i][0] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk0, y);
         f[i][1] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk1, y + 16);
     }
-    if (t == SW_KQ_Q5_0) {
-        for (int bi = 0; bi < nblk; bi++) kq_block(t, mr, direct, R, wq, ds, dm, isc, bi, b0 + bi, nb, X, xrb, xlo, f);
-    } else {
-        // A K-quant chunk is one whole record: the shifts of every block are constants.
-#pragma clang loop unroll(full)
-        for (int bi = 0; bi < SWI_KQ_CHUNK; bi++) kq_block(t, mr, direct, R, wq, ds, dm, isc, bi, b0 + bi, nb, X, xrb, xlo, f);
-    }
+    // Not unrolled: with the blocks of a chunk side by side the compiler spilled most of the
+    // accumulators (hundreds of stack accesses per chunk for Q6_K); the shift counts of
+    // direct_weights then are variables, which vpsrlw/vpsllw take from a register at no cost.
+#pragma clang loop unroll(disable)
+    for (int bi = 0; bi < nblk; bi++) kq_block(t, mr, direct, R, wq, ds, dm, isc, bi, b0 + bi, nb, X, xrb, xlo, f);
 #pragma clang loop unroll(full)
     for (int i = 0; i < mr; i++) {
         float *y = Y + (size_t)i * ldy;
