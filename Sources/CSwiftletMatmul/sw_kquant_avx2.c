@@ -20,8 +20,38 @@ SWTI __m256i lane_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// One activation row x (its q8a row) against the decoded chunk; y holds the running sums.
-SWTI void kq_row(const sw_kqtype t, const uint8_t *wq, const float *ds, const float *dm, const int32_t *isc, int b0,
+// The decoded weights of block bi of the chunk, group g, rows 8v .. 8v + 7, straight from the
+// packed records R: the values swi_kq_decode writes, for the one-row path. Shifts are 16-bit,
+// by counts that keep each byte's bits within it (see sw_kquant_avx512.c).
+SWTI __m256i direct_weights(const sw_kqtype t, const uint8_t *R, int bi, const int g, const int v) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    if (t == SW_KQ_Q5_0) {
+        const uint8_t *rec = R + (size_t)bi * 704;
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(rec + (g & 3) * 128 + v * 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(rec + 512 + v * 32));
+        const __m256i q = _mm256_and_si256(g < 4 ? raw : _mm256_srli_epi16(raw, 4), m4);
+        const __m256i h = g <= 4 ? _mm256_slli_epi16(hb, 4 - g) : _mm256_srli_epi16(hb, g - 4);
+        return _mm256_or_si256(q, _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+    }
+    if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
+        const __m256i raw = _mm256_loadu_si256((const __m256i *)(R + (bi >> 1) * 1024 + g * 128 + v * 32));
+        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 4 * (bi & 1)), m4);
+        if (t == SW_KQ_Q4_K) return q;
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(R + 4096 + g * 128 + v * 32));
+        const __m256i h = _mm256_slli_epi16(_mm256_srli_epi16(hb, bi), 4);
+        return _mm256_or_si256(q, _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
+    }
+    const int hh = bi >> 2, tt = bi & 3;
+    const __m256i ql = _mm256_loadu_si256((const __m256i *)(R + hh * 2048 + (tt & 1) * 1024 + g * 128 + v * 32));
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)(R + 4096 + hh * 1024 + g * 128 + v * 32));
+    const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(ql, 4 * (tt >> 1)), m4);
+    const __m256i h = _mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * tt), 4);
+    return _mm256_or_si256(lo, _mm256_and_si256(h, _mm256_set1_epi8(0x30)));
+}
+
+// One activation row x (its q8a row) against the decoded chunk wq, or with `direct` against the
+// records R; y holds the running sums.
+SWTI void kq_row(const sw_kqtype t, const int direct, const uint8_t *R, const uint8_t *wq, const float *ds, const float *dm, const int32_t *isc, int b0,
                  int nblk, int nb, const uint8_t *x, const int16_t *xlo, float *y, int nrows, int first) {
     // Groups whose int16 sums are added before widening (see the top of the file).
     const int span = t == SW_KQ_Q6_K ? 2 : t == SW_KQ_Q4_K ? 8 : 4;
@@ -50,7 +80,8 @@ SWTI void kq_row(const sw_kqtype t, const uint8_t *wq, const float *ds, const fl
             const __m256i xv = _mm256_set1_epi32((int32_t)swi_kq_u32(xq + 4 * g));
 #pragma clang loop unroll(full)
             for (int v = 0; v < 4; v++) {
-                const __m256i p = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i *)(w + g * 128 + v * 32)), xv);
+                const __m256i wv = direct ? direct_weights(t, R, bi, g, v) : _mm256_load_si256((const __m256i *)(w + g * 128 + v * 32));
+                const __m256i p = _mm256_maddubs_epi16(wv, xv);
                 s[v] = g % span == 0 ? p : _mm256_add_epi16(s[v], p);
                 if (g % span == span - 1) {
                     const __m256i wide = _mm256_madd_epi16(s[v], ones);
@@ -79,21 +110,32 @@ SWTI void kq_row(const sw_kqtype t, const uint8_t *wq, const float *ds, const fl
     }
 }
 
-typedef void (*kq_row_fn)(const uint8_t *wq, const float *ds, const float *dm, const int32_t *isc, int b0, int nblk,
+typedef void (*kq_row_fn)(const uint8_t *R, const uint8_t *wq, const float *ds, const float *dm, const int32_t *isc, int b0, int nblk,
                           int nb, const uint8_t *x, const int16_t *xlo, float *y, int nrows, int first);
 typedef void (*kq_decode_fn)(const uint8_t *R, int nblk, uint8_t *wq, float *ds, float *dm, int32_t *isc);
 
-#define KQ_DEF(T, NAME)                                                                                          \
-    SWT static void kq_row_##NAME(const uint8_t *wq, const float *ds, const float *dm, const int32_t *isc, int b0, \
-                                  int nblk, int nb, const uint8_t *x, const int16_t *xlo, float *y, int nrows,    \
-                                  int first) {                                                                   \
-        kq_row(T, wq, ds, dm, isc, b0, nblk, nb, x, xlo, y, nrows, first);                                       \
-    }                                                                                                            \
+#define KQ_DEF(T, NAME, DIRECT)                                                                                  \
+    SWT static void kq_row_##NAME##_##DIRECT(const uint8_t *R, const uint8_t *wq, const float *ds, const float *dm,   \
+                                             const int32_t *isc, int b0, int nblk, int nb, const uint8_t *x,        \
+                                             const int16_t *xlo, float *y, int nrows, int first) {                  \
+        kq_row(T, DIRECT, R, wq, ds, dm, isc, b0, nblk, nb, x, xlo, y, nrows, first);                              \
+    }
+#define KQ_DECODE_DEF(T, NAME)                                                                                   \
     SWT static void kq_decode_##NAME(const uint8_t *R, int nblk, uint8_t *wq, float *ds, float *dm, int32_t *isc) { \
         swi_kq_decode(T, R, nblk, wq, ds, dm, isc);                                                              \
     }
-KQ_DEF(SW_KQ_Q5_0, q5_0) KQ_DEF(SW_KQ_Q4_K, q4_k) KQ_DEF(SW_KQ_Q5_K, q5_k) KQ_DEF(SW_KQ_Q6_K, q6_k)
-static const kq_row_fn kq_rows[4] = {kq_row_q5_0, kq_row_q4_k, kq_row_q5_k, kq_row_q6_k};
+KQ_DEF(SW_KQ_Q5_0, q5_0, 0) KQ_DEF(SW_KQ_Q4_K, q4_k, 0) KQ_DEF(SW_KQ_Q5_K, q5_k, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 0)
+KQ_DEF(SW_KQ_Q5_0, q5_0, 1) KQ_DEF(SW_KQ_Q4_K, q4_k, 1) KQ_DEF(SW_KQ_Q5_K, q5_k, 1) KQ_DEF(SW_KQ_Q6_K, q6_k, 1)
+KQ_DECODE_DEF(SW_KQ_Q5_0, q5_0) KQ_DECODE_DEF(SW_KQ_Q4_K, q4_k) KQ_DECODE_DEF(SW_KQ_Q5_K, q5_k) KQ_DECODE_DEF(SW_KQ_Q6_K, q6_k)
+// [direct][format]
+static const kq_row_fn kq_rows[2][4] = {{kq_row_q5_0_0, kq_row_q4_k_0, kq_row_q5_k_0, kq_row_q6_k_0},
+                                        {kq_row_q5_0_1, kq_row_q4_k_1, kq_row_q5_k_1, kq_row_q6_k_1}};
+SWT static void kq_scales_q6(const uint8_t *R, float *ds, int32_t *isc) { swi_kq_scales_q6(R, ds, isc); }
+SWT static void kq_scales_k4(const uint8_t *s, float *ds, float *dm) { swi_kq_scales_k4(s, s + 384, s + 448, ds, dm); }
+SWT static void kq_scales_q5_0(const uint8_t *R, int nblk, float *ds) {
+    for (int bi = 0; bi < nblk; bi++)
+        for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(R + (size_t)bi * 704 + 640 + 2 * r);
+}
 static const kq_decode_fn kq_decoders[4] = {kq_decode_q5_0, kq_decode_q4_k, kq_decode_q5_k, kq_decode_q6_k};
 
 SWT void swi_kqtile_avx2(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
@@ -103,12 +145,18 @@ SWT void swi_kqtile_avx2(sw_kqtype t, const uint8_t *P, int nrows, int K, const 
     _Alignas(64) int32_t isc[SWI_KQ_CHUNK * 64];
     const int nb = K / 32, rb = swi_kq_rec_blocks(t);
     const size_t rec = swi_kq_rec_bytes(t), xrb = sw_q8a_row_bytes(K);
+    // One row decodes the weights in registers: the scratch round trip would cost more.
+    const int direct = m == 1;
     for (int b0 = 0; b0 < nb; b0 += SWI_KQ_CHUNK) {
         const int nblk = nb - b0 < SWI_KQ_CHUNK ? nb - b0 : SWI_KQ_CHUNK;
-        kq_decoders[t](P + (size_t)(b0 / rb) * rec, nblk, wq, ds, dm, isc);
+        const uint8_t *R = P + (size_t)(b0 / rb) * rec;
+        if (!direct) kq_decoders[t](R, nblk, wq, ds, dm, isc);
+        else if (t == SW_KQ_Q6_K) kq_scales_q6(R, ds, isc);
+        else if (t == SW_KQ_Q5_0) kq_scales_q5_0(R, nblk, ds);
+        else kq_scales_k4(R + (t == SW_KQ_Q5_K ? 5120 : 4096), ds, dm);
         for (int i = 0; i < m; i++)
-            kq_rows[t](wq, ds, dm, isc, b0, nblk, nb, Xq + (size_t)i * xrb, xlo ? xlo + (size_t)i * nb : NULL,
-                       Y + (size_t)i * ldy, nrows, b0 == 0);
+            kq_rows[direct][t](R, wq, ds, dm, isc, b0, nblk, nb, Xq + (size_t)i * xrb, xlo ? xlo + (size_t)i * nb : NULL,
+                               Y + (size_t)i * ldy, nrows, b0 == 0);
     }
 }
 
