@@ -1,4 +1,4 @@
-// Q5_0 / K-quant matmuls (sw_kquant.h) timed beside the packed Q8_0 matmul that the same weights
+// Q5_0 / Q5_1 / K-quant matmuls (sw_kquant.h) timed beside the packed Q8_0 matmul that the same weights
 // took before (requantized to Q8_0 at load), and a cross-check of every level against scalar:
 //   Benchmarks/kernels/build.sh && /tmp/swiftlet-kquant 1 all
 //   BENCH_CPUTIME=1 SWIFTLET_ISA=avx2 /tmp/swiftlet-kquant 1 q 2     # threads, mode, #shapes
@@ -22,7 +22,7 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static const char *const kq_names[] = {"Q5_0", "Q4_K", "Q5_K", "Q6_K"};
+static const char *const kq_names[] = {"Q5_0", "Q4_K", "Q5_K", "Q6_K", "Q5_1"};
 
 // Random GGUF blocks with small positive scales (d, dmin) where the format has them; every other
 // byte (quants, sub-block scales, high bits) random.
@@ -35,7 +35,7 @@ static uint8_t *kq_weights(sw_kqtype t, int N, int K) {
         const uint16_t d = sw_f32_to_f16_1(0.0005f + 0.002f * (rnd() % 100) / 100.0f);
         const uint16_t dmin = sw_f32_to_f16_1(0.001f * (rnd() % 100) / 100.0f);
         memcpy(p + (t == SW_KQ_Q6_K ? 208 : 0), &d, 2);
-        if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) memcpy(p + 2, &dmin, 2);
+        if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1) memcpy(p + 2, &dmin, 2);
     }
     return w;
 }
@@ -94,7 +94,7 @@ static int check(void) {
     static const int shapes[][3] = {{70, 256, 7}, {33, 512, 1}, {96, 1536, 37}, {40, 2304, 13}};
     int failures = 0;
     const int top = sw_cpu_max_level();
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < 5; t++) {
         for (int s = 0; s < 4; s++) {
             const int N = shapes[s][0], K = shapes[s][1], m = shapes[s][2];
             uint8_t *W = kq_weights((sw_kqtype)t, N, K);
@@ -166,7 +166,7 @@ int main(int argc, char **argv) {
             sw_quantize_rows_q8a(X, (size_t)K, m, K, Xq);
             float *Y = malloc(sizeof(float) * (size_t)m * N);
             double q8_median = 0;
-            for (int t = -1; t < 4; t++) {
+            for (int t = -1; t < 5; t++) {
                 size_t file_bytes, pb;
                 void *P;
                 if (t < 0) {

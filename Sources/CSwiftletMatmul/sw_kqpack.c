@@ -5,11 +5,12 @@
 
 #include <string.h>
 
-int sw_kqtype_block_elements(sw_kqtype type) { return type == SW_KQ_Q5_0 ? 32 : 256; }
+int sw_kqtype_block_elements(sw_kqtype type) { return swi_kq_is_q5x(type) ? 32 : 256; }
 
 size_t sw_kqtype_block_bytes(sw_kqtype type) {
     switch (type) {
         case SW_KQ_Q5_0: return 22;
+        case SW_KQ_Q5_1: return 24;
         case SW_KQ_Q4_K: return 144;
         case SW_KQ_Q5_K: return 176;
         case SW_KQ_Q6_K: return 210;
@@ -31,10 +32,12 @@ static void put_groups(uint8_t *dst, const uint8_t *src, int n, int r) {
 // One GGUF block `wb` as row r of the record `rec`.
 static void pack_block(sw_kqtype t, const uint8_t *wb, int r, uint8_t *rec) {
     switch (t) {
-        case SW_KQ_Q5_0: {
-            put_groups(rec, wb + 6, 16, r);
+        case SW_KQ_Q5_0:
+        case SW_KQ_Q5_1: {
+            const int q51 = t == SW_KQ_Q5_1;
+            put_groups(rec, wb + (q51 ? 8 : 6), 16, r);
             uint32_t qh;
-            memcpy(&qh, wb + 2, 4);
+            memcpy(&qh, wb + (q51 ? 4 : 2), 4);
             for (int c = 0; c < 4; c++) {
                 uint8_t v = 0;
                 for (int g = 0; g < 4; g++) {
@@ -44,6 +47,7 @@ static void pack_block(sw_kqtype t, const uint8_t *wb, int r, uint8_t *rec) {
                 rec[512 + r * 4 + c] = v;
             }
             memcpy(rec + 640 + 2 * r, wb, 2);
+            if (q51) memcpy(rec + 704 + 2 * r, wb + 2, 2);
             break;
         }
         case SW_KQ_Q4_K:

@@ -1,4 +1,4 @@
-// AVX2 (+FMA, F16C) kernel of the Q5_0 / K-quant matmuls (sw_kquant.h). The decoded chunk
+// AVX2 (+FMA, F16C) kernel of the Q5_0 / Q5_1 / K-quant matmuls (sw_kquant.h). The decoded chunk
 // (swi_kq_decode, vectorized here for AVX2) holds one weight row per dword lane, so each
 // instruction works on 8 rows against 4 broadcast activation bytes, as in sw_quant_avx2.c.
 // `vpmaddubsw` (u8 weights x s8 activations -> s16 pairs) has no headroom for long sums: pairs
@@ -25,15 +25,15 @@ SWTI __m256i lane_mask(int n) {
 // by counts that keep each byte's bits within it (see sw_kquant_avx512.c).
 SWTI __m256i direct_weights(const sw_kqtype t, const uint8_t *R, int bi, const int g, const int v) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    if (t == SW_KQ_Q5_0) {
-        const uint8_t *rec = R + (size_t)bi * 704;
+    if (swi_kq_is_q5x(t)) {
+        const uint8_t *rec = R + (size_t)bi * swi_kq_rec_bytes(t);
         const __m256i raw = _mm256_loadu_si256((const __m256i *)(rec + (g & 3) * 128 + v * 32));
         const __m256i hb = _mm256_loadu_si256((const __m256i *)(rec + 512 + v * 32));
         const __m256i q = _mm256_and_si256(g < 4 ? raw : _mm256_srli_epi16(raw, 4), m4);
         const __m256i h = g <= 4 ? _mm256_slli_epi16(hb, 4 - g) : _mm256_srli_epi16(hb, g - 4);
         return _mm256_or_si256(q, _mm256_and_si256(h, _mm256_set1_epi8(0x10)));
     }
-    if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
+    if (swi_kq_has_min(t)) {
         const __m256i raw = _mm256_loadu_si256((const __m256i *)(R + (bi >> 1) * 1024 + g * 128 + v * 32));
         const __m256i q = _mm256_and_si256(_mm256_srli_epi16(raw, 4 * (bi & 1)), m4);
         if (t == SW_KQ_Q4_K) return q;
@@ -99,7 +99,7 @@ SWTI void kq_row(const sw_kqtype t, const int direct, const uint8_t *R, const ui
             }
             const __m256 dx = _mm256_set1_ps(xb[b].d);
             f[v] = _mm256_fmadd_ps(_mm256_loadu_ps(ds + bi * 32 + 8 * v), _mm256_mul_ps(dx, _mm256_cvtepi32_ps(a[v])), f[v]);
-            if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K)
+            if (swi_kq_has_min(t))
                 f[v] = _mm256_fmadd_ps(_mm256_loadu_ps(dm + bi * 32 + 8 * v), _mm256_set1_ps(xb[b].s), f[v]);
         }
     }
@@ -126,17 +126,23 @@ typedef void (*kq_decode_fn)(const uint8_t *R, int nblk, uint8_t *wq, float *ds,
     }
 KQ_DEF(SW_KQ_Q5_0, q5_0, 0) KQ_DEF(SW_KQ_Q4_K, q4_k, 0) KQ_DEF(SW_KQ_Q5_K, q5_k, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 0)
 KQ_DEF(SW_KQ_Q5_0, q5_0, 1) KQ_DEF(SW_KQ_Q4_K, q4_k, 1) KQ_DEF(SW_KQ_Q5_K, q5_k, 1) KQ_DEF(SW_KQ_Q6_K, q6_k, 1)
+KQ_DEF(SW_KQ_Q5_1, q5_1, 0) KQ_DEF(SW_KQ_Q5_1, q5_1, 1)
 KQ_DECODE_DEF(SW_KQ_Q5_0, q5_0) KQ_DECODE_DEF(SW_KQ_Q4_K, q4_k) KQ_DECODE_DEF(SW_KQ_Q5_K, q5_k) KQ_DECODE_DEF(SW_KQ_Q6_K, q6_k)
+KQ_DECODE_DEF(SW_KQ_Q5_1, q5_1)
 // [direct][format]
-static const kq_row_fn kq_rows[2][4] = {{kq_row_q5_0_0, kq_row_q4_k_0, kq_row_q5_k_0, kq_row_q6_k_0},
-                                        {kq_row_q5_0_1, kq_row_q4_k_1, kq_row_q5_k_1, kq_row_q6_k_1}};
+static const kq_row_fn kq_rows[2][5] = {{kq_row_q5_0_0, kq_row_q4_k_0, kq_row_q5_k_0, kq_row_q6_k_0, kq_row_q5_1_0},
+                                        {kq_row_q5_0_1, kq_row_q4_k_1, kq_row_q5_k_1, kq_row_q6_k_1, kq_row_q5_1_1}};
 SWT static void kq_scales_q6(const uint8_t *R, float *ds, int32_t *isc) { swi_kq_scales_q6(R, ds, isc); }
 SWT static void kq_scales_k4(const uint8_t *s, float *ds, float *dm) { swi_kq_scales_k4(s, s + 384, s + 448, ds, dm); }
-SWT static void kq_scales_q5_0(const uint8_t *R, int nblk, float *ds) {
-    for (int bi = 0; bi < nblk; bi++)
-        for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(R + (size_t)bi * 704 + 640 + 2 * r);
+SWT static void kq_scales_q5x(const sw_kqtype t, const uint8_t *R, int nblk, float *ds, float *dm) {
+    for (int bi = 0; bi < nblk; bi++) {
+        const uint8_t *rec = R + (size_t)bi * swi_kq_rec_bytes(t);
+        for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(rec + 640 + 2 * r);
+        if (t == SW_KQ_Q5_1)
+            for (int r = 0; r < 32; r++) dm[bi * 32 + r] = swi_kq_half_at(rec + 704 + 2 * r);
+    }
 }
-static const kq_decode_fn kq_decoders[4] = {kq_decode_q5_0, kq_decode_q4_k, kq_decode_q5_k, kq_decode_q6_k};
+static const kq_decode_fn kq_decoders[5] = {kq_decode_q5_0, kq_decode_q4_k, kq_decode_q5_k, kq_decode_q6_k, kq_decode_q5_1};
 
 SWT void swi_kqtile_avx2(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
                          size_t ldy, const int16_t *xlo) {
@@ -152,7 +158,7 @@ SWT void swi_kqtile_avx2(sw_kqtype t, const uint8_t *P, int nrows, int K, const 
         const uint8_t *R = P + (size_t)(b0 / rb) * rec;
         if (!direct) kq_decoders[t](R, nblk, wq, ds, dm, isc);
         else if (t == SW_KQ_Q6_K) kq_scales_q6(R, ds, isc);
-        else if (t == SW_KQ_Q5_0) kq_scales_q5_0(R, nblk, ds);
+        else if (swi_kq_is_q5x(t)) kq_scales_q5x(t, R, nblk, ds, dm);
         else kq_scales_k4(R + (t == SW_KQ_Q5_K ? 5120 : 4096), ds, dm);
         for (int i = 0; i < m; i++)
             kq_rows[direct][t](R, wq, ds, dm, isc, b0, nblk, nb, Xq + (size_t)i * xrb, xlo ? xlo + (size_t)i * nb : NULL,

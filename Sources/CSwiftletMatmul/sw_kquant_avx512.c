@@ -1,4 +1,4 @@
-// AVX-512 VNNI kernel of the Q5_0 / K-quant matmuls (sw_kquant.h). Each chunk of 8 q8a blocks
+// AVX-512 VNNI kernel of the Q5_0 / Q5_1 / K-quant matmuls (sw_kquant.h). Each chunk of 8 q8a blocks
 // is decoded once per tile (swi_kq_decode, vectorized here for AVX-512) into bytes 0..63 in the
 // vertical layout of sw_quant_avx512.c's Q4 scratch: a zmm lane is one weight row, and one
 // vpdpbusd multiplies 4 consecutive k of 16 rows by 4 broadcast activation bytes. Register tiles
@@ -24,8 +24,8 @@
 // packed records R (the register-only twin of swi_kq_decode: the same values).
 SWTI __m512i direct_weights(const sw_kqtype t, const uint8_t *R, const int bi, const int g, const int v) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    if (t == SW_KQ_Q5_0) {
-        const uint8_t *rec = R + (size_t)bi * 704;
+    if (swi_kq_is_q5x(t)) {
+        const uint8_t *rec = R + (size_t)bi * swi_kq_rec_bytes(t);
         const __m512i raw = _mm512_loadu_si512((const void *)(rec + (g & 3) * 128 + v * 64));
         const __m512i hb = _mm512_loadu_si512((const void *)(rec + 512 + v * 64));
         // Bit g of each byte to bit 4 (16-bit shifts by at most 4 keep bytes apart here).
@@ -36,7 +36,7 @@ SWTI __m512i direct_weights(const sw_kqtype t, const uint8_t *R, const int bi, c
     // The block index is a variable here (see kq_rows), so the shifts take it as a count: the
     // fifth (or fifth and sixth) bits go down to bit 0 and back up to bit 4, which keeps bytes
     // apart within the 16-bit lanes.
-    if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
+    if (swi_kq_has_min(t)) {
         const __m512i raw = _mm512_loadu_si512((const void *)(R + (bi >> 1) * 1024 + g * 128 + v * 64));
         const __m512i q = _mm512_and_si512(_mm512_srli_epi16(raw, 4 * (bi & 1)), m4);
         if (t == SW_KQ_Q4_K) return q;
@@ -107,7 +107,7 @@ SWTI void kq_block(const sw_kqtype t, const int mr, const int direct, const uint
         f[i][0] = _mm512_fmadd_ps(d0, _mm512_mul_ps(dx, _mm512_cvtepi32_ps(a[i][0])), f[i][0]);
         f[i][1] = _mm512_fmadd_ps(d1, _mm512_mul_ps(dx, _mm512_cvtepi32_ps(a[i][1])), f[i][1]);
     }
-    if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
+    if (swi_kq_has_min(t)) {
         const __m512 m0 = _mm512_loadu_ps(dm + bi * 32), m1 = _mm512_loadu_ps(dm + bi * 32 + 16);
 #pragma clang loop unroll(full)
         for (int i = 0; i < mr; i++) {
@@ -160,32 +160,39 @@ typedef void (*kq_rows_fn)(const uint8_t *R, const uint8_t *wq, const float *ds,
 KQ_DEF_ALL(SW_KQ_Q5_0, q5_0)
 KQ_DEF_ALL(SW_KQ_Q4_K, q4_k)
 KQ_DEF_ALL(SW_KQ_Q5_K, q5_k)
+KQ_DEF_ALL(SW_KQ_Q5_1, q5_1)
 KQ_DEF(SW_KQ_Q6_K, q6_k, 1, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 2, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 3, 0)
 KQ_DEF(SW_KQ_Q6_K, q6_k, 4, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 1, 1)
 
 // [format][rows]: register tiles on the decoded chunk.
-static const kq_rows_fn kq_table[4][MR + 1] = {
+static const kq_rows_fn kq_table[5][MR + 1] = {
     {NULL, kq_q5_0_1_0, kq_q5_0_2_0, kq_q5_0_3_0, kq_q5_0_4_0, kq_q5_0_5_0, kq_q5_0_6_0},
     {NULL, kq_q4_k_1_0, kq_q4_k_2_0, kq_q4_k_3_0, kq_q4_k_4_0, kq_q4_k_5_0, kq_q4_k_6_0},
     {NULL, kq_q5_k_1_0, kq_q5_k_2_0, kq_q5_k_3_0, kq_q5_k_4_0, kq_q5_k_5_0, kq_q5_k_6_0},
     {NULL, kq_q6_k_1_0, kq_q6_k_2_0, kq_q6_k_3_0, kq_q6_k_4_0, NULL, NULL},
+    {NULL, kq_q5_1_1_0, kq_q5_1_2_0, kq_q5_1_3_0, kq_q5_1_4_0, kq_q5_1_5_0, kq_q5_1_6_0},
 };
 // [format]: weights decoded in registers, for one activation row.
-static const kq_rows_fn kq_direct[4] = {kq_q5_0_1_1, kq_q4_k_1_1, kq_q5_k_1_1, kq_q6_k_1_1};
+static const kq_rows_fn kq_direct[5] = {kq_q5_0_1_1, kq_q4_k_1_1, kq_q5_k_1_1, kq_q6_k_1_1, kq_q5_1_1_1};
 
 #define KQ_DECODE_DEF(T, NAME)                                                                             \
     SWT static void kq_decode_##NAME(const uint8_t *R, int nblk, uint8_t *wq, float *ds, float *dm, int32_t *isc) { \
         swi_kq_decode(T, R, nblk, wq, ds, dm, isc);                                                        \
     }
 KQ_DECODE_DEF(SW_KQ_Q5_0, q5_0) KQ_DECODE_DEF(SW_KQ_Q4_K, q4_k) KQ_DECODE_DEF(SW_KQ_Q5_K, q5_k) KQ_DECODE_DEF(SW_KQ_Q6_K, q6_k)
+KQ_DECODE_DEF(SW_KQ_Q5_1, q5_1)
 SWT static void kq_scales_q6(const uint8_t *R, float *ds, int32_t *isc) { swi_kq_scales_q6(R, ds, isc); }
 SWT static void kq_scales_k4(const uint8_t *s, float *ds, float *dm) { swi_kq_scales_k4(s, s + 384, s + 448, ds, dm); }
-SWT static void kq_scales_q5_0(const uint8_t *R, int nblk, float *ds) {
-    for (int bi = 0; bi < nblk; bi++)
-        for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(R + (size_t)bi * 704 + 640 + 2 * r);
+SWT static void kq_scales_q5x(const sw_kqtype t, const uint8_t *R, int nblk, float *ds, float *dm) {
+    for (int bi = 0; bi < nblk; bi++) {
+        const uint8_t *rec = R + (size_t)bi * swi_kq_rec_bytes(t);
+        for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(rec + 640 + 2 * r);
+        if (t == SW_KQ_Q5_1)
+            for (int r = 0; r < 32; r++) dm[bi * 32 + r] = swi_kq_half_at(rec + 704 + 2 * r);
+    }
 }
 typedef void (*kq_decode_fn)(const uint8_t *R, int nblk, uint8_t *wq, float *ds, float *dm, int32_t *isc);
-static const kq_decode_fn kq_decoders[4] = {kq_decode_q5_0, kq_decode_q4_k, kq_decode_q5_k, kq_decode_q6_k};
+static const kq_decode_fn kq_decoders[5] = {kq_decode_q5_0, kq_decode_q4_k, kq_decode_q5_k, kq_decode_q6_k, kq_decode_q5_1};
 
 SWT void swi_kqtile_avx512(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
                            size_t ldy, const int16_t *xlo) {
@@ -206,7 +213,7 @@ SWT void swi_kqtile_avx512(sw_kqtype t, const uint8_t *P, int nrows, int K, cons
         if (direct) {
             // The scales only; the same values the full decode gives.
             if (t == SW_KQ_Q6_K) kq_scales_q6(R, ds, isc);
-            else if (t == SW_KQ_Q5_0) kq_scales_q5_0(R, nblk, ds);
+            else if (swi_kq_is_q5x(t)) kq_scales_q5x(t, R, nblk, ds, dm);
             else kq_scales_k4(R + (t == SW_KQ_Q5_K ? 5120 : 4096), ds, dm);
             kq_direct[t](R, wq, ds, dm, isc, b0, nblk, nb, Xq, xrb, xlo, Y, ldy, mk0, mk1, b0 == 0);
             continue;

@@ -5,14 +5,14 @@
 // Each level's kernel works a chunk of up to SWI_KQ_CHUNK q8a blocks at a time: swi_kq_decode
 // turns the chunk's packed records into
 //   wq[bi * 1024 + g * 128 + (r, c)]  the u8 value (0..63) of element 4g + c of block bi, row r
-//   ds[bi * 32 + r]                   Q5_0 d; Q4_K/Q5_K d * scale; Q6_K d
-//   dm[bi * 32 + r]                   Q4_K/Q5_K -(dmin * min)
+//   ds[bi * 32 + r]                   Q5_0/Q5_1 d; Q4_K/Q5_K d * scale; Q6_K d
+//   dm[bi * 32 + r]                   Q4_K/Q5_K -(dmin * min); Q5_1 m
 //   isc[(bi * 2 + k) * 32 + r]        Q6_K scale of half k (elements 16k .. 16k + 15)
 // and then every activation row reuses them. The decoder is plain C, always inlined into each
 // level's target-attributed kernel, where the compiler vectorizes its loops for that level. Per
 // block and row, every level does the same integer sum and the same float steps:
 //   Q5_0:       a = dot(w, x) - 16 * sum(x);           acc = fma(ds, dx * a, acc)
-//   Q4_K, Q5_K: a = dot(w, x);                         acc = fma(ds, dx * a, acc); acc = fma(dm, s, acc)
+//   Q4_K, Q5_K, Q5_1: a = dot(w, x);                   acc = fma(ds, dx * a, acc); acc = fma(dm, s, acc)
 //   Q6_K:       a = isc0 * (dot_lo - 32 * sum_lo(x)) + isc1 * (dot_hi - 32 * sum_hi(x));
 //               acc = fma(ds, dx * a, acc)
 // with dx, s the q8a block's scale and scaled sum, dot_lo over elements 0..15 and dot_hi over
@@ -28,11 +28,17 @@
 
 /// Bytes of one packed record of 32 rows (32 GGUF blocks).
 static inline size_t swi_kq_rec_bytes(sw_kqtype t) {
-    return t == SW_KQ_Q5_0 ? 704 : t == SW_KQ_Q4_K ? 4608 : t == SW_KQ_Q5_K ? 5632 : 6720;
+    return t == SW_KQ_Q5_0 ? 704 : t == SW_KQ_Q5_1 ? 768 : t == SW_KQ_Q4_K ? 4608 : t == SW_KQ_Q5_K ? 5632 : 6720;
 }
 
+/// Q5_0 and Q5_1: one 32-element block per record.
+static inline int swi_kq_is_q5x(sw_kqtype t) { return t == SW_KQ_Q5_0 || t == SW_KQ_Q5_1; }
+
+/// Formats whose values carry an offset per (sub-)block: acc += dm * s.
+static inline int swi_kq_has_min(sw_kqtype t) { return t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1; }
+
 /// q8a blocks (32 elements) per record.
-static inline int swi_kq_rec_blocks(sw_kqtype t) { return t == SW_KQ_Q5_0 ? 1 : 8; }
+static inline int swi_kq_rec_blocks(sw_kqtype t) { return swi_kq_is_q5x(t) ? 1 : 8; }
 
 #define SWI_KQ_INLINE static inline __attribute__((always_inline))
 
@@ -112,12 +118,12 @@ SWI_KQ_INLINE void swi_kq_scales_q6(const uint8_t *R, float *ds, int32_t *isc) {
 }
 
 /// Decodes the records at R covering q8a blocks [0, nblk) of a chunk (see the top of the file).
-/// K-quant chunks are one record (nblk = 8); Q5_0 chunks are nblk records of one block.
+/// K-quant chunks are one record (nblk = 8); Q5_0 / Q5_1 chunks are nblk records of one block.
 SWI_KQ_INLINE void swi_kq_decode(const sw_kqtype t, const uint8_t *R, int nblk, uint8_t *wq, float *ds,
                                  float *dm, int32_t *isc) {
-    if (t == SW_KQ_Q5_0) {
+    if (swi_kq_is_q5x(t)) {
         for (int bi = 0; bi < nblk; bi++) {
-            const uint8_t *rec = R + (size_t)bi * 704;
+            const uint8_t *rec = R + (size_t)bi * swi_kq_rec_bytes(t);
             uint8_t *w = wq + bi * 1024;
             for (int g = 0; g < 8; g++)
                 for (int i = 0; i < 128; i++) {
@@ -125,6 +131,8 @@ SWI_KQ_INLINE void swi_kq_decode(const sw_kqtype t, const uint8_t *R, int nblk, 
                     w[g * 128 + i] = (uint8_t)(((g < 4 ? q : q >> 4) & 15) | ((rec[512 + i] >> g) & 1) << 4);
                 }
             for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(rec + 640 + 2 * r);
+            if (t == SW_KQ_Q5_1)
+                for (int r = 0; r < 32; r++) dm[bi * 32 + r] = swi_kq_half_at(rec + 704 + 2 * r);
         }
         return;
     }

@@ -1,4 +1,4 @@
-// NEON kernel of the Q5_0 / K-quant matmuls (sw_kquant.h). The decoded chunk (swi_kq_decode,
+// NEON kernel of the Q5_0 / Q5_1 / K-quant matmuls (sw_kquant.h). The decoded chunk (swi_kq_decode,
 // vectorized here for NEON) holds one weight row per dword, so a 16-byte load is 4 rows x 4 k:
 // with dotprod, `sdot lane` multiplies it by the group's 4 activation bytes and 8 int32x4
 // accumulators cover the 32 rows, as in sw_quant_neon.c's packed kernel; without dotprod,
@@ -80,7 +80,7 @@ SW_INLINE void block_mull(const uint8_t *w, const int8_t *x, int32x4_t lo[8], in
                 if (t == SW_KQ_Q5_0) a = vsubq_s32(a, vdupq_n_s32(16 * xsum[b]));                    \
             }                                                                                        \
             f[v] = vfmaq_f32(f[v], vld1q_f32(ds + bi * 32 + 4 * v), vmulq_n_f32(vcvtq_f32_s32(a), dx)); \
-            if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) f[v] = vfmaq_n_f32(f[v], vld1q_f32(dm + bi * 32 + 4 * v), sx); \
+            if (swi_kq_has_min(t)) f[v] = vfmaq_n_f32(f[v], vld1q_f32(dm + bi * 32 + 4 * v), sx); \
         }                                                                                            \
     }                                                                                                \
     for (int v = 0; v < 8; v++) vst1q_f32(tmp + 4 * v, f[v]);                                        \

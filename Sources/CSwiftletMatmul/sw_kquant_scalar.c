@@ -1,4 +1,4 @@
-// The scalar Q5_0 / K-quant tile kernel: the portable level and the plainest statement of the
+// The scalar Q5_0 / Q5_1 / K-quant tile kernel: the portable level and the plainest statement of the
 // arithmetic every level follows (sw_kquant_impl.h).
 #include "sw_kquant.h"
 #include "sw_kquant_impl.h"
@@ -40,7 +40,7 @@ void swi_kqtile_scalar(sw_kqtype t, const uint8_t *P, int nrows, int K, const ui
                         a = lo + hi - (t == SW_KQ_Q5_0 ? 16 * xsum[b] : 0);
                     }
                     acc[r] = __builtin_fmaf(ds[bi * 32 + r], xb[b].d * (float)a, acc[r]);
-                    if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) acc[r] = __builtin_fmaf(dm[bi * 32 + r], xb[b].s, acc[r]);
+                    if (swi_kq_has_min(t)) acc[r] = __builtin_fmaf(dm[bi * 32 + r], xb[b].s, acc[r]);
                 }
             }
             for (int r = 0; r < nrows; r++) y[r] = acc[r];

@@ -19,7 +19,7 @@ private struct KQRandom {
 
 /// The formats with a packed kernel of their own, with their C selector.
 private let kquantFormats: [(GGMLType, sw_kqtype)] = [
-    (.q5_0, SW_KQ_Q5_0), (.q4_K, SW_KQ_Q4_K), (.q5_K, SW_KQ_Q5_K), (.q6_K, SW_KQ_Q6_K),
+    (.q5_0, SW_KQ_Q5_0), (.q5_1, SW_KQ_Q5_1), (.q4_K, SW_KQ_Q4_K), (.q5_K, SW_KQ_Q5_K), (.q6_K, SW_KQ_Q6_K),
 ]
 
 private func storeHalf(_ x: Float, _ w: inout [UInt8], at i: Int) {
@@ -38,6 +38,9 @@ private func makeWeights(_ type: GGMLType, n: Int, k: Int, rng: inout KQRandom) 
         let d = 0.0005 + 0.002 * abs(rng.unit()), dmin = 0.001 * abs(rng.unit())
         switch type {
         case .q5_0: storeHalf(d * 8, &w, at: base)
+        case .q5_1:
+            storeHalf(d * 4, &w, at: base)
+            storeHalf(-0.1 * abs(rng.unit()), &w, at: base + 2)
         case .q4_K, .q5_K:
             storeHalf(d, &w, at: base)
             storeHalf(dmin, &w, at: base + 2)
@@ -142,7 +145,7 @@ struct KQuantMatmulTests {
         var rng = KQRandom(seed: 0x4B51_0000 + UInt64(type.rawValue))
         let pool2 = ThreadPool(threads: 2)
         var shapes = [(40, 256), (61, 512), (96, 768)]
-        if type == .q5_0 { shapes.append((33, 96)) }  // Q5_0 rows need only whole 32-blocks
+        if type.blockSize == 32 { shapes.append((33, 96)) }  // Q5_0 / Q5_1 rows need only whole 32-blocks
         for (n, k) in shapes {
             let w = makeWeights(type, n: n, k: k, rng: &rng)
             let wd = try w.withUnsafeBytes { try dequantize(type, $0, count: n * k) }
@@ -198,12 +201,12 @@ struct KQuantMatmulTests {
         }
     }
 
-    /// A Linear over K-quant and Q5_0 matrices (fused where whole tiles allow, split where not)
+    /// A Linear over K-quant, Q5_0 and Q5_1 matrices (fused where whole tiles allow, split where not)
     /// holds no more than the file's bytes and gives each column from its own matrix.
     @Test func linearPacksKQuantsWithoutRequantizing() throws {
         var rng = KQRandom(seed: 0x11EA)
         let k = 512
-        let parts: [(GGMLType, Int)] = [(.q4_K, 64), (.q4_K, 32), (.q6_K, 32), (.q5_K, 64), (.q5_0, 32), (.q4_K, 32)]
+        let parts: [(GGMLType, Int)] = [(.q4_K, 64), (.q4_K, 32), (.q6_K, 32), (.q5_K, 64), (.q5_0, 32), (.q5_1, 32), (.q4_K, 32)]
         let weights = parts.map { makeWeights($0.0, n: $0.1, k: k, rng: &rng) }
         let stored = weights.map { w in
             let p = UnsafeMutableRawPointer.allocate(byteCount: w.count, alignment: 64)

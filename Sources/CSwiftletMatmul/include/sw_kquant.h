@@ -9,11 +9,12 @@ extern "C" {
 #endif
 
 // ---------------------------------------------------------------------------------------------
-// Matmuls on weights in GGML's Q5_0 and K-quant formats (Q4_K, Q5_K, Q6_K), packed once at load
+// Matmuls on weights in GGML's Q5_0, Q5_1 and K-quant formats (Q4_K, Q5_K, Q6_K), packed once at load
 // into 32-row tiles of the same size as the file's blocks, against q8a activations (sw_quant.h).
 // Y[i*ldy + n] = sum_k W[n][k] * X[i][k], like sw_gemm_qp.
 //
 // GGUF blocks (elements per block, bytes): Q5_0 (32, 22): f16 d, u32 qh, u8 qs[16];
+// Q5_1 (32, 24): f16 d, f16 m, u32 qh, u8 qs[16];
 // Q4_K (256, 144): f16 d, f16 dmin, u8 scales[12], u8 qs[128];
 // Q5_K (256, 176): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128];
 // Q6_K (256, 210): u8 ql[128], u8 qh[64], i8 scales[16], f16 d.
@@ -27,6 +28,7 @@ extern "C" {
 //     [512, 640)    512 + (r, c): bit g (g < 4) = bit 4g + c of qh, bit 4 + g = bit 16 + 4g + c
 //                   (the fifth bits of the elements of groups g and 4 + g, in their bytes)
 //     [640, 704)    row r's f16 d at 640 + 2r
+//   Q5_1, 768 bytes: as Q5_0, then row r's f16 m at 704 + 2r
 //   Q4_K, 4608 bytes:
 //     [0, 4096)     p * 1024 + g * 128 + (r, c) = qs[32p + 4g + c], p < 4, g < 8
 //     [4096, 4480)  4096 + i * 128 + (r, c) = scales[4i + c], i < 3 (the 6-bit packing as stored)
@@ -48,11 +50,12 @@ typedef enum {
     SW_KQ_Q4_K = 1,
     SW_KQ_Q5_K = 2,
     SW_KQ_Q6_K = 3,
+    SW_KQ_Q5_1 = 4,
 } sw_kqtype;
 
-/// Elements of one GGUF block (32 for Q5_0, 256 for the K-quants).
+/// Elements of one GGUF block (32 for Q5_0 and Q5_1, 256 for the K-quants).
 int sw_kqtype_block_elements(sw_kqtype type);
-/// Bytes of one GGUF block (22, 144, 176, 210).
+/// Bytes of one GGUF block (22, 144, 176, 210, 24).
 size_t sw_kqtype_block_bytes(sw_kqtype type);
 
 /// Bytes of the packed form of N rows of K elements: 32 * block bytes per tile and block, so
