@@ -22,6 +22,11 @@ echo "built ${2:-/tmp/swiftlet-kstep}"
     "$at/sw_attention_avx2.c" "$at/sw_kv_cache.c" "$rt/sw_cpu.c" \
     -o "${3:-/tmp/swiftlet-kprefill}" -lpthread -lm
 echo "built ${3:-/tmp/swiftlet-kprefill}"
+"$CC" $flags "$here/kquant.c" "$rt/sw_pool.c" "$rt/sw_cpu.c" "$mm/sw_kquant.c" "$mm/sw_kqpack.c" "$mm/sw_kquant_scalar.c" \
+    "$mm/sw_kquant_avx2.c" "$mm/sw_kquant_avx512.c" "$mm/sw_quant.c" "$mm/sw_quant_ref.c" "$mm/sw_quant_q8a.c" "$mm/sw_convert.c" \
+    "$mm/sw_qpack.c" "$mm/sw_quant_avx2.c" "$mm/sw_quant_avxvnni.c" "$mm/sw_quant_avx512.c" "$mm/sw_convert_avx512.c" \
+    "$mm/sw_bf16_avx2.c" -o "${6:-/tmp/swiftlet-kquant}" -lpthread -lm
+echo "built ${6:-/tmp/swiftlet-kquant}"
 "$CC" -O2 "$here/machine_limits.c" -o "${4:-/tmp/swiftlet-klimits}" -lpthread
 echo "built ${4:-/tmp/swiftlet-klimits}"
 "$CC" $flags "$here/sampling.c" "$op/sw_sampling.c" "$op/sw_sampling_avx2.c" "$op/sw_sampling_avx512.c" \

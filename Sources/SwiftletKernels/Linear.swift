@@ -42,9 +42,9 @@ public enum KernelError: Error, CustomStringConvertible {
 /// stored matrices (fused q/k/v or gate/up projections share one call).
 ///
 /// The fast path multiplies integer blocks with VNNI dot products for any number of rows. Q8_0,
-/// Q4_0 and Q4_1 weights keep their blocks' values, regrouped once at load into 32-row tiles
-/// (the same size as the file's blocks; the mapped file is then no longer read); other formats
-/// are requantized to Q8_0 first. On CPUs without AMX this beats bf16 matmuls by about 4x
+/// Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights keep their blocks' values, regrouped once
+/// at load into 32-row tiles (the same size as the file's blocks; the mapped file is then no longer
+/// read); other formats (Q2_K, Q3_K, f16, bf16, f32) are requantized to Q8_0 first. On CPUs without AMX this beats bf16 matmuls by about 4x
 /// (`vdpbf16ps` runs at half the f32 FMA rate here, `vpdpbusd` at four times it). The fp32 path
 /// dequantizes everything and runs oneDNN's f32 matmul: the reference.
 public final class Linear: @unchecked Sendable {
@@ -54,8 +54,10 @@ public final class Linear: @unchecked Sendable {
 
     /// One kernel call: `rows` outputs starting at output column `firstRow`.
     private struct Segment {
-        /// nil: bf16 rows (only for row lengths the block formats cannot hold).
+        /// nil (and `kquant` nil): bf16 rows (only for row lengths the block formats cannot hold).
         let type: sw_qtype?
+        /// Q5_0, Q5_1 and K-quant weights (`sw_kquant.h`), packed by `sw_kqpack`.
+        var kquant: sw_kqtype? = nil
         /// Stored rows (bf16 segments; nil for block formats, which are packed).
         let weights: UnsafeRawPointer?
         /// The block-format rows packed into 32-row tiles (see `sw_qpack`), read at every level.
@@ -126,6 +128,8 @@ public final class Linear: @unchecked Sendable {
                     stored.append(Segment(type: nil, weights: UnsafeRawPointer(bf), packed: nil, rows: s.rows, firstRow: row))
                 } else if let q = Linear.kernelType(s.type) {
                     stored.append(Segment(type: q, weights: s.data, packed: nil, rows: s.rows, firstRow: row))
+                } else if let kq = Linear.kquantType(s.type), k % Int(sw_kqtype_block_elements(kq)) == 0 {
+                    stored.append(Segment(type: nil, kquant: kq, weights: s.data, packed: nil, rows: s.rows, firstRow: row))
                 } else {
                     let q8 = try Linear.requantizeQ8_0(s)
                     requantized.append(q8)
@@ -148,6 +152,23 @@ public final class Linear: @unchecked Sendable {
         var out: [Segment] = []
         var i = 0
         while i < stored.count {
+            if let kq = stored[i].kquant {
+                var j = i + 1
+                while j < stored.count, stored[j].kquant == kq, stored[j - 1].rows % 32 == 0 { j += 1 }
+                let total = stored[i..<j].reduce(0) { $0 + $1.rows }
+                let bytes = Int(sw_kqpack_bytes(kq, Int32(total), Int32(k)))
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+                var offset = 0
+                for s in stored[i..<j] {
+                    sw_kqpack(kq, s.weights, Int32(s.rows), Int32(k), buffer + offset)
+                    offset += Int(sw_kqpack_bytes(kq, Int32(s.rows), Int32(k)))
+                }
+                owned.append(buffer)
+                residentBytes += bytes
+                out.append(Segment(type: nil, kquant: kq, weights: nil, packed: UnsafeRawPointer(buffer), rows: total, firstRow: stored[i].firstRow))
+                i = j
+                continue
+            }
             guard let type = stored[i].type else {
                 out.append(stored[i])
                 i += 1
@@ -181,6 +202,18 @@ public final class Linear: @unchecked Sendable {
         case .q8_0: return SW_QTYPE_Q8_0
         case .q4_0: return SW_QTYPE_Q4_0
         case .q4_1: return SW_QTYPE_Q4_1
+        default: return nil
+        }
+    }
+
+    /// Stored formats with a packed kernel of their own (`sw_kquant.h`).
+    static func kquantType(_ t: GGMLType) -> sw_kqtype? {
+        switch t {
+        case .q5_0: return SW_KQ_Q5_0
+        case .q5_1: return SW_KQ_Q5_1
+        case .q4_K: return SW_KQ_Q4_K
+        case .q5_K: return SW_KQ_Q5_K
+        case .q6_K: return SW_KQ_Q6_K
         default: return nil
         }
     }
@@ -226,21 +259,26 @@ public final class Linear: @unchecked Sendable {
             sw_f32_linear_forward(pool.raw, f32Linear, x, ldx, Int32(m), y, ldy)
         } else {
             var xq: UnsafeMutableRawPointer?
+            // Quantized once for every segment (fused q/k/v, gate/up); split over the pool's
+            // threads when the batch is large enough to pay for the hand-off.
+            func quantized() -> UnsafeMutableRawPointer {
+                if let xq { return xq }
+                let rowBytes = Int(sw_q8a_row_bytes(Int32(inFeatures)))
+                let out = workspace.bytes(.activationQuant, count: rowBytes * m)
+                let k = Int32(inFeatures)
+                pool.parallelFor(m, granularity: m * inFeatures >= Linear.parallelQuantizeElements ? 1 : m) { r in
+                    sw_quantize_rows_q8a(x + r.lowerBound * ldx, ldx, Int32(r.count), k, out + r.lowerBound * rowBytes)
+                }
+                xq = out
+                return out
+            }
             for seg in segments {
                 if let type = seg.type {
-                    if xq == nil {
-                        let rowBytes = Int(sw_q8a_row_bytes(Int32(inFeatures)))
-                        let out = workspace.bytes(.activationQuant, count: rowBytes * m)
-                        let k = Int32(inFeatures)
-                        // Quantized once for every segment (fused q/k/v, gate/up); split over the
-                        // pool's threads when the batch is large enough to pay for the hand-off.
-                        pool.parallelFor(m, granularity: m * inFeatures >= Linear.parallelQuantizeElements ? 1 : m) { r in
-                            sw_quantize_rows_q8a(x + r.lowerBound * ldx, ldx, Int32(r.count), k, out + r.lowerBound * rowBytes)
-                        }
-                        xq = out
-                    }
-                    sw_gemm_qp(pool.raw, type, seg.weights, seg.packed, Int32(seg.rows), Int32(inFeatures), xq, Int32(m),
+                    sw_gemm_qp(pool.raw, type, seg.weights, seg.packed, Int32(seg.rows), Int32(inFeatures), quantized(), Int32(m),
                                y + seg.firstRow, ldy)
+                } else if let kq = seg.kquant {
+                    sw_gemm_kqp(pool.raw, kq, seg.packed, Int32(seg.rows), Int32(inFeatures), quantized(), Int32(m),
+                                y + seg.firstRow, ldy)
                 } else {
                     sw_gemm_bf16(pool.raw, seg.weights!.assumingMemoryBound(to: UInt16.self), Int32(seg.rows), Int32(inFeatures),
                                  x, ldx, Int32(m), y + seg.firstRow, ldy)

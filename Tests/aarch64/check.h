@@ -71,5 +71,6 @@ void test_converters(void);
 void test_ops(void);
 void test_quant(void);
 void test_quant_i8mm(void);
+void test_kquant(void);
 void test_attention(void);
 void test_linear_sampling(void);

@@ -20,6 +20,7 @@ int main(void) {
         test_converters();
         test_ops();
         test_quant();
+        test_kquant();
         test_attention();
         test_linear_sampling();
     }

@@ -1,0 +1,235 @@
+import Testing
+import CSwiftletMatmul
+@testable import SwiftletKernels
+
+/// SplitMix64, local to this file so the seeded streams do not depend on other tests.
+private struct KQRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    mutating func unit() -> Float { Float(Int64(bitPattern: next()) >> 40) / Float(1 << 23) }
+}
+
+/// The formats with a packed kernel of their own, with their C selector.
+private let kquantFormats: [(GGMLType, sw_kqtype)] = [
+    (.q5_0, SW_KQ_Q5_0), (.q5_1, SW_KQ_Q5_1), (.q4_K, SW_KQ_Q4_K), (.q5_K, SW_KQ_Q5_K), (.q6_K, SW_KQ_Q6_K),
+]
+
+private func storeHalf(_ x: Float, _ w: inout [UInt8], at i: Int) {
+    let b = Float16(x).bitPattern
+    w[i] = UInt8(b & 0xFF)
+    w[i + 1] = UInt8(b >> 8)
+}
+
+/// Random GGUF blocks: every byte random (quants, high bits, sub-block scales and mins), then
+/// the super-block scales set to realistic positive values, as quantizers write them.
+private func makeWeights(_ type: GGMLType, n: Int, k: Int, rng: inout KQRandom) -> [UInt8] {
+    let bytes = type.byteCount(elements: n * k)!
+    var w = (0..<bytes).map { _ in UInt8(truncatingIfNeeded: rng.next() >> 29) }
+    for b in 0..<(n * k / type.blockSize) {
+        let base = b * type.typeSize
+        let d = 0.0005 + 0.002 * abs(rng.unit()), dmin = 0.001 * abs(rng.unit())
+        switch type {
+        case .q5_0: storeHalf(d * 8, &w, at: base)
+        case .q5_1:
+            storeHalf(d * 4, &w, at: base)
+            storeHalf(-0.1 * abs(rng.unit()), &w, at: base + 2)
+        case .q4_K, .q5_K:
+            storeHalf(d, &w, at: base)
+            storeHalf(dmin, &w, at: base + 2)
+        case .q6_K: storeHalf(d, &w, at: base + 208)
+        default: Issue.record("no K-quant layout for \(type)")
+        }
+    }
+    return w
+}
+
+private func makeActivations(m: Int, k: Int, rng: inout KQRandom, outliers: Bool) -> [Float] {
+    var x = (0..<(m * k)).map { _ in rng.unit() }
+    // A few outliers, as in real hidden states, so per-block scales vary a lot.
+    if outliers { for _ in 0..<max(1, m * k / 97) { x[Int(rng.next() % UInt64(m * k))] *= 12 } }
+    return x
+}
+
+private func quantize(_ x: [Float], m: Int, k: Int) -> [UInt8] {
+    var xq = [UInt8](repeating: 0, count: m * QuantizedActivations.rowBytes(k: k))
+    x.withUnsafeBufferPointer { xp in
+        xq.withUnsafeMutableBytes { QuantizedActivations.quantize(xp.baseAddress!, ldx: k, m: m, k: k, into: $0.baseAddress!) }
+    }
+    return xq
+}
+
+/// The activations the kernels multiply: d · q of every q8a block.
+private func dequantizedActivations(_ xq: [UInt8], m: Int, k: Int) -> [Float] {
+    let rb = QuantizedActivations.rowBytes(k: k)
+    var out = [Float](repeating: 0, count: m * k)
+    xq.withUnsafeBytes { raw in
+        for i in 0..<m {
+            for b in 0..<(k / 32) {
+                let blk = raw.baseAddress! + i * rb + b * 40
+                let d = blk.loadUnaligned(as: Float.self)
+                for j in 0..<32 { out[i * k + b * 32 + j] = d * Float(blk.load(fromByteOffset: 8 + j, as: Int8.self)) }
+            }
+        }
+    }
+    return out
+}
+
+/// Y = X · Wᵀ in double precision.
+private func referenceGemm(_ w: [Float], _ x: [Float], n: Int, k: Int, m: Int) -> [Double] {
+    var y = [Double](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var acc = 0.0
+            for t in 0..<k { acc += Double(w[j * k + t]) * Double(x[i * k + t]) }
+            y[i * n + j] = acc
+        }
+    }
+    return y
+}
+
+private func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+    var num = 0.0, den = 0.0
+    for i in 0..<b.count {
+        let e = Double(a[i]) - b[i]
+        num += e * e
+        den += b[i] * b[i]
+    }
+    return (num / max(den, 1e-300)).squareRoot()
+}
+
+private func pack(_ kq: sw_kqtype, _ w: [UInt8], n: Int, k: Int) -> [UInt8] {
+    var p = [UInt8](repeating: 0xEE, count: Int(sw_kqpack_bytes(kq, Int32(n), Int32(k))))
+    w.withUnsafeBytes { wp in p.withUnsafeMutableBytes { sw_kqpack(kq, wp.baseAddress!, Int32(n), Int32(k), $0.baseAddress!) } }
+    return p
+}
+
+private func gemm(_ kq: sw_kqtype, _ packed: [UInt8], n: Int, k: Int, _ xq: [UInt8], rows: Range<Int>, pool: ThreadPool?) -> [Float] {
+    var y = [Float](repeating: .nan, count: rows.count * n)
+    let rb = QuantizedActivations.rowBytes(k: k)
+    packed.withUnsafeBytes { pp in
+        xq.withUnsafeBytes { xp in
+            sw_gemm_kqp(pool?.handle, kq, pp.baseAddress, Int32(n), Int32(k), xp.baseAddress! + rows.lowerBound * rb,
+                        Int32(rows.count), &y, n)
+        }
+    }
+    return y
+}
+
+struct KQuantMatmulTests {
+    /// Packed tiles take the file's bytes: 32 GGUF blocks per record, rows padded to whole tiles.
+    @Test(arguments: kquantFormats.map(\.0))
+    func packedWeightsTakeTheFilesBytes(type: GGMLType) {
+        let kq = kquantFormats.first { $0.0 == type }!.1
+        #expect(Int(sw_kqtype_block_bytes(kq)) == type.typeSize)
+        #expect(Int(sw_kqtype_block_elements(kq)) == type.blockSize)
+        for (n, k) in [(32, 256), (96, 768), (64, 4096)] {
+            #expect(Int(sw_kqpack_bytes(kq, Int32(n), Int32(k))) == type.byteCount(elements: n * k)!)
+        }
+        #expect(Int(sw_kqpack_bytes(kq, 40, 256)) == type.byteCount(elements: 64 * 256)!)
+    }
+
+    /// Every level, with one thread and two, against the dequantized weights times the
+    /// activations the kernel sees (tight) and times the unquantized activations (loose);
+    /// partial 32-row tiles (n = 40, 61) and register-tile remainders (m = 1 ... 37) included.
+    @Test(arguments: kquantFormats.map(\.0))
+    func matchesDequantizedReferenceAtEveryLevel(type: GGMLType) throws {
+        let kq = kquantFormats.first { $0.0 == type }!.1
+        var rng = KQRandom(seed: 0x4B51_0000 + UInt64(type.rawValue))
+        let pool2 = ThreadPool(threads: 2)
+        var shapes = [(40, 256), (61, 512), (96, 768)]
+        if type.blockSize == 32 { shapes.append((33, 96)) }  // Q5_0 / Q5_1 rows need only whole 32-blocks
+        for (n, k) in shapes {
+            let w = makeWeights(type, n: n, k: k, rng: &rng)
+            let wd = try w.withUnsafeBytes { try dequantize(type, $0, count: n * k) }
+            let packed = pack(kq, w, n: n, k: k)
+            for m in [1, 2, 5, 7, 13, 32, 37] {
+                let outliers = m % 2 == 1
+                let x = makeActivations(m: m, k: k, rng: &rng, outliers: outliers)
+                let xq = quantize(x, m: m, k: k)
+                let exact = referenceGemm(wd, dequantizedActivations(xq, m: m, k: k), n: n, k: k, m: m)
+                let loose = referenceGemm(wd, x, n: n, k: k, m: m)
+                let scale = max(exact.map { abs($0) }.max() ?? 1, 1e-3)
+                for level in KernelLevel.upToCurrent {
+                    for pool in [nil, pool2] {
+                        let y = KernelLevel.with(level) { gemm(kq, packed, n: n, k: k, xq, rows: 0..<m, pool: pool) }
+                        let label = "\(type) \(level) threads=\(pool == nil ? 1 : 2) m=\(m) n=\(n) k=\(k)"
+                        #expect(relativeError(y, exact) < 1e-5, "\(label)")
+                        var worst = 0.0
+                        for i in 0..<(m * n) { worst = max(worst, abs(Double(y[i]) - exact[i])) }
+                        #expect(worst <= 1e-4 * scale, "\(label) max deviation \(worst)")
+                        let e = relativeError(y, loose)
+                        #expect(e < (outliers ? 3e-2 : 1e-2), "\(label) vs unquantized activations: \(e)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Batch invariance: at every level, an output row is the same bit for bit whether its
+    /// activation row is computed alone, inside a batch of 37, or inside another batch, with one
+    /// thread or two.
+    @Test(arguments: kquantFormats.map(\.0))
+    func rowResultsDoNotDependOnTheBatch(type: GGMLType) {
+        let kq = kquantFormats.first { $0.0 == type }!.1
+        var rng = KQRandom(seed: 0xB47C_0000 + UInt64(type.rawValue))
+        let pool2 = ThreadPool(threads: 2)
+        let n = 75, k = 1024, m = 37
+        let packed = pack(kq, makeWeights(type, n: n, k: k, rng: &rng), n: n, k: k)
+        let xq = quantize(makeActivations(m: m, k: k, rng: &rng, outliers: true), m: m, k: k)
+        for level in KernelLevel.upToCurrent {
+            KernelLevel.with(level) {
+                let all = gemm(kq, packed, n: n, k: k, xq, rows: 0..<m, pool: pool2)
+                let middle = gemm(kq, packed, n: n, k: k, xq, rows: 3..<16, pool: nil)
+                for r in 0..<m {
+                    let alone = gemm(kq, packed, n: n, k: k, xq, rows: r..<(r + 1), pool: nil)
+                    let inBatch = Array(all[(r * n)..<((r + 1) * n)])
+                    #expect(alone.map(\.bitPattern) == inBatch.map(\.bitPattern), "\(type) \(level) row \(r) alone vs m = \(m)")
+                    if (3..<16).contains(r) {
+                        let other = Array(middle[((r - 3) * n)..<((r - 2) * n)])
+                        #expect(other.map(\.bitPattern) == inBatch.map(\.bitPattern), "\(type) \(level) row \(r) in m = 13 vs m = \(m)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A Linear over K-quant, Q5_0 and Q5_1 matrices (fused where whole tiles allow, split where not)
+    /// holds no more than the file's bytes and gives each column from its own matrix.
+    @Test func linearPacksKQuantsWithoutRequantizing() throws {
+        var rng = KQRandom(seed: 0x11EA)
+        let k = 512
+        let parts: [(GGMLType, Int)] = [(.q4_K, 64), (.q4_K, 32), (.q6_K, 32), (.q5_K, 64), (.q5_0, 32), (.q5_1, 32), (.q4_K, 32)]
+        let weights = parts.map { makeWeights($0.0, n: $0.1, k: k, rng: &rng) }
+        let stored = weights.map { w in
+            let p = UnsafeMutableRawPointer.allocate(byteCount: w.count, alignment: 64)
+            w.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: w.count) }
+            return p
+        }
+        defer { stored.forEach { $0.deallocate() } }
+        let sources = zip(parts, stored).map { WeightSource(type: $0.0, data: UnsafeRawPointer($1), rows: $0.1, columns: k) }
+        let linear = try Linear(sources, precision: .fast)
+        let n = linear.outFeatures
+        #expect(linear.residentBytes == weights.reduce(0) { $0 + $1.count }, "packed bytes vs the file's")
+        var wd = [Float]()
+        for (part, w) in zip(parts, weights) { wd += try w.withUnsafeBytes { try dequantize(part.0, $0, count: part.1 * k) } }
+        for m in [1, 7, 37] {
+            let x = makeActivations(m: m, k: k, rng: &rng, outliers: false)
+            var y = [Float](repeating: .nan, count: m * n)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    linear.forward(xp.baseAddress!, ldx: k, m: m, yp.baseAddress!, ldy: n, workspace: Workspace())
+                }
+            }
+            let exact = referenceGemm(wd, dequantizedActivations(quantize(x, m: m, k: k), m: m, k: k), n: n, k: k, m: m)
+            #expect(relativeError(y, exact) < 1e-5, "m = \(m)")
+        }
+    }
+}
