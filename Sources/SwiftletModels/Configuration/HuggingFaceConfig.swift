@@ -100,7 +100,7 @@ public struct HuggingFaceConfig: Sendable {
         return theta
     }
 
-    private func ropeScaling(in object: String) throws -> RopeScaling? {
+    func ropeScaling(in object: String) throws -> RopeScaling? {
         guard let v = try optional(object, "an object", Self.object) else { return nil }
         let sub = HuggingFaceConfig(root: v, path: path)
         let type = try sub.optionalString("rope_type") ?? sub.optionalString("type") ?? "default"

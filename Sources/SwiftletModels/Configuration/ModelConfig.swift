@@ -85,6 +85,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var attentionBias: Bool
     /// Attention looks back at most this many tokens (Mistral); nil for full attention.
     public var slidingWindow: Int?
+    /// Per layer, whether it attends within `slidingWindow` (Gemma 3 interleaves sliding and
+    /// global layers); nil when every layer does. Out-of-window keys may only be dropped from the
+    /// cache when no layer is global.
+    public var slidingLayers: [Bool]? = nil
     public var bosTokenId: Int?
     /// Tokens that end generation.
     public var eosTokenIds: [Int]
@@ -147,6 +151,9 @@ public struct ModelConfig: Sendable, Equatable {
         }
         guard rmsNormEps >= 0, rmsNormEps < 1 else { throw bad("normalisation epsilon \(rmsNormEps) is out of range") }
         if let w = slidingWindow, w <= 0 { throw bad("sliding window \(w) is not positive") }
+        if let l = slidingLayers, l.count != numLayers {
+            throw bad("\(l.count) sliding-window layer flags for \(numLayers) layers")
+        }
         if let s = ropeScaling {
             guard s.factor > 0, s.factor.isFinite else { throw bad("rope scaling factor \(s.factor) is not positive") }
             if s.kind == .llama3 {
