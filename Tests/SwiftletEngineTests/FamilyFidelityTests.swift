@@ -122,7 +122,7 @@ import SwiftletFormats
         let error = #expect(throws: ModelLoadError.self) { try loadModel(path: url.path) }
         let message = error.map(String.init(describing:)) ?? ""
         #expect(message.contains("GGUF architecture 'gptj'"), "\(message)")
-        #expect(message.contains("supported GGUF architectures: llama, mistral, qwen2, gpt2"), "\(message)")
+        #expect(message.contains("supported GGUF architectures: llama, mistral, qwen2, gemma3, gpt2"), "\(message)")
     }
 
     @Test func mistralFixtureExercisesTheSlidingWindow() throws {
