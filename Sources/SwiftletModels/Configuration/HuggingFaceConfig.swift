@@ -118,8 +118,10 @@ public struct HuggingFaceConfig: Sendable {
                                lowFreqFactor: try required("low_freq_factor"),
                                highFreqFactor: try required("high_freq_factor"),
                                originalMaxPositionEmbeddings: try required("original_max_position_embeddings"))
+        case "longrope":
+            return try longRopeScaling(sub, in: object)
         default:
-            throw ModelLoadError.unsupported(path: path, reason: "\(object) type '\(type)' (supported: default, linear, llama3)")
+            throw ModelLoadError.unsupported(path: path, reason: "\(object) type '\(type)' (supported: default, linear, llama3, longrope)")
         }
     }
 }

@@ -34,7 +34,7 @@ public struct ModelArchitecture: @unchecked Sendable {
 /// Every architecture Swiftlet runs, from a GGUF `general.architecture` or a `config.json` to
 /// its loader (mlx-swift-lm's `LLMTypeRegistry` plays this part there).
 public enum ModelRegistry {
-    public static let architectures: [ModelArchitecture] = [.llama, .mistral, .qwen2, .gemma3, .gpt2, .opt, .bert]
+    public static let architectures: [ModelArchitecture] = [.llama, .mistral, .qwen2, .qwen3, .phi3, .gemma3, .gpt2, .opt, .bert]
 
     /// The llama.cpp architectures whose GGUF files load.
     public static var ggufArchitectures: [String] { architectures.compactMap(\.ggufArchitecture) }
