@@ -9,21 +9,24 @@ Writes Tests/Fixtures/families/<name>.f32.gguf for
     llama3        from families/llama3/: the converter permutes Q and K into adjacent rotary pairs and
                   writes Llama 3 scaling as a rope_freqs.weight tensor of frequency divisors
     llama3-tied   from families/llama3-tied/: the same without output.weight
+    phi3          from families/phi3/: fused attn_qkv and ffn_up (gate then up), LongRoPE as the
+                  rope_factors_short/long.weight tensors and rope.scaling.* metadata
 
 Each GGUF must reproduce its directory's reference.json. It sits next to the directory rather than
 in it, because make_family_fixtures.py recreates the directory; run this script after it. OPT has no
-GGUF architecture in llama.cpp. Phi-3 is not converted: llama.cpp's converter reads a Phi-3
-vocabulary only from a SentencePiece tokenizer.model, which the fixture (a tokenizer.json) lacks.
+GGUF architecture in llama.cpp.
 
 Usage:
 
-    LLAMA_CPP_DIR=/path/to/llama.cpp python3 scripts/make_family_gguf_fixtures.py
+    LLAMA_CPP_DIR=/path/to/llama.cpp python3 scripts/make_family_gguf_fixtures.py          # all
+    LLAMA_CPP_DIR=/path/to/llama.cpp python3 scripts/make_family_gguf_fixtures.py phi3     # some
 
 Requirements: a llama.cpp checkout (for convert_hf_to_gguf.py and its gguf-py), and
-pip install torch transformers gguf
+pip install torch transformers gguf sentencepiece (the Qwen converter imports sentencepiece before
+falling back to tokenizer.json)
 
-Two things in the fixture checkpoints do not match what the converter expects of a published
-model, and both are bridged here rather than by changing the checkpoints:
+Three things in the fixture checkpoints do not match what the converter expects of a published
+model, and all are bridged here rather than by changing the checkpoints:
 
 * transformers no longer writes GPT-2's `n_ctx` (it equals `n_positions`), but the converter reads
   it for `gpt2.context_length`; the conversion runs on a temporary copy with `n_ctx` added.
@@ -31,6 +34,10 @@ model, and both are bridged here rather than by changing the checkpoints:
   string, and our small trained tokenizers are not ones it knows. Their pre-tokenizers split with
   GPT-2's, Llama 3's or Qwen2's regex (checked below), which llama.cpp calls "gpt-2", "llama-bpe"
   and "qwen2", so that name is supplied when the hash is not recognised.
+* The converter reads a Phi-3 vocabulary only from a SentencePiece tokenizer.model, which the
+  fixture lacks; its tokenizer.json is read with the converter's Llama HF vocabulary reader
+  instead. The scores it assigns do not reproduce the trained merges exactly, so the phi3 GGUF
+  tokenizes one fixture prompt differently; the tests feed the reference prompt ids.
 """
 
 from __future__ import annotations
