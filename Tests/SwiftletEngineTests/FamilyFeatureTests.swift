@@ -71,6 +71,7 @@ import SwiftletFormats
             return try ModelConfig(configJSON: JSONSerialization.data(withJSONObject: j))
         }
         #expect(try parse { _ in }.ropeScaling?.kind == .longrope)
+        #expect(try parse { $0["rope_type"] = "su" }.ropeScaling == parse { _ in }.ropeScaling)
         var error = #expect(throws: ModelLoadError.self) { try parse { $0["long_factor"] = [1.0, 2.0] } }
         #expect(error?.description.contains("longrope needs 6 short and long factors") == true, "\(String(describing: error))")
         error = #expect(throws: ModelLoadError.self) { try parse { $0["short_factor"] = ["a", 1, 1, 1, 1, 1] } }

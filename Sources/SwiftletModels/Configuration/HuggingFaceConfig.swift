@@ -118,7 +118,8 @@ public struct HuggingFaceConfig: Sendable {
                                lowFreqFactor: try required("low_freq_factor"),
                                highFreqFactor: try required("high_freq_factor"),
                                originalMaxPositionEmbeddings: try required("original_max_position_embeddings"))
-        case "longrope":
+        case "longrope", "su":
+            // "su" is the name early Phi-3 128k configs give LongRoPE.
             return try longRopeScaling(sub, in: object)
         default:
             throw ModelLoadError.unsupported(path: path, reason: "\(object) type '\(type)' (supported: default, linear, llama3, longrope)")
