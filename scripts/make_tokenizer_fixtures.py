@@ -5,14 +5,17 @@ For each tokenizer, a JSON file of test strings with the ids and decoded text Hu
 
 - smollm2-gguf.json   SmolLM2-135M-Instruct's GGUF vocabulary, as transformers builds it from the GGUF
 - stories260k-gguf.json  stories260K's GGUF (SentencePiece-style BPE with byte fallback), likewise
+- gemma3-gguf.json    Gemma 3 270M's GGUF (262,144 SentencePiece pieces, no merges stored, no dummy prefix), likewise
 - minilm.json         all-MiniLM-L6-v2's tokenizer.json (WordPiece), from `minilm/tokenizer.json`
 - gpt2-style.json     a small GPT-2-style byte-level BPE trained here (gpt2-style.tokenizer.json)
 - llama3-style.json   a small Llama-3-style one (Llama 3 split rule, ignore_merges, BOS template)
 - qwen2-style.json    a small Qwen2-style one (NFC, Qwen2 split rule)
 
 Needs `pip install tokenizers transformers gguf`. The GGUF paths come from SWIFTLET_MODEL_PATH
-(SmolLM2), else ~/.cache/swiftlet/models/SmolLM2-135M-Instruct.Q4_1.gguf, and
-<repo>/../shared/models/stories260K.gguf; a missing one is skipped with a note.
+(SmolLM2), else ~/.cache/swiftlet/models/SmolLM2-135M-Instruct.Q4_1.gguf, SWIFTLET_GEMMA3_PATH,
+else ~/.cache/swiftlet/models/gemma-3-270m-q4_k_m.gguf (`scripts/bootstrap.sh --with-gemma3`), and
+<repo>/../shared/models/stories260K.gguf; a missing one is skipped with a note. Names given as
+arguments (e.g. `gemma3-gguf`) limit the run to those fixtures.
 
 Each case holds:
   text           the input
@@ -89,6 +92,17 @@ BASE = [
     "Wait... what?!", "¿Qué tal? ¡Muy bien!", "«guillemets» — dash – en", "a/b\\c|d", "(parens) [brackets] {braces}",
     "@mention #hashtag $100 %50 ^caret &amp *star", "~tilde `backtick`", "…ellipsis‥", "§1 ¶2 †3 ‡4",
     "©®™", "$€£¥₹", "→ ← ↑ ↓ ⇒", "∀x∈ℝ: x²≥0", "a—b", "one;two:three",
+]
+
+
+# Only in gemma3-gguf.json: its turn markers, runs of spaces, tabs and newlines (user-defined
+# tokens), and the HTML tags its vocabulary holds whole.
+GEMMA_EXTRA = [
+    "<start_of_turn>user\nHello!<end_of_turn>\n<start_of_turn>model\n",
+    "<start_of_turn>user\nYou are terse.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n",
+    "a" + " " * 2 + "b" + " " * 3 + "c" + " " * 31 + "d" + " " * 40 + "e", "\t\t\tx\t" * 3 + "\t" * 35,
+    "\n\n\n\n" + "\n" * 33 + "end", "<table><tr><td>1</td></tr></table>", "<h1>Title</h1> <b>bold</b>",
+    "[multimodal] <start_of_image> <end_of_image>", "<unused0><mask><pad>", "  \n  \t  leading",
 ]
 
 
@@ -292,19 +306,27 @@ def main():
     smol = os.environ.get("SWIFTLET_MODEL_PATH") or os.path.expanduser(
         "~/.cache/swiftlet/models/SmolLM2-135M-Instruct.Q4_1.gguf")
     stories = ROOT.parent / "shared" / "models" / "stories260K.gguf"
-    for name, path in [("smollm2-gguf", smol), ("stories260k-gguf", stories)]:
+    gemma3 = os.environ.get("SWIFTLET_GEMMA3_PATH") or os.path.expanduser(
+        "~/.cache/swiftlet/models/gemma-3-270m-q4_k_m.gguf")
+    only = set(sys.argv[1:])
+    wanted = lambda name: not only or name in only
+    for name, path in [("smollm2-gguf", smol), ("stories260k-gguf", stories), ("gemma3-gguf", gemma3)]:
+        if not wanted(name):
+            continue
         if not Path(path).exists():
             print(f"skipping {name}: {path} not found", file=sys.stderr)
             continue
         hf = gguf_tokenizer(path)
         backend = hf.backend_tokenizer
-        write(name, f"transformers AutoTokenizer.from_pretrained(gguf_file={Path(path).name})", backend, strings,
-              encode_ids=lambda s: hf.encode(s))
+        write(name, f"transformers AutoTokenizer.from_pretrained(gguf_file={Path(path).name})", backend,
+              strings + (GEMMA_EXTRA if name == "gemma3-gguf" else []), encode_ids=lambda s: hf.encode(s))
         if name == "stories260k-gguf":
             write_spm_variants(json.loads(backend.to_str()), strings)
 
     minilm = OUT / "minilm" / "tokenizer.json"
-    if minilm.exists():
+    if not wanted("minilm"):
+        pass
+    elif minilm.exists():
         tok = Tokenizer.from_file(str(minilm))
         # The file pads and truncates to 128 for sentence-transformers; parity is on the raw ids.
         tok.no_padding()
@@ -313,7 +335,7 @@ def main():
     else:
         print(f"skipping minilm: {minilm} not found", file=sys.stderr)
 
-    for kind in ["gpt2", "llama3", "qwen2"]:
+    for kind in [k for k in ["gpt2", "llama3", "qwen2"] if wanted(f"{k}-style")]:
         tok = train_byte_level(kind)
         tok.save(str(OUT / f"{kind}-style.tokenizer.json"))
         tok = Tokenizer.from_file(str(OUT / f"{kind}-style.tokenizer.json"))

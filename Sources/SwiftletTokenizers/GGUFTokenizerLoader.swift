@@ -36,6 +36,11 @@ public func loadTokenizer(gguf: GGUFFile) throws -> any Tokenizer {
         return (String(s[..<space]), String(s[s.index(after: space)...]))
     }
 
+    // Gemma stores runs of spaces as spaces; its vocabulary and merges spell them with `▁`.
+    let gemma = model == "llama" && md["general.architecture"]?.string?.hasPrefix("gemma") == true
+    let vocabulary = gemma ? GemmaVocabulary.respell(tokens) : tokens
+    let inVocabulary: Set<String>? = gemma ? Set(vocabulary) : nil
+
     func addedTokens(spelledOnly: Bool) -> [AddedToken] {
         var added: [AddedToken] = []
         var seen = Set<Int>()
@@ -54,6 +59,7 @@ public func loadTokenizer(gguf: GGUFFile) throws -> any Tokenizer {
         for (i, t) in types.enumerated() where i < tokens.count && t == 4 && !seen.contains(i) {
             // transformers adds only those found in its (re-spelled) vocabulary.
             if spelledOnly && !ByteLevel.isSpelled(tokens[i]) { continue }
+            if let inVocabulary, !inVocabulary.contains(tokens[i]) { continue }
             added.append(AddedToken(content: tokens[i], id: i, special: false))
         }
         return added
@@ -74,8 +80,10 @@ public func loadTokenizer(gguf: GGUFFile) throws -> any Tokenizer {
         return BPETokenizer(c)
     case "llama":
         let scores = md["tokenizer.ggml.scores"]?.array?.map { $0.double ?? 0 } ?? []
+        // Gemma's scores do not follow its merge order; the order of the vocabulary does.
+        let mergeScores = gemma ? vocabulary.indices.map { -Double($0) } : scores
         var c = SentencePieceBPETokenizer.Configuration(
-            tokens: tokens, merges: merges ?? sentencePieceMerges(tokens: tokens, scores: scores))
+            tokens: vocabulary, merges: merges ?? sentencePieceMerges(tokens: vocabulary, scores: mergeScores))
         c.specials = specials(addedTokens(spelledOnly: false))
         // transformers ignores this key and always prefixes; an explicit `false` is honoured here,
         // as llama.cpp does, since the file states it.

@@ -66,8 +66,9 @@ struct GenerateCommand: ParsableCommand {
             text = try renderChatPrompt(loaded: loaded, userMessage: prompt)
         }
         // Special-token strings in the prompt ("<|im_start|>") become those tokens, as with the
-        // server, `LLM.generate`, vLLM and Hugging Face tokenizers.
-        let ids = loaded.tokenizer.encode(text)
+        // server, `LLM.generate`, vLLM and Hugging Face tokenizers. A rendered chat prompt gets no
+        // BOS from the tokenizer: the template writes its own (Gemma's would otherwise have two).
+        let ids = loaded.tokenizer.encode(text, addSpecialTokens: !chat, parseSpecial: true)
         if showTokens { FileHandle.standardError.write("prompt ids: \(ids)\n".data(using: .utf8)!) }
         try runEngine(loaded: loaded, cache: cache, promptIDs: ids)
     }

@@ -6,7 +6,8 @@ import SwiftletModels
 /// Options shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "A GGUF model file or a Hugging Face model directory (default: the SmolLM2-135M-Instruct Q4_1 cache copy).",
+        "A GGUF model file, a Hugging Face model directory, or an alias of a model scripts/bootstrap.sh installs: "
+            + ModelAliases.files.keys.sorted().joined(separator: ", ") + " (default: the SmolLM2-135M-Instruct Q4_1 cache copy).",
         discussion: "GGUF: " + ModelRegistry.ggufArchitectures.joined(separator: ", ") + ". Directories (config.json, safetensors, tokenizer.json): "
             + ModelRegistry.huggingFaceClasses(.generation).joined(separator: ", ") + "."))
     var model: String?
@@ -23,7 +24,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "KV cache budget in bytes, or a fraction of RAM when below 1 (e.g. 0.1).")
     var kvCacheMemory: Double = 256 * 1024 * 1024
 
-    var modelPath: String { model ?? DefaultModel.path }
+    var modelPath: String { model.map(ModelAliases.resolve) ?? DefaultModel.path }
 
     func validate() throws {
         guard blockSize > 0 && blockSize <= 256 else { throw ValidationError("--block-size must be in 1...256") }

@@ -25,8 +25,19 @@ import SwiftletModels
     /// prompts, which finds their blocks in the prefix cache while the first wave still decodes.
     @Test(arguments: FamilyFidelityTests.families)
     func batchedWithPrefixCachingMatchesTransformers(_ family: String) throws {
-        let loaded = try loadModel(path: FamilyFidelityTests.directory(family), precision: .fp32)
+        try Self.expectBatchedMatch(path: FamilyFidelityTests.directory(family), family: family)
+    }
+
+    /// The same on the GGUF conversions of family checkpoints.
+    @Test(arguments: FamilyFidelityTests.ggufFamilies)
+    func ggufBatchedWithPrefixCachingMatchesTransformers(_ family: String) throws {
+        try Self.expectBatchedMatch(path: FamilyFidelityTests.gguf(family), family: family)
+    }
+
+    static func expectBatchedMatch(path: String, family: String) throws {
+        let loaded = try loadModel(path: path, precision: .fp32)
         let reference = try FamilyFidelityTests.reference(family)
+        let source = (path as NSString).lastPathComponent
         let c = loaded.config
         let cache = try PagedKVCache(numBlocks: 160, blockSize: 4, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                      headDim: c.headDim, dtype: .fp32)
@@ -58,7 +69,7 @@ import SwiftletModels
         for wave in 0..<2 {
             for (i, k) in reference.cases.enumerated() {
                 let out = try #require(outputs["\(wave)-\(i)"])
-                #expect(out.outputs[0].tokenIDs == k.greedy_ids, "\(family) request \(wave)-\(i): greedy tokens differ")
+                #expect(out.outputs[0].tokenIDs == k.greedy_ids, "\(source) request \(wave)-\(i): greedy tokens differ")
                 let positions = out.outputs[0].logprobs ?? []
                 #expect(positions.count == k.greedy_ids.count)
                 for (step, position) in zip(k.top5, positions) {
@@ -68,8 +79,8 @@ import SwiftletModels
             }
         }
         let s = engine.statistics
-        print("\(family) engine: \(2 * reference.cases.count) requests, \(s.steps) steps, up to \(model.mostSequences) sequences a pass, prefix hits \(s.prefixCacheHits)/\(s.prefixCacheQueries), max top-5 logprob error \(String(format: "%.2e", maxError))")
-        #expect(maxError < 1e-3, "\(family): max logprob error \(maxError)")
+        print("\(source) engine: \(2 * reference.cases.count) requests, \(s.steps) steps, up to \(model.mostSequences) sequences a pass, prefix hits \(s.prefixCacheHits)/\(s.prefixCacheQueries), max top-5 logprob error \(String(format: "%.2e", maxError))")
+        #expect(maxError < 1e-3, "\(source): max logprob error \(maxError)")
         #expect(s.prefixCacheHits > 0)
         #expect(model.mostSequences >= 4)
         #expect(s.kvBlocksUsed == 0)

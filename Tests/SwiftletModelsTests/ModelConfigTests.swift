@@ -226,9 +226,9 @@ struct ModelConfigTests {
         j.removeValue(forKey: "architectures")
         var error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
         #expect(error?.description.contains("'model_type'") == true)
-        j["model_type"] = "phi3"
+        j["model_type"] = "mamba"
         error = #expect(throws: ModelLoadError.self) { try Self.parse(j) }
-        #expect(error?.description.contains("model_type 'phi3'") == true)
+        #expect(error?.description.contains("model_type 'mamba'") == true)
         error = #expect(throws: ModelLoadError.self) { try ModelConfig(configJSON: Data("[1]".utf8)) }
         #expect(error?.description.contains("not a JSON object") == true)
         error = #expect(throws: ModelLoadError.self) { try ModelConfig(directory: TestPaths.config("missing")) }

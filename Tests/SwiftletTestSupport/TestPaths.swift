@@ -39,6 +39,15 @@ public enum TestPaths {
     /// SmolLM2, if installed.
     public static var smolLM2IfInstalled: String? { FileManager.default.fileExists(atPath: smolLM2) ? smolLM2 : nil }
 
+    /// Gemma 3 270M Q4_K_M, installed by `scripts/bootstrap.sh --with-gemma3`
+    /// (`SWIFTLET_GEMMA3_PATH` names another copy).
+    public static var gemma3: String {
+        if let p = ProcessInfo.processInfo.environment["SWIFTLET_GEMMA3_PATH"], !p.isEmpty { return p }
+        return (DefaultModel.directory as NSString).appendingPathComponent(ModelAliases.files["gemma3"]!)
+    }
+    /// Gemma 3, if installed.
+    public static var gemma3IfInstalled: String? { FileManager.default.fileExists(atPath: gemma3) ? gemma3 : nil }
+
     /// all-MiniLM-L6-v2 as scripts/bootstrap.sh installs it, if installed.
     public static let miniLM: String? = {
         let dir = (DefaultModel.directory as NSString).appendingPathComponent("all-MiniLM-L6-v2")

@@ -358,6 +358,7 @@ private func checkRealTokenizer(_ tok: any Tokenizer, prompt: String) {
         case "smollm2-gguf": return try smolLM2Path.map { try loadTokenizer(gguf: try GGUFFile(path: $0)) }
         case "stories260k-gguf":
             return FileManager.default.fileExists(atPath: storiesPath) ? try loadTokenizer(gguf: try GGUFFile(path: storiesPath)) : nil
+        case "gemma3-gguf": return try TestPaths.gemma3IfInstalled.map { try loadTokenizer(gguf: try GGUFFile(path: $0)) }
         case "minilm":
             let dir = Self.fixtures.appendingPathComponent("minilm")
             return try loadTokenizer(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"), config: dir.appendingPathComponent("tokenizer_config.json"))
@@ -366,7 +367,7 @@ private func checkRealTokenizer(_ tok: any Tokenizer, prompt: String) {
         }
     }
 
-    @Test(arguments: ["smollm2-gguf", "stories260k-gguf", "gpt2-style", "llama3-style", "qwen2-style", "minilm"])
+    @Test(arguments: ["smollm2-gguf", "stories260k-gguf", "gemma3-gguf", "gpt2-style", "llama3-style", "qwen2-style", "minilm"])
     func streamingMatchesHuggingFaceDecode(_ name: String) throws {
         guard let tok = try load(name) else { return }
         let file = try JinjaValue(json: try Data(contentsOf: Self.fixtures.appendingPathComponent("\(name).json")))

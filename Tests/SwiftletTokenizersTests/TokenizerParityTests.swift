@@ -86,6 +86,16 @@ enum TokenizerFixtures {
         try TokenizerFixtures.check(tok, "stories260k-gguf")
     }
 
+    /// 262,144 pieces with no merges stored (rebuilt in vocabulary order), runs of spaces
+    /// respelled as `▁`, no dummy prefix, byte fallback, BOS added.
+    @Test(.enabled(if: TestPaths.gemma3IfInstalled != nil, "gemma-3-270m-q4_k_m.gguf not found; run scripts/bootstrap.sh --with-gemma3"))
+    func gemma3GGUF() throws {
+        let tok = try loadTokenizer(gguf: GGUFFile(path: TestPaths.gemma3IfInstalled!))
+        #expect(tok is SentencePieceBPETokenizer)
+        #expect(tok.bosTokenID == 2)
+        try TokenizerFixtures.check(tok, "gemma3-gguf")
+    }
+
     @Test func miniLMTokenizerJSON() throws {
         let dir = TokenizerFixtures.directory.appendingPathComponent("minilm")
         let tok = try loadTokenizer(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"),

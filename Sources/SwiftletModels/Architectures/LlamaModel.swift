@@ -2,8 +2,9 @@ import Foundation
 import SwiftletKernels
 import SwiftletFormats
 
-/// The LLaMA architecture (also SmolLM2, Mistral, Qwen2): RMSNorm, RoPE, grouped-query
-/// attention, SwiGLU feed-forward, optionally tied embeddings and q/k/v biases.
+/// The LLaMA architecture (also SmolLM2, Llama 3.x, Mistral, Qwen2, Qwen3, Phi-3): RMSNorm, RoPE,
+/// grouped-query attention, SwiGLU feed-forward; optionally tied embeddings, q/k/v biases (Qwen2),
+/// per-head q/k RMSNorm (Qwen3), fused q/k/v and gate/up projections (Phi-3).
 public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let precision: ComputePrecision
@@ -11,6 +12,9 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     struct Layer {
         var attnNorm: [Float]
         var qkv: Linear
+        /// Per-head RMSNorm weights of q and k, applied before RoPE (Qwen3).
+        var qNorm: [Float]?
+        var kNorm: [Float]?
         var output: Linear
         var ffnNorm: [Float]
         var gateUp: Linear
@@ -22,7 +26,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private let head: Linear
     private let embedding: WeightSource
     private let embeddingRowBytes: Int
-    private let invFreq: [Float]
+    private let rope: RotaryEmbedding
     private let file: AnyObject
     private let workspace = Workspace()
     public let residentBytes: Int
@@ -60,7 +64,10 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                      "attn_v.weight": "self_attn.v_proj.weight", "attn_q.bias": "self_attn.q_proj.bias",
                      "attn_k.bias": "self_attn.k_proj.bias", "attn_v.bias": "self_attn.v_proj.bias",
                      "attn_output.weight": "self_attn.o_proj.weight", "ffn_gate.weight": "mlp.gate_proj.weight",
-                     "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight"]
+                     "ffn_up.weight": "mlp.up_proj.weight", "ffn_down.weight": "mlp.down_proj.weight",
+                     "attn_q_norm.weight": "self_attn.q_norm.weight", "attn_k_norm.weight": "self_attn.k_norm.weight",
+                     // Phi-3's fused projections; GGUF fuses gate and up into ffn_up instead.
+                     "attn_qkv.weight": "self_attn.qkv_proj.weight", "ffn_gate_up.weight": "mlp.gate_up_proj.weight"]
         return "model.layers.\(parts[1]).\(local[String(parts[2])] ?? String(parts[2]))"
     }
 
@@ -79,21 +86,39 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         var resident = 0
         for i in 0..<config.numLayers {
             let p = "blk.\(i)."
-            let q = try source(p + "attn_q.weight", qRows, D)
-            let k = try source(p + "attn_k.weight", kvRows, D)
-            let v = try source(p + "attn_v.weight", kvRows, D)
-            var qkvBias: [Float]? = nil
-            if let qb = try w.optionalVector(p + "attn_q.bias", count: qRows) {
-                qkvBias = qb + (try vector(p + "attn_k.bias", kvRows)) + (try vector(p + "attn_v.bias", kvRows))
+            let F = config.intermediateSize
+            // The fused layouts are the ones Linear builds from separate matrices (q, k, v rows;
+            // gate rows, then up rows), so fused tensors load as one source.
+            let qkv: Linear
+            if w.has(p + "attn_qkv.weight") {
+                qkv = try Linear([try source(p + "attn_qkv.weight", qRows + 2 * kvRows, D)],
+                                 bias: try w.optionalVector(p + "attn_qkv.bias", count: qRows + 2 * kvRows), precision: precision)
+            } else {
+                let q = try source(p + "attn_q.weight", qRows, D)
+                let k = try source(p + "attn_k.weight", kvRows, D)
+                let v = try source(p + "attn_v.weight", kvRows, D)
+                var qkvBias: [Float]? = nil
+                if let qb = try w.optionalVector(p + "attn_q.bias", count: qRows) {
+                    qkvBias = qb + (try vector(p + "attn_k.bias", kvRows)) + (try vector(p + "attn_v.bias", kvRows))
+                }
+                qkv = try Linear([q, k, v], bias: qkvBias, precision: precision)
             }
+            let gateUp: [WeightSource]
+            if w.has(p + "ffn_gate.weight") {
+                gateUp = [try source(p + "ffn_gate.weight", F, D), try source(p + "ffn_up.weight", F, D)]
+            } else {
+                gateUp = [try source(p + (w.has(p + "ffn_gate_up.weight") ? "ffn_gate_up.weight" : "ffn_up.weight"), 2 * F, D)]
+            }
+            let qNorm = try w.optionalVector(p + "attn_q_norm.weight", count: hd)
             let layer = Layer(
                 attnNorm: try vector(p + "attn_norm.weight", D),
-                qkv: try Linear([q, k, v], bias: qkvBias, precision: precision),
+                qkv: qkv,
+                qNorm: qNorm,
+                kNorm: try qNorm.map { _ in try vector(p + "attn_k_norm.weight", hd) },
                 output: try Linear([try source(p + "attn_output.weight", D, qRows)], precision: precision),
                 ffnNorm: try vector(p + "ffn_norm.weight", D),
-                gateUp: try Linear([try source(p + "ffn_gate.weight", config.intermediateSize, D),
-                                    try source(p + "ffn_up.weight", config.intermediateSize, D)], precision: precision),
-                down: try Linear([try source(p + "ffn_down.weight", D, config.intermediateSize)], precision: precision))
+                gateUp: try Linear(gateUp, precision: precision),
+                down: try Linear([try source(p + "ffn_down.weight", D, F)], precision: precision))
             resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.gateUp.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
@@ -106,7 +131,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         head = try Linear([headSource], precision: precision)
         resident += head.residentBytes
         residentBytes = resident
-        invFreq = RotaryEmbedding.inverseFrequencies(config: config)
+        let factors = try config.ropeFrequencyFactorsTensor.map { try vector($0, config.ropeDimensions / 2) }
+        rope = RotaryEmbedding(config: config, frequencyFactors: factors)
         progress?(total, total)
     }
 
@@ -138,9 +164,9 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         }
         metadata.withKernelBatch { batch in
             // The rope angles depend only on positions: computed once here, not once per layer.
-            invFreq.withUnsafeBufferPointer { freq in
-                RowOps.ropeAngles(positions: batch.positions, rows: T, inverseFrequencies: freq.baseAddress!, half: rot / 2, into: angles)
-            }
+            // No sequence in this cache grows past its capacity or the model's context.
+            rope.angles(positions: batch.positions, rows: T, longestSequence: min(c.maxPositionEmbeddings, cache.numBlocks * cache.blockSize),
+                        into: angles)
             let slots = batch.slots
             let prof = profiler
             // Row-wise work (norms, rope, cache writes, activations) is split over the pool's
@@ -162,6 +188,19 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 prof?.lap(.matmul)
                 rows { r0, n in
                     let q = qkv + r0 * qkvWidth, a = angles + r0 * rot
+                    if let qn = layer.qNorm, let kn = layer.kNorm {
+                        // Each head is a row of hd values: heads of a token lie end to end.
+                        for r in 0..<n {
+                            let row = q + r * qkvWidth
+                            qn.withUnsafeBufferPointer {
+                                RowOps.rmsNorm(row, ldx: hd, weight: $0.baseAddress!, into: row, ldo: hd, rows: c.numHeads, n: hd, eps: eps)
+                            }
+                            kn.withUnsafeBufferPointer {
+                                RowOps.rmsNorm(row + qWidth, ldx: hd, weight: $0.baseAddress!, into: row + qWidth, ldo: hd,
+                                               rows: c.numKVHeads, n: hd, eps: eps)
+                            }
+                        }
+                    }
                     RowOps.rope(q, ld: qkvWidth, rows: n, heads: c.numHeads, headDim: hd, rotaryDims: rot, angles: a, halves: halves)
                     RowOps.rope(q + qWidth, ld: qkvWidth, rows: n, heads: c.numKVHeads, headDim: hd, rotaryDims: rot, angles: a,
                                 halves: halves)
@@ -224,60 +263,5 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             }
         }
         return logits
-    }
-}
-
-extension ModelArchitecture {
-    static let llama = llamaFamily("llama", classes: ["LlamaForCausalLM"])
-    static let mistral = llamaFamily("mistral", classes: ["MistralForCausalLM"])
-    static let qwen2 = llamaFamily("qwen2", classes: ["Qwen2ForCausalLM"])
-
-    /// LLaMA and the families that differ from it only in configuration (a sliding window for
-    /// Mistral, q/k/v biases for Qwen2), all run by `LlamaModel`.
-    private static func llamaFamily(_ type: String, classes: [String]) -> ModelArchitecture {
-        ModelArchitecture(
-            modelType: type, ggufArchitecture: type, huggingFaceClasses: classes,
-            configure: { try LlamaModel.configuration($0, modelType: type) },
-            loadGGUF: { try LlamaModel(gguf: $0, config: $1, precision: $2, progress: $3) },
-            loadCheckpoint: { try LlamaModel(checkpoint: $0, config: $1, precision: $3, progress: $4) })
-    }
-}
-
-extension LlamaModel {
-    /// The configuration of a LLaMA, Mistral or Qwen2 `config.json`.
-    static func configuration(_ c: HuggingFaceConfig, modelType: String) throws -> ModelConfig {
-        let hidden = try c.int("hidden_size")
-        let heads = try c.int("num_attention_heads")
-        var sliding: Int?
-        if modelType == "mistral" {
-            sliding = try c.optionalInt("sliding_window")
-        } else if modelType == "qwen2", try c.optionalBool("use_sliding_window") == true {
-            sliding = try c.optionalInt("sliding_window")
-        }
-        var config = ModelConfig(
-            architecture: modelType,
-            vocabSize: try c.int("vocab_size"),
-            hiddenSize: hidden,
-            intermediateSize: try c.int("intermediate_size"),
-            numLayers: try c.int("num_hidden_layers"),
-            numHeads: heads,
-            numKVHeads: try c.optionalInt("num_key_value_heads") ?? heads,
-            headDim: try c.optionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
-            rmsNormEps: try c.double("rms_norm_eps"),
-            ropeTheta: try c.ropeTheta() ?? 10000,
-            ropeDimensions: nil,
-            ropeScaling: try c.ropeScaling(),
-            ropeStyle: .halves,
-            maxPositionEmbeddings: try c.int("max_position_embeddings"),
-            tieWordEmbeddings: try c.optionalBool("tie_word_embeddings") ?? false,
-            attentionBias: modelType == "qwen2" ? true : (try c.optionalBool("attention_bias") ?? false),
-            slidingWindow: sliding,
-            bosTokenId: try c.optionalInt("bos_token_id"),
-            eosTokenIds: try c.intList("eos_token_id"),
-            hiddenActivation: try c.optionalString("hidden_act") ?? "silu")
-        if let partial = try c.optionalDouble("partial_rotary_factor") {
-            config.ropeDimensions = Int(Double(config.headDim) * partial)
-        }
-        return config
     }
 }

@@ -100,7 +100,7 @@ public struct HuggingFaceConfig: Sendable {
         return theta
     }
 
-    private func ropeScaling(in object: String) throws -> RopeScaling? {
+    func ropeScaling(in object: String) throws -> RopeScaling? {
         guard let v = try optional(object, "an object", Self.object) else { return nil }
         let sub = HuggingFaceConfig(root: v, path: path)
         let type = try sub.optionalString("rope_type") ?? sub.optionalString("type") ?? "default"
@@ -118,8 +118,11 @@ public struct HuggingFaceConfig: Sendable {
                                lowFreqFactor: try required("low_freq_factor"),
                                highFreqFactor: try required("high_freq_factor"),
                                originalMaxPositionEmbeddings: try required("original_max_position_embeddings"))
+        case "longrope", "su":
+            // "su" is the name early Phi-3 128k configs give LongRoPE.
+            return try longRopeScaling(sub, in: object)
         default:
-            throw ModelLoadError.unsupported(path: path, reason: "\(object) type '\(type)' (supported: default, linear, llama3)")
+            throw ModelLoadError.unsupported(path: path, reason: "\(object) type '\(type)' (supported: default, linear, llama3, longrope)")
         }
     }
 }

@@ -33,6 +33,10 @@ public struct RopeScaling: Sendable, Equatable {
         case linear
         /// Llama 3.1: low frequencies divided by `factor`, high ones kept, a smooth ramp between.
         case llama3
+        /// Phi-3 LongRoPE: frequency i divided by `shortFactor[i]`, or by `longFactor[i]` when
+        /// sequences may run past `originalMaxPositionEmbeddings`; cosines and sines scaled by
+        /// `attentionFactor`.
+        case longrope
     }
 
     public var kind: Kind
@@ -44,6 +48,11 @@ public struct RopeScaling: Sendable, Equatable {
     /// The context length the model was trained with before extension. A Double because it only
     /// enters wavelength arithmetic.
     public var originalMaxPositionEmbeddings: Double
+    /// LongRoPE only: per-frequency divisors for sequences within, and beyond, the original context.
+    public var shortFactor: [Double] = []
+    public var longFactor: [Double] = []
+    /// LongRoPE only: the scale of the rotary cosines and sines (transformers' `attention_factor`).
+    public var attentionFactor: Double = 1
 
     public init(kind: Kind, factor: Double, lowFreqFactor: Double = 1, highFreqFactor: Double = 4,
                 originalMaxPositionEmbeddings: Double = 8192) {
@@ -85,6 +94,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var attentionBias: Bool
     /// Attention looks back at most this many tokens (Mistral); nil for full attention.
     public var slidingWindow: Int?
+    /// Per layer, whether it attends within `slidingWindow` (Gemma 3 interleaves sliding and
+    /// global layers); nil when every layer does. Out-of-window keys may only be dropped from the
+    /// cache when no layer is global.
+    public var slidingLayers: [Bool]? = nil
     public var bosTokenId: Int?
     /// Tokens that end generation.
     public var eosTokenIds: [Int]
@@ -147,11 +160,24 @@ public struct ModelConfig: Sendable, Equatable {
         }
         guard rmsNormEps >= 0, rmsNormEps < 1 else { throw bad("normalisation epsilon \(rmsNormEps) is out of range") }
         if let w = slidingWindow, w <= 0 { throw bad("sliding window \(w) is not positive") }
+        if let l = slidingLayers, l.count != numLayers {
+            throw bad("\(l.count) sliding-window layer flags for \(numLayers) layers")
+        }
         if let s = ropeScaling {
             guard s.factor > 0, s.factor.isFinite else { throw bad("rope scaling factor \(s.factor) is not positive") }
             if s.kind == .llama3 {
                 guard s.highFreqFactor > s.lowFreqFactor, s.lowFreqFactor > 0, s.originalMaxPositionEmbeddings > 0 else {
                     throw bad("llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and a positive original context length")
+                }
+            }
+            if s.kind == .longrope {
+                let n = ropeDimensions / 2
+                guard s.shortFactor.count == n, s.longFactor.count == n else {
+                    throw bad("longrope needs \(n) short and long factors, found \(s.shortFactor.count) and \(s.longFactor.count)")
+                }
+                guard (s.shortFactor + s.longFactor).allSatisfy({ $0 > 0 && $0.isFinite }), s.attentionFactor > 0,
+                      s.originalMaxPositionEmbeddings >= 1 else {
+                    throw bad("longrope factors and attention factor must be positive, with a positive original context length")
                 }
             }
         }

@@ -36,7 +36,7 @@ public func loadModel(path: String, precision: ComputePrecision = .fast,
     let model = try architecture.loadGGUF!(gguf, config, precision, progress)
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer,
-                       chatTemplate: try? ChatTemplate(gguf: gguf), fileBytes: size)
+                       chatTemplate: (try? ChatTemplate(gguf: gguf)) ?? architecture.builtinChatTemplate(gguf: gguf), fileBytes: size)
 }
 
 /// Loads a Hugging Face model directory.
@@ -64,7 +64,8 @@ func loadHuggingFaceModel(directory: URL, precision: ComputePrecision, progress:
     // A template that is missing or does not parse leaves the model completing text only, as for
     // GGUF files; chat requests then say that it has no template.
     return LoadedModel(path: directory.path, model: model, config: config, tokenizer: tokenizer,
-                       chatTemplate: try? ChatTemplate(modelDirectory: directory), fileBytes: bytes)
+                       chatTemplate: (try? ChatTemplate(modelDirectory: directory)) ?? architecture.builtinChatTemplate(tokenizer: tokenizer),
+                       fileBytes: bytes)
 }
 
 /// The tokenizer of a model directory: `tokenizer.json`, with `tokenizer_config.json` if present.

@@ -27,12 +27,14 @@ public struct ModelArchitecture: @unchecked Sendable {
     var loadGGUF: ((GGUFFile, ModelConfig, ComputePrecision, LoadProgress?) throws -> any CausalLanguageModel)? = nil
     var loadCheckpoint: ((SafetensorsCheckpoint, ModelConfig, HuggingFaceConfig, ComputePrecision, LoadProgress?) throws
         -> any CausalLanguageModel)? = nil
+    /// The family's chat template, for files that carry none (llama.cpp has such built-ins too).
+    public internal(set) var builtinChatTemplateSource: String? = nil
 }
 
 /// Every architecture Swiftlet runs, from a GGUF `general.architecture` or a `config.json` to
 /// its loader (mlx-swift-lm's `LLMTypeRegistry` plays this part there).
 public enum ModelRegistry {
-    public static let architectures: [ModelArchitecture] = [.llama, .mistral, .qwen2, .gpt2, .opt, .bert]
+    public static let architectures: [ModelArchitecture] = [.llama, .mistral, .qwen2, .qwen3, .phi3, .gemma3, .gpt2, .opt, .bert]
 
     /// The llama.cpp architectures whose GGUF files load.
     public static var ggufArchitectures: [String] { architectures.compactMap(\.ggufArchitecture) }
