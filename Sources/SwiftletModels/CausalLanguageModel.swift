@@ -15,7 +15,9 @@ public protocol CausalLanguageModel: AnyObject {
 }
 
 extension CausalLanguageModel {
-    /// Every layer with the configuration's window (Mistral's rule); models that mix sliding and
-    /// global layers report their own.
-    public var layerSlidingWindows: [Int?] { Array(repeating: config.slidingWindow, count: config.numLayers) }
+    /// The configuration's window on every layer `config.slidingLayers` marks as sliding (every
+    /// layer when it is nil: Mistral's rule), none on the others (Gemma 3's global layers).
+    public var layerSlidingWindows: [Int?] {
+        (0..<config.numLayers).map { i in (config.slidingLayers.map { i < $0.count && $0[i] } ?? true) ? config.slidingWindow : nil }
+    }
 }

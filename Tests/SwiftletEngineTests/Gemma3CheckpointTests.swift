@@ -28,6 +28,9 @@ import SwiftletKernels
         #expect(loaded.config.ropeScaling == RopeScaling(kind: .linear, factor: 2))
         #expect(abs(model.options.queryScale - 1 / Float(24).squareRoot()) < 1e-7 && model.options.finalLogitSoftcap == 8)
         #expect(model.options.normWeightOffset == 1)
+        // The global layer reads the whole context: the engine must not free blocks behind the
+        // window for it (it frees only when every layer has the same window).
+        #expect(model.layerSlidingWindows == [6, nil, 6])
         // The directory has no template: Gemma's built-in one stands in.
         let text = try #require(loaded.chatTemplate).render(messages: [.init(role: "user", content: "Hi")], addGenerationPrompt: true)
         #expect(text == "<s><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n")
