@@ -26,6 +26,10 @@ public enum RowOps {
         sw_silu_mul(gateUp, ld, out, ldo, Int32(rows), Int32(n))
     }
 
+    /// GELU with the tanh approximation in place over `count` values: x / (1 + e^(-2u)) with
+    /// u = sqrt(2/pi) (x + 0.044715 x^3), the same function as 0.5 x (1 + tanh u).
+    public static func geluTanh(_ x: UnsafeMutablePointer<Float>, count: Int) { sw_gelu_tanh(x, count) }
+
     /// max(x, 0) in place over `count` values.
     public static func relu(_ x: UnsafeMutablePointer<Float>, count: Int) { sw_relu(x, count) }
 

@@ -11,7 +11,7 @@ enum GatedActivation {
             let g = gateUp + r * ld, o = out + r * ldo
             o.update(from: g, count: n)
             switch activation {
-            case .geluTanh: FeedForwardActivation.geluTanh(o, count: n)
+            case .geluTanh: RowOps.geluTanh(o, count: n)
             case .relu: RowOps.relu(o, count: n)
             case .gelu:
                 for i in 0..<n { o[i] = 0.5 * o[i] * (1 + erff(o[i] * Float(0.5).squareRoot())) }
