@@ -152,41 +152,35 @@ public final class Linear: @unchecked Sendable {
         var out: [Segment] = []
         var i = 0
         while i < stored.count {
-            if let kq = stored[i].kquant {
-                var j = i + 1
-                while j < stored.count, stored[j].kquant == kq, stored[j - 1].rows % 32 == 0 { j += 1 }
-                let total = stored[i..<j].reduce(0) { $0 + $1.rows }
-                let bytes = Int(sw_kqpack_bytes(kq, Int32(total), Int32(k)))
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
-                var offset = 0
-                for s in stored[i..<j] {
-                    sw_kqpack(kq, s.weights, Int32(s.rows), Int32(k), buffer + offset)
-                    offset += Int(sw_kqpack_bytes(kq, Int32(s.rows), Int32(k)))
-                }
-                owned.append(buffer)
-                residentBytes += bytes
-                out.append(Segment(type: nil, kquant: kq, weights: nil, packed: UnsafeRawPointer(buffer), rows: total, firstRow: stored[i].firstRow))
-                i = j
-                continue
-            }
-            guard let type = stored[i].type else {
-                out.append(stored[i])
+            let first = stored[i]
+            guard first.type != nil || first.kquant != nil else {
+                out.append(first)  // bf16 rows stay as they are
                 i += 1
                 continue
             }
+            // Packed bytes of `rows` rows in this run's format (block formats or K-quants).
+            func bytes(_ rows: Int) -> Int {
+                if let kq = first.kquant { return Int(sw_kqpack_bytes(kq, Int32(rows), Int32(k))) }
+                return Int(sw_qpack_bytes(first.type!, Int32(rows), Int32(k)))
+            }
             var j = i + 1
-            while j < stored.count, stored[j].type == type, stored[j - 1].rows % 32 == 0 { j += 1 }
+            while j < stored.count, stored[j].type == first.type, stored[j].kquant == first.kquant, stored[j - 1].rows % 32 == 0 { j += 1 }
             let total = stored[i..<j].reduce(0) { $0 + $1.rows }
-            let bytes = Int(sw_qpack_bytes(type, Int32(total), Int32(k)))
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+            let size = bytes(total)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
             var offset = 0
             for s in stored[i..<j] {
-                sw_qpack(type, s.weights, Int32(s.rows), Int32(k), buffer + offset)
-                offset += Int(sw_qpack_bytes(type, Int32(s.rows), Int32(k)))
+                if let kq = s.kquant {
+                    sw_kqpack(kq, s.weights, Int32(s.rows), Int32(k), buffer + offset)
+                } else {
+                    sw_qpack(s.type!, s.weights, Int32(s.rows), Int32(k), buffer + offset)
+                }
+                offset += bytes(s.rows)
             }
             owned.append(buffer)
-            residentBytes += bytes
-            out.append(Segment(type: type, weights: nil, packed: UnsafeRawPointer(buffer), rows: total, firstRow: stored[i].firstRow))
+            residentBytes += size
+            out.append(Segment(type: first.type, kquant: first.kquant, weights: nil, packed: UnsafeRawPointer(buffer), rows: total,
+                               firstRow: first.firstRow))
             i = j
         }
         return out
