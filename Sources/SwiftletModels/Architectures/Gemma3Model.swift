@@ -213,23 +213,9 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
 
     /// The final norm and the head for the rows that need logits, soft-capped if configured.
     private func logits(_ h: UnsafeMutablePointer<Float>, metadata: AttentionMetadata) -> [Float] {
-        let D = config.hiddenSize, V = config.vocabSize, L = metadata.logitsIndices.count
-        guard L > 0 else { return [] }
-        var rows = [Float](repeating: 0, count: L * D)
-        var logits: [Float] = []
-        rows.withUnsafeMutableBufferPointer { r in
-            finalNorm.withUnsafeBufferPointer { w in
-                for (j, i) in metadata.logitsIndices.enumerated() {
-                    RowOps.rmsNorm(h + Int(i) * D, ldx: D, weight: w.baseAddress!, into: r.baseAddress! + j * D, ldo: D, rows: 1, n: D,
-                                   eps: Float(config.rmsNormEps))
-                }
-            }
-            // The head writes every element, so the result is not zeroed first.
-            logits = [Float](unsafeUninitializedCapacity: L * V) { lg, count in
-                head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: V, workspace: workspace, pool: .shared)
-                count = L * V
-            }
-        }
+        var logits = rmsNormHeadLogits(h, width: config.hiddenSize, indices: metadata.logitsIndices, norm: finalNorm,
+                                       eps: Float(config.rmsNormEps), head: head, vocabSize: config.vocabSize, workspace: workspace,
+                                       pool: .shared)
         if let cap = options.finalLogitSoftcap {
             for i in logits.indices { logits[i] = cap * tanhf(logits[i] / cap) }
         }

@@ -241,27 +241,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             }
         }
         // Only the rows that need logits go through the final norm and the (large) output head.
-        let L = metadata.logitsIndices.count
-        var logits: [Float] = []
-        var rows = [Float](repeating: 0, count: L * D)
-        do {
-            rows.withUnsafeMutableBufferPointer { r in
-                for (j, i) in metadata.logitsIndices.enumerated() {
-                    finalNorm.withUnsafeBufferPointer {
-                        RowOps.rmsNorm(h + Int(i) * D, ldx: D, weight: $0.baseAddress!, into: r.baseAddress! + j * D, ldo: D, rows: 1, n: D, eps: eps)
-                    }
-                }
-                profiler?.lap(.other)
-                defer { profiler?.lap(.head) }
-                // The head writes every element, so the (up to tens of MB) result is not zeroed first.
-                logits = [Float](unsafeUninitializedCapacity: L * c.vocabSize) { lg, count in
-                    if L > 0 {
-                        head.forward(r.baseAddress!, ldx: D, m: L, lg.baseAddress!, ldy: c.vocabSize, workspace: workspace, pool: pool)
-                    }
-                    count = L * c.vocabSize
-                }
-            }
-        }
-        return logits
+        return rmsNormHeadLogits(h, width: D, indices: metadata.logitsIndices, norm: finalNorm, eps: eps, head: head,
+                                 vocabSize: c.vocabSize, workspace: workspace, pool: pool, profiler: profiler)
     }
 }
