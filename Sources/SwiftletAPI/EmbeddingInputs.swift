@@ -1,9 +1,12 @@
 import SwiftletEngine
 import SwiftletFormats
 
+/// OpenAI's limit on embedding inputs per request.
+package let maxEmbeddingInputs = 2048
+
 /// The request's `input` as engine inputs. Lists must be uniform: all strings, all token ids
-/// (one input), or all lists of token ids; at most `limit` inputs.
-package func embeddingInputs(_ f: RequestFields, limit: Int) throws -> [EmbeddingInput] {
+/// (one input), or all lists of token ids; at most `maxEmbeddingInputs` inputs.
+package func embeddingInputs(_ f: RequestFields) throws -> [EmbeddingInput] {
     let shape = "'input' must be a string, a list of strings, a list of token ids or a list of lists of token ids."
     guard let value = f.value("input") else { throw OpenAIError.invalidRequest("'input' is required.", param: "input") }
     func tokenIDs(_ items: [JSONValue]) -> [Int]? {
@@ -41,8 +44,8 @@ package func embeddingInputs(_ f: RequestFields, limit: Int) throws -> [Embeddin
     default:
         throw OpenAIError.invalidRequest(shape, param: "input")
     }
-    guard inputs.count <= limit else {
-        throw OpenAIError.invalidRequest("'input' has \(inputs.count) items; at most \(limit) are allowed.", param: "input")
+    guard inputs.count <= maxEmbeddingInputs else {
+        throw OpenAIError.invalidRequest("'input' has \(inputs.count) items; at most \(maxEmbeddingInputs) are allowed.", param: "input")
     }
     return inputs
 }

@@ -21,9 +21,6 @@ public struct EmbeddingService: Sendable {
 /// ids or a list of such lists; `encoding_format` "float" (default) or "base64" (little-endian
 /// float32, what the official Python client asks for by default); usage counts the input tokens.
 extension OpenAIServer {
-    /// OpenAI's limit on inputs per request.
-    static let maxEmbeddingInputs = 2048
-
     func embeddingsRoutes(_ service: EmbeddingService) -> RouteCollection<ServerRequestContext> {
         let routes = RouteCollection(context: ServerRequestContext.self)
         routes.post("/v1/embeddings") { request, _ in try await self.embeddings(self.fields(request), service) }
@@ -46,7 +43,7 @@ extension OpenAIServer {
             throw OpenAIError.invalidRequest("This model's embeddings have \(dimensions) dimensions; it cannot return \(asked).",
                                              param: "dimensions")
         }
-        let inputs = try embeddingInputs(f, limit: Self.maxEmbeddingInputs)
+        let inputs = try embeddingInputs(f)
 
         let results: [EmbeddingResult]
         do {

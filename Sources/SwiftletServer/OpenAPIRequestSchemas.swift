@@ -110,7 +110,7 @@ extension OpenAPISchema {
 
     static func embeddingRequest(vocabSize: Int) -> JSONValue {
         let ids = array(tokenID(vocabSize), minItems: 1)
-        let maxInputs = OpenAIServer.maxEmbeddingInputs
+        let maxInputs = maxEmbeddingInputs
         return object([
             ("input", oneOf([
                 string(nullable: false), array(string(nullable: false), minItems: 1, maxItems: maxInputs), ids,

@@ -24,7 +24,7 @@ func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = try? chatML.render(messages: messages, addGenerationPrompt: true)
         }
     }
-    _ = expectOpenAIError { try embeddingInputs(f, limit: 2048) }
+    _ = expectOpenAIError { try embeddingInputs(f) }
     _ = expectOpenAIError { try f.strings("stop") }
     _ = expectOpenAIError { try f.ints("tokens") }
     return 0
