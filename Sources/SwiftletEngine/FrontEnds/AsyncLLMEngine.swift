@@ -32,6 +32,7 @@ public final class AsyncLLMEngine: @unchecked Sendable {
                  accepted: CheckedContinuation<Void, any Error>)
         case abort(String)
         case blockMap(CheckedContinuation<KVBlockMap, Never>)
+        case pause(Bool)
     }
 
     /// Longest prompt plus output the engine accepts.
@@ -55,6 +56,8 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     private var outstanding = 0
     private var latest: EngineStatistics
     // Touched only by the loop thread.
+    /// Set by `pause()`: no steps run, commands are still handled.
+    private var paused = false
     private var streams: [String: AsyncStream<RequestOutput>.Continuation] = [:]
     /// Steps run since the heap's free pages were last handed back (`HeapRelease`): they are
     /// released when the engine goes idle, and under unbroken load every `heapReleaseInterval`.
@@ -125,6 +128,21 @@ public final class AsyncLLMEngine: @unchecked Sendable {
         post(.abort(id))
     }
 
+    /// Stops running steps once the current one ends, until `resume()`. Commands are still handled
+    /// while paused: requests are queued, aborted ones free their blocks at once, and block maps
+    /// are taken. Requests in flight keep their state and go on from where they were on `resume()`
+    /// (vLLM's `pause_generation`); this is also how a test holds a request mid-flight without
+    /// depending on how fast the machine is. Commands are handled in the order they are posted, so
+    /// anything posted after this call sees the engine paused.
+    public func pause() {
+        post(.pause(true))
+    }
+
+    /// Runs steps again after `pause()`.
+    public func resume() {
+        post(.pause(false))
+    }
+
     /// The KV block map, taken between two steps.
     public func blockMap() async -> KVBlockMap {
         await withCheckedContinuation { post(.blockMap($0)) }
@@ -165,14 +183,14 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            if inbox.isEmpty && !stopping && !engine.hasUnfinishedRequests && stepsSinceHeapRelease > 0 {
+            if inbox.isEmpty && !stopping && !hasWork && stepsSinceHeapRelease > 0 {
                 // About to sleep: what the finished requests freed goes back to the system, so
                 // the resident set does not keep whatever the busiest moment touched.
                 condition.unlock()
                 releaseHeap()
                 condition.lock()
             }
-            while inbox.isEmpty && !stopping && !engine.hasUnfinishedRequests { condition.wait() }
+            while inbox.isEmpty && !stopping && !hasWork { condition.wait() }
             let commands = inbox
             inbox = []
             let stop = stopping
@@ -188,7 +206,7 @@ public final class AsyncLLMEngine: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            if engine.hasUnfinishedRequests {
+            if hasWork {
                 for out in engine.step() { deliver(out) }
                 stepsSinceHeapRelease += 1
                 if lastHeapRelease.duration(to: .now) >= Self.heapReleaseInterval { releaseHeap() }
@@ -199,6 +217,9 @@ public final class AsyncLLMEngine: @unchecked Sendable {
             condition.unlock()
         }
     }
+
+    /// Whether a step has anything to do (loop thread only).
+    private var hasWork: Bool { !paused && engine.hasUnfinishedRequests }
 
     private func releaseHeap() {
         HeapRelease.releaseFreeMemory()
@@ -223,6 +244,8 @@ public final class AsyncLLMEngine: @unchecked Sendable {
             if let out = engine.abort(id) { deliver(out) }
         case .blockMap(let reply):
             reply.resume(returning: engine.blockMap())
+        case .pause(let on):
+            paused = on
         }
     }
 
@@ -232,7 +255,7 @@ public final class AsyncLLMEngine: @unchecked Sendable {
             outstanding -= 1
             continuation.finish()
             accepted.resume(throwing: AsyncEngineError.shutDown)
-        case .abort: break
+        case .abort, .pause: break
         case .blockMap(let reply): reply.resume(returning: engine.blockMap())
         }
     }
