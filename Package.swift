@@ -40,6 +40,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("m")]),
         .target(name: "CSwiftletAttention", dependencies: ["CSwiftletRuntime"], cSettings: kernelCFlags),
         .target(name: "CSwiftletOps", dependencies: ["CSwiftletRuntime"], cSettings: kernelCFlags),
+        // Tensor parallelism runs on MPI (Open MPI from Debian's libopenmpi-dev and openmpi-bin;
+        // scripts/bootstrap.sh installs them): CSwiftletMPI wraps the calls it needs as plain C
+        // with deadlines, SwiftletDistributed gives models and the engine its collectives.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CSwiftletMPI", dependencies: ["CMPI"], cSettings: kernelCFlags),
+        .target(name: "SwiftletDistributed", dependencies: ["CSwiftletMPI"], swiftSettings: swiftFast),
         .target(
             name: "SwiftletKernels", dependencies: ["CSwiftletRuntime", "CSwiftletMatmul", "CSwiftletAttention", "CSwiftletOps"],
             swiftSettings: swiftFast),
@@ -49,7 +55,7 @@ let package = Package(
         // automata with token masks over a vocabulary (the engine's sampler applies them).
         .target(name: "SwiftletGrammar", dependencies: ["SwiftletFormats"], swiftSettings: swiftFast),
         .target(name: "SwiftletTokenizers", dependencies: ["SwiftletFormats", "SwiftletJinja"], swiftSettings: swiftFast),
-        .target(name: "SwiftletModels", dependencies: ["SwiftletKernels", "SwiftletFormats", "SwiftletTokenizers"], swiftSettings: swiftFast),
+        .target(name: "SwiftletModels", dependencies: ["SwiftletKernels", "SwiftletFormats", "SwiftletTokenizers", "SwiftletDistributed"], swiftSettings: swiftFast),
         .target(
             name: "SwiftletEngine", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletGrammar", "SwiftletFormats", "SwiftletKernels"],
             swiftSettings: swiftFast),

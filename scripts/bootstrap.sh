@@ -17,7 +17,7 @@ done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(libdnnl-dev)
+packages=(libdnnl-dev libopenmpi-dev openmpi-bin)
 # The aarch64 kernel tests (scripts/test_aarch64.sh) cross-compile with clang and lld and run
 # under qemu: they need an arm64 C library, libgcc's start files and the user-mode emulator.
 if [ "$(uname -m)" = x86_64 ]; then
