@@ -48,4 +48,14 @@ public protocol CollectiveGroup: AnyObject {
                 root: Int)
     /// Copies `bytes` bytes from `root`'s buffer into every other rank's.
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int)
+    /// A broadcast with its own deadline (nil: none), for a rank that waits for the next step
+    /// however long the server stays idle.
+    func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int, timeout: Duration?)
+}
+
+extension CollectiveGroup {
+    /// Groups without deadlines of their own wait as their plain broadcast does.
+    public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int, timeout: Duration?) {
+        broadcast(buffer, bytes: bytes, root: root)
+    }
 }

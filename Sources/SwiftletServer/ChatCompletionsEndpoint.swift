@@ -150,6 +150,7 @@ extension OpenAIServer {
                     "choices": [], "usage": usage(prompt: prompt.count, completion: completionTokens),
                 ])))
             }
+            if let event = job.streamErrorEvent { try await writer.write(ByteBuffer(string: event)) }
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
             try await writer.finish(nil)
         }

@@ -105,6 +105,7 @@ extension OpenAIServer {
                     "usage": usage(prompt: promptTokens, completion: completionTokens),
                 ])))
             }
+            if let event = job.streamErrorEvent { try await writer.write(ByteBuffer(string: event)) }
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
             try await writer.finish(nil)
         }

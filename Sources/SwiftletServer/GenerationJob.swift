@@ -19,6 +19,8 @@ final class GenerationJob: @unchecked Sendable {
     private var firstToken: [Date?]
     private var lastToken: [Date?]
     private var finished: [Bool]
+    /// Why the engine ended one of the requests with finish reason `error`, if it did.
+    private(set) var engineError: String?
 
     /// Submits every prompt; if one is refused, the ones already queued are aborted and the
     /// refusal is thrown as an OpenAI error.
@@ -75,6 +77,7 @@ final class GenerationJob: @unchecked Sendable {
         }
         if out.finished && !finished[i] {
             finished[i] = true
+            if let e = out.error, out.outputs.contains(where: { $0.finishReason == .error }) { engineError = e }
             let reason = out.outputs.first?.finishReason?.rawValue ?? "abort"
             metrics.recordFinished(seconds: now.timeIntervalSince(started), promptTokens: out.promptTokenIDs.count,
                                    generationTokens: out.outputs.reduce(0) { $0 + $1.tokenIDs.count }, finishReason: reason)
@@ -98,10 +101,20 @@ final class GenerationJob: @unchecked Sendable {
         return finals.map { $0! }
     }
 
+    /// A stream's last event before `[DONE]` when the engine ended it with an error (as vLLM
+    /// sends one): the tokens streamed so far stand, and the client learns why the rest is missing.
+    var streamErrorEvent: String? {
+        engineError.map {
+            "data: " + String(decoding: OpenAIError(status: 500, message: $0, type: "internal_server_error").jsonBody(), as: UTF8.self) + "\n\n"
+        }
+    }
+
     static func openAIError(_ error: any Error) -> any Error {
         switch error {
         case let e as EngineError:
             switch e {
+            case .unavailable(let why):
+                return OpenAIError(status: 503, message: "The engine has stopped: \(why).", type: "server_error")
             case .promptTooLong(_, let n, let limit):
                 return OpenAIError(status: 400, message: "This model's maximum context length is \(limit) tokens; the prompt has \(n).",
                                    type: "invalid_request_error", param: "prompt", code: "context_length_exceeded")

@@ -1,4 +1,5 @@
 import Hummingbird
+import SwiftletAPI
 import SwiftletKernels
 
 /// GET /health, /version and /metrics: what operators and monitoring poll.
@@ -8,7 +9,14 @@ extension OpenAIServer {
 
     func infoRoutes() -> RouteCollection<ServerRequestContext> {
         let routes = RouteCollection(context: ServerRequestContext.self)
-        routes.get("/health") { _, _ in Response(status: .ok) }
+        // Unhealthy (503 with the reason) once the engine cannot run anything: a tensor-parallel
+        // rank died or stopped answering.
+        routes.get("/health") { _, _ in
+            if let why = self.generation?.engine.failure {
+                return OpenAIError(status: 503, message: "The engine has stopped: \(why).", type: "server_error").response
+            }
+            return Response(status: .ok)
+        }
         routes.get("/version") { _, _ in
             Response.json(["version": .string(Self.version), "kernel_level": .string(KernelLevel.current.description),
                            "cpu_features": .string(CPUFeatures.current.description)])

@@ -54,7 +54,7 @@ extension OpenAIServer {
             }
         }
 
-        operation("/health", "get", id: "health", summary: "200 while the server is up.", response: nil)
+        operation("/health", "get", id: "health", summary: "200 while the engine can run; 503 with an error once it cannot (a tensor-parallel rank died).", response: nil)
         operation("/version", "get", id: "version", summary: "The server's version and kernel level.", response: S.versionResponse)
         operation("/metrics", "get", id: "metrics", summary: "Prometheus metrics.", response: S.string(nullable: false), contentType: "text/plain")
         operation("/openapi.json", "get", id: "openapi", summary: "This document.", response: S.object([]))

@@ -18,6 +18,9 @@ public final class ServerMetrics: @unchecked Sendable {
     private let structuredTokens, grammarMasks, grammarCompiles: CoreMetrics.Counter
     /// Seconds spent on constraints while sampling, and compiling them.
     private let grammarSeconds, grammarCompileSeconds: FloatingPointCounter
+    /// Tensor parallelism on rank 0: collectives, bytes sent into them, seconds spent in them.
+    private let collectives, collectiveBytes: CoreMetrics.Counter
+    private let collectiveSeconds: FloatingPointCounter
     private let timeToFirstToken, interTokenLatency, endToEndLatency, promptLength, generationLength: Recorder
     private let lock = NSLock()
     private var exported = EngineStatistics()
@@ -55,6 +58,9 @@ public final class ServerMetrics: @unchecked Sendable {
         grammarCompiles = counter("swiftlet:structured_output_compiles_total")
         grammarSeconds = FloatingPointCounter(label: "swiftlet:structured_output_seconds_total", dimensions: d, factory: f)
         grammarCompileSeconds = FloatingPointCounter(label: "swiftlet:structured_output_compile_seconds_total", dimensions: d, factory: f)
+        collectives = counter("swiftlet:tensor_parallel_collectives_total")
+        collectiveBytes = counter("swiftlet:tensor_parallel_collective_bytes_total")
+        collectiveSeconds = FloatingPointCounter(label: "swiftlet:tensor_parallel_collective_seconds_total", dimensions: d, factory: f)
         timeToFirstToken = histogram("swiftlet:time_to_first_token_seconds")
         interTokenLatency = histogram("swiftlet:inter_token_latency_seconds")
         endToEndLatency = histogram("swiftlet:e2e_request_latency_seconds")
@@ -84,6 +90,9 @@ public final class ServerMetrics: @unchecked Sendable {
         grow(structuredTokens, s.structuredTokens, e.structuredTokens)
         grow(grammarMasks, s.grammarMasks, e.grammarMasks)
         grow(grammarCompiles, s.grammarCompiles, e.grammarCompiles)
+        grow(collectives, s.collectiveCalls, e.collectiveCalls)
+        grow(collectiveBytes, s.collectiveBytes, e.collectiveBytes)
+        if s.collectiveSeconds > e.collectiveSeconds { collectiveSeconds.increment(by: s.collectiveSeconds - e.collectiveSeconds) }
         if s.grammarSeconds > e.grammarSeconds { grammarSeconds.increment(by: s.grammarSeconds - e.grammarSeconds) }
         if s.grammarCompileSeconds > e.grammarCompileSeconds {
             grammarCompileSeconds.increment(by: s.grammarCompileSeconds - e.grammarCompileSeconds)

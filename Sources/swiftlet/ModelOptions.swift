@@ -32,10 +32,11 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Loads the model, reporting progress and its shape and memory on standard error.
-    func load(quiet: Bool = false) throws -> LoadedModel {
+    /// Under tensor parallelism `shard` says which slice of the weights this rank holds.
+    func load(quiet: Bool = false, shard: TensorShard? = nil) throws -> LoadedModel {
         let start = Date()
         var lastShown = -1
-        let loaded = try loadModel(path: modelPath, precision: precision) { done, total in
+        let loaded = try loadModel(path: modelPath, precision: precision, shard: shard) { done, total in
             guard !quiet else { return }
             let pct = done * 100 / max(total, 1)
             if pct / 10 != lastShown / 10 || done == total {
@@ -61,16 +62,18 @@ struct ModelOptions: ParsableArguments {
         return loaded
     }
 
-    /// A KV cache sized from the budget.
-    func makeCache(for c: ModelConfig, quiet: Bool = false) throws -> PagedKVCache {
+    /// A KV cache sized from the budget, holding `kvHeads` heads per layer (a tensor-parallel
+    /// rank's share; all of the model's by default).
+    func makeCache(for c: ModelConfig, kvHeads: Int? = nil, quiet: Bool = false) throws -> PagedKVCache {
         let budget = kvCacheMemory < 1 ? kvCacheMemory * Double(ProcessInfo.processInfo.physicalMemory) : kvCacheMemory
-        let perToken = PagedKVCache.bytesPerToken(numLayers: c.numLayers, numKVHeads: c.numKVHeads, headDim: c.headDim, dtype: kvCacheDtype)
+        let heads = kvHeads ?? c.numKVHeads
+        let perToken = PagedKVCache.bytesPerToken(numLayers: c.numLayers, numKVHeads: heads, headDim: c.headDim, dtype: kvCacheDtype)
         let blocks = Int(budget) / (perToken * blockSize)
         guard blocks > 0 else { throw ValidationError("--kv-cache-memory \(Int(budget)) bytes holds no block of \(perToken * blockSize) bytes") }
         if !quiet {
             FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(blocks * blockSize) tokens, \(String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)) MiB, \(kvCacheDtype.rawValue))\n".data(using: .utf8)!)
         }
-        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: heads,
                                 headDim: c.headDim, dtype: kvCacheDtype)
     }
 }

@@ -20,6 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Engine") var engineOptions: EngineOptions
 
+    @OptionGroup(title: "Tensor parallelism") var parallel: TensorParallelOptions
+
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
 
@@ -73,6 +75,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let tensorParallel = try TensorParallelRun.start(parallel)
+        if let tensorParallel, !tensorParallel.isRankZero { tensorParallel.runWorker(model: options) }
         let name = servedModelName ?? ((options.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
         let configuration = ServerConfiguration(host: host, port: port, apiKey: apiKey, servedModelName: name,
                                                 maxRequestBodyBytes: maxRequestBodyBytes,
@@ -81,29 +85,48 @@ struct ServeCommand: AsyncParsableCommand {
                                                 idleTimeout: idleTimeout > 0 ? .milliseconds(Int64(idleTimeout * 1000)) : nil)
         let server: OpenAIServer
         var description: String
+        var generationEngine: AsyncLLMEngine?
         if try ModelRegistry.kind(path: options.modelPath) == .embedding {
+            guard tensorParallel == nil else { throw ValidationError("--tensor-parallel-size serves generative models only") }
             // An embedding model alone is served as vLLM serves a pooling model: /v1/embeddings only.
             guard embeddingModel == nil else { throw ValidationError("--embedding-model cannot go with an embedding --model") }
             let service = EmbeddingService(engine: try EmbeddingEngine(model: options.modelPath), modelName: name)
             server = OpenAIServer(generation: nil, embeddingService: service, configuration: configuration)
             description = "embeddings only"
         } else {
-            let loaded = try options.load()
-            let engine = try engineOptions.makeEngine(loaded: loaded, model: options)
+            let loaded = try options.load(shard: tensorParallel?.shard)
+            let engine = try engineOptions.makeEngine(loaded: loaded, model: options, link: tensorParallel?.link)
             let template = try loadTemplate(loaded)
-            let generation = GenerationService(engine: AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests),
+            let asyncEngine = AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests)
+            generationEngine = asyncEngine
+            let generation = GenerationService(engine: asyncEngine,
                                                tokenizer: loaded.tokenizer, chatTemplate: template,
                                                toolCallParser: toolCallParser, reasoningParser: reasoningParser)
             server = OpenAIServer(generation: generation, embeddingService: try embeddingModel.map {
                 EmbeddingService(engine: try EmbeddingEngine(model: $0), modelName: (($0 as NSString).standardizingPath as NSString).lastPathComponent)
             }, configuration: configuration)
-            description = "chat template: \(template == nil ? "none" : "yes")"
+            description = "chat template: \(template == nil ? "none" : "yes")" + (tensorParallel.map { ", tensor parallel over \($0.group.size) ranks" } ?? "")
         }
         let host = self.host
+        if let tensorParallel, let engine = generationEngine { watch(engine, tensorParallel) }
         try await server.run { [description] port in
             writeLogLine("serving \(name) on http://\(host):\(port) (\(description))")
         }
         writeLogLine("server stopped")
+        if let tensorParallel {
+            await generationEngine?.waitUntilStopped()
+            tensorParallel.finish(status: 0)
+        }
+    }
+
+    /// Once the engine has lost a rank (every request already ended with an error, /health
+    /// answering 503), leaves clients a few seconds to see it, then exits non-zero naming the rank.
+    private func watch(_ engine: AsyncLLMEngine, _ run: TensorParallelRun) {
+        Thread.detachNewThread {
+            while engine.failure == nil { Thread.sleep(forTimeInterval: 0.2) }
+            Thread.sleep(forTimeInterval: 5)
+            run.exitAfterFailure(engine.failure!)
+        }
     }
 
     private func loadTemplate(_ loaded: LoadedModel) throws -> ChatTemplate? {

@@ -37,6 +37,11 @@ public struct EngineStatistics: Sendable, Equatable {
     /// Distinct constraints compiled, and the seconds their compilation took.
     public var grammarCompiles = 0
     public var grammarCompileSeconds: Double = 0
+    /// Tensor parallelism, on this rank: collectives run (step broadcasts, all-reduces, logits
+    /// gathers, pings), the seconds spent in them and the bytes this rank sent into them.
+    public var collectiveCalls = 0
+    public var collectiveSeconds: Double = 0
+    public var collectiveBytes = 0
 
     public init() {}
 

@@ -13,6 +13,8 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case requestTooLarge(request: String, blocksNeeded: Int, blocksInCache: Int)
     case invalidParameters(request: String, reason: String)
     case invalidConfiguration(String)
+    /// The engine cannot run anything any more (a tensor-parallel rank died).
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
             return "request '\(id)': its completions could need \(need) KV blocks at once and the cache has \(have); lower n or max_tokens, or give the KV cache more memory"
         case .invalidParameters(let id, let why): return "request '\(id)': \(why)"
         case .invalidConfiguration(let why): return "invalid engine configuration: \(why)"
+        case .unavailable(let why): return "the engine has stopped: \(why)"
         }
     }
 }
@@ -66,8 +69,10 @@ public final class LLMEngine {
     /// - Parameters:
     ///   - cache: the KV cache; its block count is the engine's budget.
     ///   - tokenizer: needed for text output and stop strings; token-only use works without it.
+    ///   - link: under tensor parallelism, rank 0's link to the other ranks, which get the
+    ///     cache's shape now and every step's batch after.
     public init(model: any CausalLanguageModel, cache: PagedKVCache, tokenizer: (any Tokenizer)?,
-                config: EngineConfig = EngineConfig()) throws {
+                config: EngineConfig = EngineConfig(), link: TensorParallelLink? = nil) throws {
         if let p = config.scheduler.problem() { throw EngineError.invalidConfiguration(p) }
         self.config = config
         modelConfig = model.config
@@ -88,7 +93,8 @@ public final class LLMEngine {
         }
         let maxLen = min(config.scheduler.maxModelLen ?? model.config.maxPositionEmbeddings, capacity)
         scheduler = Scheduler(config: config.scheduler, manager: manager, maxModelLen: maxLen)
-        runner = ModelRunner(model: model, cache: cache, swapSpace: swap)
+        runner = ModelRunner(model: model, cache: cache, swapSpace: swap, link: link)
+        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0))
         generator = SeededGenerator(seed: config.seed)
         let eos = Set(model.config.eosTokenIds + (tokenizer?.eosTokenIDs ?? []))
         eosTokenIDs = eos
@@ -128,6 +134,7 @@ public final class LLMEngine {
     public func addRequest(id: String, promptTokenIDs prompt: [Int], params: SamplingParams, priority: Int = 0,
                            cacheSalt: String? = nil, arrival: Date = Date()) throws {
         guard groups[id] == nil else { throw EngineError.duplicateRequest(id) }
+        if let f = failure { throw EngineError.unavailable(f.description) }
         if let p = params.problem(vocabSize: modelConfig.vocabSize) { throw EngineError.invalidParameters(request: id, reason: p) }
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt(id) }
         if let bad = prompt.first(where: { $0 < 0 || $0 >= modelConfig.vocabSize }) { throw EngineError.tokenOutOfRange(request: id, token: bad) }
@@ -201,6 +208,7 @@ public final class LLMEngine {
         totals.forwardSeconds += Date().timeIntervalSince(forwardStart)
         totals.steps += 1
         defer { totals.stepSeconds += Date().timeIntervalSince(now) }
+        if let failure = runner.link?.failure { return results + endEverything(because: failure.description) }
         results += logits.withUnsafeMutableBufferPointer { update(from: out, logits: $0, promptRows: promptRows) }
         if var logger = statsLogger {
             if let line = logger.line(statistics) { logHandler?(line) }
@@ -321,6 +329,10 @@ public final class LLMEngine {
         s.kvEvictions = m.pool.evictions
         s.swapBlocksTotal = m.swapPool?.numBlocks ?? 0
         s.swapBlocksUsed = m.swapPool?.usedCount ?? 0
+        let collectives = collectiveStatistics
+        s.collectiveCalls = collectives.calls
+        s.collectiveSeconds = collectives.seconds
+        s.collectiveBytes = collectives.bytes
         let c = scheduler.counters
         s.prefixCacheQueries = c.prefixCacheQueries
         s.prefixCacheHits = c.prefixCacheHits

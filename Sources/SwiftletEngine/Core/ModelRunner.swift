@@ -9,11 +9,15 @@ public final class ModelRunner {
     public let swapSpace: SwapSpace?
     /// Check every batch's indices before the forward pass (cheap; on in debug builds).
     public var validateBatches: Bool
+    /// Rank 0's link to the other ranks under tensor parallelism: each step's moves and batch go
+    /// to them before this rank runs its own shard.
+    public let link: TensorParallelLink?
 
-    public init(model: any CausalLanguageModel, cache: PagedKVCache, swapSpace: SwapSpace?) {
+    public init(model: any CausalLanguageModel, cache: PagedKVCache, swapSpace: SwapSpace?, link: TensorParallelLink? = nil) {
         self.model = model
         self.cache = cache
         self.swapSpace = swapSpace
+        self.link = link
         var debug = false
         assert({ debug = true; return true }())
         validateBatches = debug
@@ -22,9 +26,13 @@ public final class ModelRunner {
     /// Carries out the step's block moves, in the only safe order: swap-outs read blocks that this
     /// step may hand to others, and copy-on-write targets may be blocks just freed.
     public func moveBlocks(_ out: SchedulerOutput) {
-        if !out.blocksToSwapOut.isEmpty { swapSpace!.swapOut(out.blocksToSwapOut, from: cache) }
-        if !out.blocksToSwapIn.isEmpty { swapSpace!.swapIn(out.blocksToSwapIn, into: cache) }
-        cache.copyBlocks(out.blocksToCopy.map { ($0.source, $0.destination) })
+        move(swapOut: out.blocksToSwapOut, swapIn: out.blocksToSwapIn, copies: out.blocksToCopy)
+    }
+
+    func move(swapOut: [BlockCopy], swapIn: [BlockCopy], copies: [BlockCopy]) {
+        if !swapOut.isEmpty { swapSpace!.swapOut(swapOut, from: cache) }
+        if !swapIn.isEmpty { swapSpace!.swapIn(swapIn, into: cache) }
+        cache.copyBlocks(copies.map { ($0.source, $0.destination) })
     }
 
     /// The flat batch of a step: token ids and attention metadata. Logits rows go per scheduled
@@ -68,14 +76,30 @@ public final class ModelRunner {
 
     /// Runs the step's forward pass; returns `vocabSize` logits per row, rows laid out as
     /// `prepare` says.
+    ///
+    /// Under tensor parallelism the other ranks get the same moves and batch first; when an
+    /// exchange with them fails, the logits are meaningless and `link.failure` says why.
     public func execute(_ out: SchedulerOutput, manager: KVCacheManager, promptRows: [[Int]] = []) -> [Float] {
-        moveBlocks(out)
-        guard !out.scheduled.isEmpty else { return [] }
-        let (tokens, meta) = Self.prepare(out.scheduled, manager: manager, promptRows: promptRows)
-        if validateBatches, let problem = meta.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize,
-                                                        slidingWindow: manager.slidingWindow ?? 0) {
+        let moves = !out.blocksToSwapOut.isEmpty || !out.blocksToSwapIn.isEmpty || !out.blocksToCopy.isEmpty
+        guard moves || !out.scheduled.isEmpty else { return [] }
+        let (tokens, meta) = out.scheduled.isEmpty
+            ? ([], AttentionMetadata(positions: [], slotMapping: [], queryStart: [0], contextLengths: [], blockTables: [],
+                                     maxBlocksPerSequence: 1, logitsIndices: []))
+            : Self.prepare(out.scheduled, manager: manager, promptRows: promptRows)
+        if validateBatches, !tokens.isEmpty, let problem = meta.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize,
+                                                                         slidingWindow: manager.slidingWindow ?? 0) {
             preconditionFailure("bad batch: \(problem)")
         }
+        link?.send(.step(swapOut: out.blocksToSwapOut, swapIn: out.blocksToSwapIn, copies: out.blocksToCopy, tokens: tokens,
+                         metadata: meta))
+        moveBlocks(out)
+        guard !tokens.isEmpty else { return [] }
         return model.forward(tokens: tokens, metadata: meta, cache: cache)
+    }
+
+    /// Carries out a step rank 0 sent (on the other ranks of a tensor-parallel group).
+    func run(swapOut: [BlockCopy], swapIn: [BlockCopy], copies: [BlockCopy], tokens: [Int32], metadata: AttentionMetadata) {
+        move(swapOut: swapOut, swapIn: swapIn, copies: copies)
+        if !tokens.isEmpty { _ = model.forward(tokens: tokens, metadata: metadata, cache: cache) }
     }
 }

@@ -8,6 +8,8 @@ public enum FinishReason: String, Sendable, Equatable, Codable {
     case length
     /// The request was aborted.
     case abort
+    /// The engine could not go on (a tensor-parallel rank died): the output's `error` says why.
+    case error
 }
 
 /// What stopped a completion that finished with `.stop`, besides EOS (vLLM's `stop_reason`).

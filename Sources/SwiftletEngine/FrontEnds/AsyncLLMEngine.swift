@@ -55,6 +55,10 @@ public final class AsyncLLMEngine: @unchecked Sendable {
     private var draining = false
     private var outstanding = 0
     private var latest: EngineStatistics
+    private var latestFailure: String?
+    /// Set when the loop thread has ended; `waitUntilStopped` callers wait on `stopWaiters`.
+    private var loopEnded = false
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     // Touched only by the loop thread.
     /// Set by `pause()`: no steps run, commands are still handled.
     private var paused = false
@@ -86,6 +90,14 @@ public final class AsyncLLMEngine: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return latest
+    }
+
+    /// Why the engine cannot run anything any more (a tensor-parallel rank died or stopped
+    /// answering); nil while it can. Every request was ended with finish reason `error`.
+    public var failure: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return latestFailure
     }
 
     /// Requests accepted and not yet finished.
@@ -171,6 +183,16 @@ public final class AsyncLLMEngine: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Returns once the loop thread has ended after `shutdown()` (and, under tensor
+    /// parallelism, has told the other ranks to stop).
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            defer { condition.unlock() }
+            if loopEnded { c.resume() } else { stopWaiters.append(c) }
+        }
+    }
+
     private func post(_ command: Command) {
         condition.lock()
         inbox.append(command)
@@ -190,20 +212,38 @@ public final class AsyncLLMEngine: @unchecked Sendable {
                 releaseHeap()
                 condition.lock()
             }
-            while inbox.isEmpty && !stopping && !hasWork { condition.wait() }
+            // Under tensor parallelism an idle engine still pings the other ranks about once a
+            // second, so that one that died is noticed (and reported) without a request.
+            var idle = false
+            while inbox.isEmpty && !stopping && !hasWork {
+                if engine.isTensorParallel && engine.failure == nil {
+                    if !condition.wait(until: Date().addingTimeInterval(1)) && inbox.isEmpty && !stopping && !hasWork {
+                        idle = true
+                        break
+                    }
+                } else {
+                    condition.wait()
+                }
+            }
             let commands = inbox
             inbox = []
             let stop = stopping
             condition.unlock()
 
+            if idle { engine.heartbeat() }
             for c in commands { handle(c) }
             if stop {
                 for id in Array(streams.keys) { if let out = engine.abort(id) { deliver(out) } }
+                engine.stopWorkers()
                 condition.lock()
                 for c in inbox { refuseAfterStop(c) }
                 inbox = []
                 latest = engine.statistics
+                loopEnded = true
+                let waiters = stopWaiters
+                stopWaiters = []
                 condition.unlock()
+                for w in waiters { w.resume() }
                 return
             }
             if hasWork {
@@ -212,8 +252,10 @@ public final class AsyncLLMEngine: @unchecked Sendable {
                 if lastHeapRelease.duration(to: .now) >= Self.heapReleaseInterval { releaseHeap() }
             }
             let s = engine.statistics
+            let failure = engine.failure?.description
             condition.lock()
             latest = s
+            latestFailure = failure
             condition.unlock()
         }
     }
