@@ -17,7 +17,9 @@ done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(libdnnl-dev libopenmpi-dev openmpi-bin)
+# oneDNN for the matmuls; Open MPI for tensor parallelism (--tensor-parallel-size); iproute2 for
+# the test that puts two ranks in two network namespaces.
+packages=(libdnnl-dev libopenmpi-dev openmpi-bin iproute2)
 # The aarch64 kernel tests (scripts/test_aarch64.sh) cross-compile with clang and lld and run
 # under qemu: they need an arm64 C library, libgcc's start files and the user-mode emulator.
 if [ "$(uname -m)" = x86_64 ]; then

@@ -18,6 +18,8 @@ struct BenchKernelsCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup(title: "Tensor parallelism") var parallel: TensorParallelOptions
+
     @Option(help: "Prompt tokens processed in one pass (like llama-bench -p).")
     var prefill: Int = 512
 
@@ -37,11 +39,27 @@ struct BenchKernelsCommand: ParsableCommand {
     var only: String = "prefill,decode,batch"
 
     func run() throws {
-        let loaded = try options.load()
+        let tensorParallel = try TensorParallelRun.start(parallel)
+        if let tensorParallel, !tensorParallel.isRankZero { tensorParallel.runWorker(model: options) }
+        let loaded = try options.load(shard: tensorParallel?.shard)
         let c = loaded.config
-        let cache = try options.makeCache(for: c)
         let model = loaded.model
+        let cache = try options.makeCache(for: c, kvHeads: model.cacheKVHeads)
         let bs = cache.blockSize
+        // Under tensor parallelism every pass goes to the other ranks first, as the engine sends it.
+        let link = tensorParallel?.link
+        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: bs, numSwapBlocks: 0))
+        func forward(_ tokens: [Int32], _ meta: AttentionMetadata) throws -> [Float] {
+            link?.send(.step(swapOut: [], swapIn: [], copies: [], tokens: tokens, metadata: meta))
+            let logits = model.forward(tokens: tokens, metadata: meta, cache: cache)
+            if let f = link?.failure { throw ValidationError("\(f)") }
+            return logits
+        }
+        let collectiveSeconds = { link?.group.statistics.seconds ?? 0 }
+        func collectiveShare(_ seconds: Double, of total: Double) -> String {
+            guard let link else { return "" }
+            return String(format: "; tensor parallel over %d ranks: %.1f%% of the time in collectives", link.group.size, 100 * seconds / total)
+        }
         let parts = Set(only.split(separator: ",").map(String.init))
         var rng = SystemRandomNumberGenerator()
         func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32.random(in: 100..<Int32(c.vocabSize), using: &rng) } }
@@ -55,32 +73,39 @@ struct BenchKernelsCommand: ParsableCommand {
             guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(prefill) tokens") }
             let toks = randomTokens(prefill)
             let meta = AttentionMetadata.build(sequences: [(prefill, 0, t)], blockSize: bs)
-            _ = model.forward(tokens: toks, metadata: meta, cache: cache) // warm-up: primitives, pages
+            _ = try forward(toks, meta) // warm-up: primitives, pages
             (model as? LlamaModel)?.profiler?.reset()
             var times: [Double] = []
+            let c0 = collectiveSeconds()
             for _ in 0..<repetitions {
                 let s = Date()
-                _ = model.forward(tokens: toks, metadata: meta, cache: cache)
+                _ = try forward(toks, meta)
                 times.append(Date().timeIntervalSince(s))
             }
-            print(String(format: "pp%d: %.1f tok/s (median of %d, %.1f ms)", prefill, Double(prefill) / median(times), repetitions, median(times) * 1000))
+            print(String(format: "pp%d: %.1f tok/s (median of %d, %.1f ms)", prefill, Double(prefill) / median(times), repetitions, median(times) * 1000)
+                  + collectiveShare(collectiveSeconds() - c0, of: times.reduce(0, +)))
             if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) passes: \(p.summary)") }
         }
         if parts.contains("decode") {
             let t = table(0, decode + 1)
             guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(decode) tokens") }
             var times: [Double] = []
+            var inCollectives = 0.0
             for r in 0...repetitions {
                 var tok: Int32 = Int32(loaded.tokenizer.bosTokenID ?? 1)
-                let s = Date()
+                let s = Date(), c0 = collectiveSeconds()
                 for p in 0..<decode {
                     let meta = AttentionMetadata.build(sequences: [(1, p, t)], blockSize: bs)
-                    let logits = model.forward(tokens: [tok], metadata: meta, cache: cache)
+                    let logits = try forward([tok], meta)
                     tok = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
                 }
-                if r > 0 { times.append(Date().timeIntervalSince(s)) } // the first run warms up
+                if r > 0 { // the first run warms up
+                    times.append(Date().timeIntervalSince(s))
+                    inCollectives += collectiveSeconds() - c0
+                }
             }
-            print(String(format: "tg%d: %.1f tok/s (median of %d)", decode, Double(decode) / median(times), repetitions))
+            print(String(format: "tg%d: %.1f tok/s (median of %d, %.2f ms per token)", decode, Double(decode) / median(times), repetitions,
+                         median(times) * 1000 / Double(decode)) + collectiveShare(inCollectives, of: times.reduce(0, +)))
         }
         if parts.contains("batch") {
             let per = (context + 1 + bs - 1) / bs
@@ -89,25 +114,32 @@ struct BenchKernelsCommand: ParsableCommand {
             // Fill every sequence's context (not timed), in chunks that fit the prefill path.
             for s in 0..<batch {
                 let meta = AttentionMetadata.build(sequences: [(context, 0, tables[s])], blockSize: bs)
-                _ = model.forward(tokens: randomTokens(context), metadata: meta, cache: cache)
+                _ = try forward(randomTokens(context), meta)
             }
             let meta = AttentionMetadata.build(sequences: tables.map { (1, context, $0) }, blockSize: bs)
             let toks = randomTokens(batch)
-            _ = model.forward(tokens: toks, metadata: meta, cache: cache)
+            _ = try forward(toks, meta)
             var times: [Double] = [], cpu: [Double] = []
             (model as? LlamaModel)?.profiler?.reset()
+            let c0 = collectiveSeconds()
             for _ in 0..<max(repetitions, 5) {
                 let s = Date(), c = processCPUSeconds()
-                _ = model.forward(tokens: toks, metadata: meta, cache: cache)
+                _ = try forward(toks, meta)
                 times.append(Date().timeIntervalSince(s))
                 cpu.append(processCPUSeconds() - c)
             }
+            let inCollectives = collectiveSeconds() - c0
             let m = median(times)
             // CPU time counts the pool's spinning too, but on a shared machine it moves less than
             // wall time; with one thread it is the work itself.
             print(String(format: "batched decode step: %d sequences x %d context: %.1f ms, %.1f tok/s (CPU time %.1f ms per step)",
-                         batch, context, m * 1000, Double(batch) / m, median(cpu) * 1000))
+                         batch, context, m * 1000, Double(batch) / m, median(cpu) * 1000)
+                  + collectiveShare(inCollectives, of: times.reduce(0, +)))
             if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) steps: \(p.summary)") }
+        }
+        if let tensorParallel {
+            link?.send(.stop)
+            tensorParallel.finish(status: 0)
         }
     }
 }

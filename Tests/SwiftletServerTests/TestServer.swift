@@ -78,11 +78,12 @@ final class TestServer: @unchecked Sendable {
 
 /// `swiftlet serve` as a child process on a free port: the process, its output and the port, once
 /// it says it is serving (however long loading takes).
-func launchServe(_ arguments: [String]) async throws -> (Process, OutputCollector, Int) {
+func launchServe(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Process, OutputCollector, Int) {
     let binary = try #require(TestPaths.swiftletBinary, "build the swiftlet binary first")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = ["serve", "--port", "0"] + arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let output = OutputCollector()
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     output.attach(to: process) { text in
