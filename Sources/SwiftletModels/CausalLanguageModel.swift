@@ -9,12 +9,16 @@ public protocol CausalLanguageModel: AnyObject {
     /// position p of a layer with window w reads only keys after p - w; nil means the whole
     /// context. The engine frees KV blocks that no layer can read again from this.
     var layerSlidingWindows: [Int?] { get }
+    /// KV heads this process's cache holds (its shard's; all of them without tensor parallelism).
+    var cacheKVHeads: Int { get }
     /// Runs the batch, writing every token's K and V into `cache`, and returns the logits of the
     /// tokens in `metadata.logitsIndices`, `config.vocabSize` values each, in that order.
     func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
 }
 
 extension CausalLanguageModel {
+    public var cacheKVHeads: Int { config.numKVHeads }
+
     /// The configuration's window on every layer `config.slidingLayers` marks as sliding (every
     /// layer when it is nil: Mistral's rule), none on the others (Gemma 3's global layers).
     public var layerSlidingWindows: [Int?] {
