@@ -34,13 +34,13 @@ struct TensorParallelComparison {
 
     /// `descendingSums`: the all-reduces add the ranks' parts in the other order (see
     /// `ThreadCollectiveGroup`).
-    init(path: String, ranks: Int, decodeSteps: Int = 4, descendingSums: Bool = false) throws {
-        let reference = try loadModel(path: path, precision: .fp32)
+    init(path: String, ranks: Int, decodeSteps: Int = 4, descendingSums: Bool = false, precision: ComputePrecision = .fp32) throws {
+        let reference = try loadModel(path: path, precision: precision)
         let members = ThreadCollectiveGroup.makeGroup(size: ranks, descendingSums: descendingSums)
         // Each shard gets a one-thread pool: the shards run at once, and a pool must not be
         // entered from two threads.
         let shards = try members.map {
-            try loadModel(path: path, precision: .fp32, shard: TensorShard(group: $0, pool: ThreadPool(threads: 1))).model
+            try loadModel(path: path, precision: precision, shard: TensorShard(group: $0, pool: ThreadPool(threads: 1))).model
         }
         let c = reference.config
         let blockSize = 4, numBlocks = 16

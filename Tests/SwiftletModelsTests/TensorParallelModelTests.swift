@@ -14,13 +14,14 @@ import SwiftletTestSupport
 
     static func family(_ name: String) -> String { TestPaths.fixtures.appendingPathComponent("families/\(name)").path }
 
-    static func check(_ r: TensorParallelComparison, _ name: String, tolerance: Float = 1e-4) {
+    /// `argmax`: whether every row's greedy token must agree.
+    static func check(_ r: TensorParallelComparison, _ name: String, tolerance: Float = 1e-4, argmax: Bool = true) {
         print("tensor parallel \(name): \(r.summary)")
         #expect(r.failures.isEmpty, "\(name): \(r.failures)")
         #expect(r.sizeMismatches == 0, "\(name)")
         #expect(r.rows > 0)
         #expect(r.maxDifference <= tolerance, "\(name): \(r.summary)")
-        #expect(r.argmaxMismatches == 0, "\(name): \(r.summary)")
+        #expect(!argmax || r.argmaxMismatches == 0, "\(name): \(r.summary)")
         #expect(r.collectiveCalls.allSatisfy { $0 == r.expectedCollectiveCalls }, "\(name): \(r.collectiveCalls) collectives")
         // Every shard holds less than the whole model.
         #expect(r.residentBytes.allSatisfy { $0 < r.unshardedResidentBytes }, "\(name): \(r.summary)")
@@ -67,6 +68,24 @@ import SwiftletTestSupport
     @Test(.enabled(if: TestPaths.smolLM2IfInstalled != nil)) func smolLM2AtThreeRanks() throws {
         let r = try Self.checkRealModel(TestPaths.smolLM2, ranks: 3, "SmolLM2 Q4_1")
         #expect(r.cacheKVHeads == [1, 1, 1])
+    }
+
+    /// The default precision: integer dot products over the packed Q4_1 blocks, activations
+    /// quantized to int8 per 32 values. The column splits fall on those blocks, yet the logits
+    /// cannot match closely: any rounding change flips some activations' int8 rounding, a step of
+    /// 1/127 of a block's largest value, and 30 layers amplify the flips. Measured here, adding
+    /// only the all-reduce's terms in the other order moves the logits by about 1.0 (of 35), as
+    /// much as sharding does, and moves a few argmaxes of near-tied prompt rows too. So this checks
+    /// that sharding moves them no more than that rounding noise does, and that the step
+    /// structure holds; a wrong slice would move them by the logits' own scale.
+    @Test(.enabled(if: TestPaths.smolLM2IfInstalled != nil)) func smolLM2FastPrecisionAtThreeRanks() throws {
+        let r = try TensorParallelComparison(path: TestPaths.smolLM2, ranks: 3, decodeSteps: 3, precision: .fast)
+        let reordered = try TensorParallelComparison(path: TestPaths.smolLM2, ranks: 3, decodeSteps: 3, descendingSums: true,
+                                                     precision: .fast)
+        let noise = TensorParallelComparison.maxDifference(r.shardedLogits, reordered.shardedLogits)
+        print("tensor parallel SmolLM2 (fast precision): logits moved by \(noise) when only the all-reduce order changes")
+        #expect(noise > 0 && r.maxDifference <= 3 * noise, "rounding noise \(noise), sharded difference \(r.maxDifference)")
+        Self.check(r, "SmolLM2 Q4_1 (fast precision)", tolerance: 3 * noise, argmax: false)
     }
 
     /// Gemma 3 270M (GGUF): its one KV head replicated on both ranks, Q4_K and Q6_K o_proj and
