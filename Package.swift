@@ -86,12 +86,15 @@ let package = Package(
             ],
             swiftSettings: swiftFast),
         // Paths of fixtures and model files and the mock model, shared by every test target.
-        .target(name: "SwiftletTestSupport", dependencies: ["SwiftletEngine", "SwiftletModels", "SwiftletKernels"], path: "Tests/SwiftletTestSupport"),
+        .target(name: "SwiftletTestSupport", dependencies: ["SwiftletEngine", "SwiftletModels", "SwiftletKernels", "SwiftletDistributed"],
+                path: "Tests/SwiftletTestSupport"),
         .testTarget(name: "SwiftletKernelsTests", dependencies: ["SwiftletKernels", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletFormatsTests", dependencies: ["SwiftletFormats", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletGrammarTests", dependencies: ["SwiftletGrammar", "SwiftletFormats", "SwiftletTokenizers", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletTokenizersTests", dependencies: ["SwiftletTokenizers", "SwiftletJinja", "SwiftletFormats", "SwiftletTestSupport"]),
-        .testTarget(name: "SwiftletModelsTests", dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletTestSupport"]),
+        .testTarget(
+            name: "SwiftletModelsTests",
+            dependencies: ["SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletDistributed", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletEngineTests", dependencies: ["SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
         .testTarget(name: "SwiftletServerTests", dependencies: ["SwiftletServer", "SwiftletAPI", "SwiftletEngine", "SwiftletGrammar", "SwiftletModels", "SwiftletTokenizers", "SwiftletFormats", "SwiftletKernels", "SwiftletTestSupport"]),
     ],

@@ -9,8 +9,12 @@ public protocol CausalLanguageModel: AnyObject {
     /// position p of a layer with window w reads only keys after p - w; nil means the whole
     /// context. The engine frees KV blocks that no layer can read again from this.
     var layerSlidingWindows: [Int?] { get }
+    /// KV heads this process's cache holds (its shard's; all of them without tensor parallelism).
+    var cacheKVHeads: Int { get }
     /// Runs the batch, writing every token's K and V into `cache`, and returns the logits of the
-    /// tokens in `metadata.logitsIndices`, `config.vocabSize` values each, in that order.
+    /// tokens in `metadata.logitsIndices`, `config.vocabSize` values each, in that order. A model
+    /// loaded with a `TensorShard` returns them on rank 0 and [] on the other ranks, every rank
+    /// being called with the same tokens and metadata and a cache of `cacheKVHeads` kv heads.
     func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
     /// KV heads this process's cache holds (its shard's; all of them without tensor parallelism).
     var cacheKVHeads: Int { get }

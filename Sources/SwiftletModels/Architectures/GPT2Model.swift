@@ -166,8 +166,10 @@ extension ModelArchitecture {
     static let gpt2 = ModelArchitecture(
         modelType: "gpt2", ggufArchitecture: "gpt2", huggingFaceClasses: ["GPT2LMHeadModel"],
         configure: GPT2Model.configuration,
-        loadGGUF: { try GPT2Model(gguf: $0, config: $1, precision: $2, progress: $3) },
-        loadCheckpoint: { try GPT2Model(checkpoint: $0, config: $1, huggingFace: $2, precision: $3, progress: $4) })
+        loadGGUF: { gguf, config, precision, _, progress in try GPT2Model(gguf: gguf, config: config, precision: precision, progress: progress) },
+        loadCheckpoint: { checkpoint, config, hf, precision, _, progress in
+            try GPT2Model(checkpoint: checkpoint, config: config, huggingFace: hf, precision: precision, progress: progress)
+        })
 }
 
 extension GPT2Model {

@@ -4,7 +4,8 @@ import SwiftletFormats
 
 /// Gemma 3 (text): sliding-window layers interleaved with global ones, each with its own rotary
 /// base; RMSNorm of every query and key head; norms before and after both attention and the
-/// GeGLU feed-forward; embeddings scaled by sqrt(hidden size); tied output head.
+/// GeGLU feed-forward; embeddings scaled by sqrt(hidden size); tied output head. Loaded with a
+/// `TensorShard`, it holds and runs one rank's share of the weights (see `ShardLayout`).
 public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let precision: ComputePrecision
@@ -35,20 +36,26 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
     private let activation: FeedForwardActivation
     private let file: AnyObject
     private let workspace = Workspace()
+    /// This rank's heads, columns and vocabulary rows (all of them without tensor parallelism).
+    let layout: ShardLayout
+    /// The threads forward passes run on.
+    let pool: ThreadPool
     public let residentBytes: Int
+    public var cacheKVHeads: Int { layout.kvHeads }
 
-    /// Loads a GGUF file (llama.cpp's `gemma3`). `progress` is called with (tensors done, total).
-    public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
+    /// Loads a GGUF file (llama.cpp's `gemma3`), or `shard`'s share of it. `progress` is called with
+    /// (tensors done, total).
+    public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast, shard: TensorShard? = nil,
                             progress: LoadProgress? = nil) throws {
         try self.init(weights: CheckpointWeights(gguf), file: gguf, config: config,
-                      options: Gemma3Options(gguf: gguf, config: config), precision: precision, progress: progress)
+                      options: Gemma3Options(gguf: gguf, config: config), precision: precision, shard: shard, progress: progress)
     }
 
-    /// Loads a Hugging Face `Gemma3ForCausalLM` checkpoint.
+    /// Loads a Hugging Face `Gemma3ForCausalLM` checkpoint, or `shard`'s share of it.
     convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, huggingFace: HuggingFaceConfig,
-                     precision: ComputePrecision = .fast, progress: LoadProgress? = nil) throws {
+                     precision: ComputePrecision = .fast, shard: TensorShard? = nil, progress: LoadProgress? = nil) throws {
         try self.init(weights: CheckpointWeights(checkpoint, rename: Self.huggingFaceName), file: checkpoint, config: config,
-                      options: Gemma3Options(huggingFace: huggingFace), precision: precision, progress: progress)
+                      options: Gemma3Options(huggingFace: huggingFace), precision: precision, shard: shard, progress: progress)
     }
 
     /// The Hugging Face name of a tensor given its GGUF name.
@@ -69,8 +76,8 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
 
     /// Reads tensors by their GGUF names, whatever the file.
     private init(weights w: CheckpointWeights, file: AnyObject, config: ModelConfig, options: Gemma3Options,
-                 precision: ComputePrecision, progress: LoadProgress?) throws {
-        let path = (file as? GGUFFile)?.path ?? (file as? SafetensorsCheckpoint)?.directory.path ?? ""
+                 precision: ComputePrecision, shard: TensorShard?, progress: LoadProgress?) throws {
+        let path = w.path
         guard !config.attentionBias else {
             throw ModelLoadError.unsupported(path: path, reason: "Gemma 3 with attention biases")
         }
@@ -78,9 +85,11 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
         self.precision = precision
         self.options = options
         self.file = file
+        let layout = try ShardLayout(config: config, shard: shard, path: path)
+        self.layout = layout
+        pool = shard?.pool ?? .shared
         activation = try FeedForwardActivation(name: config.hiddenActivation, path: path)
-        let D = config.hiddenSize, hd = config.headDim, F = config.intermediateSize
-        let qRows = config.numHeads * hd, kvRows = config.numKVHeads * hd
+        let D = config.hiddenSize, hd = config.headDim
         let source = { try w.matrix($0, rows: $1, columns: $2) }
         let offset = options.normWeightOffset
         let norm = { (name: String, count: Int) in try w.vector(name, count: count).map { $0 + offset } }
@@ -92,16 +101,16 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
             let p = "blk.\(i)."
             let layer = Layer(
                 attnNorm: try norm(p + "attn_norm.weight", D),
-                qkv: try Linear([try source(p + "attn_q.weight", qRows, D), try source(p + "attn_k.weight", kvRows, D),
-                                 try source(p + "attn_v.weight", kvRows, D)], precision: precision),
+                qkv: try w.attentionProjection(p, config: config, layout: layout, precision: precision),
                 qNorm: try norm(p + "attn_q_norm.weight", hd),
                 kNorm: try norm(p + "attn_k_norm.weight", hd),
-                output: try Linear([try source(p + "attn_output.weight", D, qRows)], precision: precision),
+                output: try w.rowParallel(p + "attn_output.weight", outputs: D, inputs: config.numHeads * hd,
+                                          columns: layout.queryRows(headDim: hd), precision: precision),
                 postAttnNorm: try norm(p + "post_attention_norm.weight", D),
                 ffnNorm: try norm(p + "ffn_norm.weight", D),
-                gateUp: try Linear([try source(p + "ffn_gate.weight", F, D), try source(p + "ffn_up.weight", F, D)],
-                                   precision: precision),
-                down: try Linear([try source(p + "ffn_down.weight", D, F)], precision: precision),
+                gateUp: try w.gateUpProjection(p, config: config, layout: layout, precision: precision),
+                down: try w.rowParallel(p + "ffn_down.weight", outputs: D, inputs: config.intermediateSize,
+                                        columns: layout.intermediateColumns, precision: precision),
                 postFfnNorm: try norm(p + "post_ffw_norm.weight", D),
                 sliding: config.slidingWindow != nil && (config.slidingLayers?[i] ?? true))
             resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.gateUp.residentBytes + layer.down.residentBytes
@@ -115,7 +124,9 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
         // GGUF files leave out `output.weight` when it is tied; transformers ignores a stored
         // lm_head of a tied checkpoint.
         let untied = w.has("output.weight") && !((file is SafetensorsCheckpoint) && config.tieWordEmbeddings)
-        head = try Linear([untied ? try source("output.weight", config.vocabSize, D) : embedding], precision: precision)
+        let headSource = untied ? try source("output.weight", config.vocabSize, D) : embedding
+        // Each rank computes the logits of its vocabulary rows only.
+        head = try Linear([headSource.rows(layout.vocabulary)], precision: precision)
         resident += head.residentBytes
         residentBytes = resident
         globalInvFreq = RotaryEmbedding.inverseFrequencies(config: config)
@@ -129,15 +140,19 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
     /// Batches of at least this many tokens split their row-wise operations over threads.
     static let parallelRowsThreshold = 8
 
+    /// With tensor parallelism: rank 0 returns the logits, the other ranks [] (after taking part
+    /// in every collective of the pass).
     public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
+        precondition(cache.numKVHeads == cacheKVHeads, "the cache holds \(cache.numKVHeads) kv heads, this model \(cacheKVHeads)")
         if T == 0 { return [] }
         let c = config
-        let D = c.hiddenSize, hd = c.headDim, F = c.intermediateSize, H = c.numHeads, KV = c.numKVHeads
+        // This rank's heads and intermediate columns (all of them unsharded).
+        let D = c.hiddenSize, hd = c.headDim, F = layout.intermediate, H = layout.heads, KV = layout.kvHeads
         let qWidth = H * hd, kvWidth = KV * hd, qkvWidth = qWidth + 2 * kvWidth
         let rot = c.ropeDimensions
-        let pool = ThreadPool.shared
+        let pool = self.pool
         let eps = Float(c.rmsNormEps)
         let window = c.slidingWindow ?? 0
 
@@ -192,6 +207,8 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
                 PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: H, cache: cache, layer: li,
                                       batch: &batch, scale: options.queryScale, window: layer.sliding ? window : 0, pool: pool)
                 layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                // Sharded, each rank's o_proj saw only its heads: the sum over ranks is the output.
+                layout.allReduce(xn, count: T * D)
                 rows { r0, n in
                     norm(layer.postAttnNorm, xn, xn, r0, n)
                     RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
@@ -202,6 +219,7 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
                     GatedActivation.apply(activation, gateUp: gu + r0 * 2 * F, ld: 2 * F, into: act + r0 * F, ldo: F, rows: n, n: F)
                 }
                 layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+                layout.allReduce(xn, count: T * D)
                 rows { r0, n in
                     norm(layer.postFfnNorm, xn, xn, r0, n)
                     RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
@@ -211,11 +229,13 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
         return logits(h, metadata: metadata)
     }
 
-    /// The final norm and the head for the rows that need logits, soft-capped if configured.
+    /// The final norm and the head for the rows that need logits, soft-capped if configured
+    /// (whole rows on rank 0 when sharded).
     private func logits(_ h: UnsafeMutablePointer<Float>, metadata: AttentionMetadata) -> [Float] {
-        var logits = rmsNormHeadLogits(h, width: config.hiddenSize, indices: metadata.logitsIndices, norm: finalNorm,
-                                       eps: Float(config.rmsNormEps), head: head, vocabSize: config.vocabSize, workspace: workspace,
-                                       pool: .shared)
+        let slice = rmsNormHeadLogits(h, width: config.hiddenSize, indices: metadata.logitsIndices, norm: finalNorm,
+                                      eps: Float(config.rmsNormEps), head: head, vocabSize: layout.vocabulary.count,
+                                      workspace: workspace, pool: pool)
+        var logits = layout.gatherLogits(slice, rows: metadata.logitsIndices.count)
         if let cap = options.finalLogitSoftcap {
             for i in logits.indices { logits[i] = cap * tanhf(logits[i] / cap) }
         }
@@ -228,7 +248,8 @@ extension ModelArchitecture {
     static let gemma3 = ModelArchitecture(
         modelType: "gemma3_text", ggufArchitecture: "gemma3", huggingFaceClasses: ["Gemma3ForCausalLM"],
         configure: { try Gemma3Model.configuration($0) },
-        loadGGUF: { try Gemma3Model(gguf: $0, config: $1, precision: $2, progress: $3) },
-        loadCheckpoint: { try Gemma3Model(checkpoint: $0, config: $1, huggingFace: $2, precision: $3, progress: $4) },
+        tensorParallel: true,
+        loadGGUF: { try Gemma3Model(gguf: $0, config: $1, precision: $2, shard: $3, progress: $4) },
+        loadCheckpoint: { try Gemma3Model(checkpoint: $0, config: $1, huggingFace: $2, precision: $3, shard: $4, progress: $5) },
         builtinChatTemplateSource: BuiltinChatTemplates.gemma)
 }

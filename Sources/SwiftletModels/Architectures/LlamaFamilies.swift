@@ -15,9 +15,9 @@ extension ModelArchitecture {
     private static func llamaFamily(_ type: String, classes: [String]) -> ModelArchitecture {
         ModelArchitecture(
             modelType: type, ggufArchitecture: type, huggingFaceClasses: classes,
-            configure: { try LlamaModel.configuration($0, modelType: type) },
-            loadGGUF: { try LlamaModel(gguf: $0, config: $1, precision: $2, progress: $3) },
-            loadCheckpoint: { try LlamaModel(checkpoint: $0, config: $1, precision: $3, progress: $4) })
+            configure: { try LlamaModel.configuration($0, modelType: type) }, tensorParallel: true,
+            loadGGUF: { try LlamaModel(gguf: $0, config: $1, precision: $2, shard: $3, progress: $4) },
+            loadCheckpoint: { try LlamaModel(checkpoint: $0, config: $1, precision: $3, shard: $4, progress: $5) })
     }
 }
 

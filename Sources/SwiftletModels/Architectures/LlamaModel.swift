@@ -4,7 +4,8 @@ import SwiftletFormats
 
 /// The LLaMA architecture (also SmolLM2, Llama 3.x, Mistral, Qwen2, Qwen3, Phi-3): RMSNorm, RoPE,
 /// grouped-query attention, SwiGLU feed-forward; optionally tied embeddings, q/k/v biases (Qwen2),
-/// per-head q/k RMSNorm (Qwen3), fused q/k/v and gate/up projections (Phi-3).
+/// per-head q/k RMSNorm (Qwen3), fused q/k/v and gate/up projections (Phi-3). Loaded with a
+/// `TensorShard`, it holds and runs one rank's share of the weights (see `ShardLayout`).
 public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     public let config: ModelConfig
     public let precision: ComputePrecision
@@ -29,27 +30,34 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private let rope: RotaryEmbedding
     private let file: AnyObject
     private let workspace = Workspace()
+    /// This rank's heads, columns and vocabulary rows (all of them without tensor parallelism).
+    let layout: ShardLayout
+    /// The threads forward passes run on.
+    let pool: ThreadPool
     public let residentBytes: Int
+    public var cacheKVHeads: Int { layout.kvHeads }
     /// Per-operation timing, when `SWIFTLET_PROFILE` is set in the environment.
     public let profiler: ForwardProfiler? = ProcessInfo.processInfo.environment["SWIFTLET_PROFILE"] != nil ? ForwardProfiler() : nil
 
-    /// Loads the weights of a GGUF file. `progress` is called with (tensors done, total).
-    public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast,
+    /// Loads the weights of a GGUF file (`shard`'s share of them, when given). `progress` is called
+    /// with (tensors done, total).
+    public convenience init(gguf: GGUFFile, config: ModelConfig, precision: ComputePrecision = .fast, shard: TensorShard? = nil,
                             progress: LoadProgress? = nil) throws {
         let w = CheckpointWeights(gguf)
         // GGUF files say whether the head is tied by leaving `output.weight` out.
         try self.init(weights: w, file: gguf, config: config, untiedHead: w.has("output.weight"), precision: precision,
-                      progress: progress)
+                      shard: shard, progress: progress)
     }
 
-    /// Loads a Hugging Face checkpoint (`model.layers.N.self_attn.q_proj.weight`, ...).
-    /// `progress` is called with (tensors done, total).
+    /// Loads a Hugging Face checkpoint (`model.layers.N.self_attn.q_proj.weight`, ...), or
+    /// `shard`'s share of it. `progress` is called with (tensors done, total).
     public convenience init(checkpoint: SafetensorsCheckpoint, config: ModelConfig, precision: ComputePrecision = .fast,
-                            progress: LoadProgress? = nil) throws {
+                            shard: TensorShard? = nil, progress: LoadProgress? = nil) throws {
         let w = CheckpointWeights(checkpoint, rename: Self.huggingFaceName)
         // transformers ignores a stored lm_head when the embeddings are tied.
         let untied = !config.tieWordEmbeddings && w.has("output.weight")
-        try self.init(weights: w, file: checkpoint, config: config, untiedHead: untied, precision: precision, progress: progress)
+        try self.init(weights: w, file: checkpoint, config: config, untiedHead: untied, precision: precision, shard: shard,
+                      progress: progress)
     }
 
     /// The Hugging Face name of a tensor given its GGUF name.
@@ -73,12 +81,14 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
 
     /// Reads tensors by their GGUF names, whatever the file.
     private init(weights w: CheckpointWeights, file: AnyObject, config: ModelConfig, untiedHead: Bool,
-                 precision: ComputePrecision, progress: LoadProgress?) throws {
+                 precision: ComputePrecision, shard: TensorShard?, progress: LoadProgress?) throws {
         self.config = config
         self.precision = precision
         self.file = file
+        let layout = try ShardLayout(config: config, shard: shard, path: w.path)
+        self.layout = layout
+        pool = shard?.pool ?? .shared
         let D = config.hiddenSize, hd = config.headDim
-        let qRows = config.numHeads * hd, kvRows = config.numKVHeads * hd
         let source = { try w.matrix($0, rows: $1, columns: $2) }, vector = { try w.vector($0, count: $1) }
 
         let total = config.numLayers + 1
@@ -86,39 +96,19 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         var resident = 0
         for i in 0..<config.numLayers {
             let p = "blk.\(i)."
-            let F = config.intermediateSize
-            // The fused layouts are the ones Linear builds from separate matrices (q, k, v rows;
-            // gate rows, then up rows), so fused tensors load as one source.
-            let qkv: Linear
-            if w.has(p + "attn_qkv.weight") {
-                qkv = try Linear([try source(p + "attn_qkv.weight", qRows + 2 * kvRows, D)],
-                                 bias: try w.optionalVector(p + "attn_qkv.bias", count: qRows + 2 * kvRows), precision: precision)
-            } else {
-                let q = try source(p + "attn_q.weight", qRows, D)
-                let k = try source(p + "attn_k.weight", kvRows, D)
-                let v = try source(p + "attn_v.weight", kvRows, D)
-                var qkvBias: [Float]? = nil
-                if let qb = try w.optionalVector(p + "attn_q.bias", count: qRows) {
-                    qkvBias = qb + (try vector(p + "attn_k.bias", kvRows)) + (try vector(p + "attn_v.bias", kvRows))
-                }
-                qkv = try Linear([q, k, v], bias: qkvBias, precision: precision)
-            }
-            let gateUp: [WeightSource]
-            if w.has(p + "ffn_gate.weight") {
-                gateUp = [try source(p + "ffn_gate.weight", F, D), try source(p + "ffn_up.weight", F, D)]
-            } else {
-                gateUp = [try source(p + (w.has(p + "ffn_gate_up.weight") ? "ffn_gate_up.weight" : "ffn_up.weight"), 2 * F, D)]
-            }
             let qNorm = try w.optionalVector(p + "attn_q_norm.weight", count: hd)
+            // Fused and separate q/k/v and gate/up tensors load alike (WeightSlicing.swift).
             let layer = Layer(
                 attnNorm: try vector(p + "attn_norm.weight", D),
-                qkv: qkv,
+                qkv: try w.attentionProjection(p, config: config, layout: layout, precision: precision),
                 qNorm: qNorm,
                 kNorm: try qNorm.map { _ in try vector(p + "attn_k_norm.weight", hd) },
-                output: try Linear([try source(p + "attn_output.weight", D, qRows)], precision: precision),
+                output: try w.rowParallel(p + "attn_output.weight", outputs: D, inputs: config.numHeads * hd,
+                                          columns: layout.queryRows(headDim: hd), precision: precision),
                 ffnNorm: try vector(p + "ffn_norm.weight", D),
-                gateUp: try Linear(gateUp, precision: precision),
-                down: try Linear([try source(p + "ffn_down.weight", D, F)], precision: precision))
+                gateUp: try w.gateUpProjection(p, config: config, layout: layout, precision: precision),
+                down: try w.rowParallel(p + "ffn_down.weight", outputs: D, inputs: config.intermediateSize,
+                                        columns: layout.intermediateColumns, precision: precision))
             resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.gateUp.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)
@@ -128,7 +118,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         embedding = try source("token_embd.weight", config.vocabSize, D)
         embeddingRowBytes = embedding.type.byteCount(elements: D)!
         let headSource = untiedHead ? try source("output.weight", config.vocabSize, D) : embedding
-        head = try Linear([headSource], precision: precision)
+        // Each rank computes the logits of its vocabulary rows only.
+        head = try Linear([headSource.rows(layout.vocabulary)], precision: precision)
         resident += head.residentBytes
         residentBytes = resident
         let factors = try config.ropeFrequencyFactorsTensor.map { try vector($0, config.ropeDimensions / 2) }
@@ -139,14 +130,19 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     /// Batches of at least this many tokens split their row-wise operations over threads.
     static let parallelRowsThreshold = 8
 
+    /// With tensor parallelism: rank 0 returns the logits, the other ranks [] (after taking part
+    /// in every collective of the pass).
     public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
+        precondition(cache.numKVHeads == cacheKVHeads, "the cache holds \(cache.numKVHeads) kv heads, this model \(cacheKVHeads)")
         if T == 0 { return [] }
         let c = config
-        let D = c.hiddenSize, hd = c.headDim, F = c.intermediateSize
-        let qWidth = c.numHeads * hd, kvWidth = c.numKVHeads * hd, qkvWidth = qWidth + 2 * kvWidth
-        let pool = ThreadPool.shared
+        let D = c.hiddenSize, hd = c.headDim, F = layout.intermediate
+        // This rank's heads (all of them unsharded).
+        let H = layout.heads, KV = layout.kvHeads
+        let qWidth = H * hd, kvWidth = KV * hd, qkvWidth = qWidth + 2 * kvWidth
+        let pool = self.pool
         let eps = Float(c.rmsNormEps)
         let halves = c.ropeStyle == .halves
         let scale = 1 / Float(hd).squareRoot()
@@ -193,26 +189,28 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                         for r in 0..<n {
                             let row = q + r * qkvWidth
                             qn.withUnsafeBufferPointer {
-                                RowOps.rmsNorm(row, ldx: hd, weight: $0.baseAddress!, into: row, ldo: hd, rows: c.numHeads, n: hd, eps: eps)
+                                RowOps.rmsNorm(row, ldx: hd, weight: $0.baseAddress!, into: row, ldo: hd, rows: H, n: hd, eps: eps)
                             }
                             kn.withUnsafeBufferPointer {
                                 RowOps.rmsNorm(row + qWidth, ldx: hd, weight: $0.baseAddress!, into: row + qWidth, ldo: hd,
-                                               rows: c.numKVHeads, n: hd, eps: eps)
+                                               rows: KV, n: hd, eps: eps)
                             }
                         }
                     }
-                    RowOps.rope(q, ld: qkvWidth, rows: n, heads: c.numHeads, headDim: hd, rotaryDims: rot, angles: a, halves: halves)
-                    RowOps.rope(q + qWidth, ld: qkvWidth, rows: n, heads: c.numKVHeads, headDim: hd, rotaryDims: rot, angles: a,
+                    RowOps.rope(q, ld: qkvWidth, rows: n, heads: H, headDim: hd, rotaryDims: rot, angles: a, halves: halves)
+                    RowOps.rope(q + qWidth, ld: qkvWidth, rows: n, heads: KV, headDim: hd, rotaryDims: rot, angles: a,
                                 halves: halves)
                     PagedAttention.write(keys: q + qWidth, ldk: qkvWidth, values: q + qWidth + kvWidth, ldv: qkvWidth,
                                          slots: slots + r0, rows: n, cache: cache, layer: li)
                 }
                 prof?.lap(.other)
-                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: c.numHeads, cache: cache, layer: li,
+                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: H, cache: cache, layer: li,
                                       batch: &batch, scale: scale, window: window, pool: pool)
                 prof?.lap(.attention)
                 layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
+                // Sharded, each rank's o_proj saw only its heads: the sum over ranks is the output.
+                layout.allReduce(xn, count: T * D)
                 layer.ffnNorm.withUnsafeBufferPointer { w in
                     rows { r0, n in
                         RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
@@ -226,6 +224,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                 prof?.lap(.other)
                 layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
                 prof?.lap(.matmul)
+                layout.allReduce(xn, count: T * D)
                 // The residual add and the next layer's input norm share one pass over the rows.
                 let next = li + 1 < layers.count ? layers[li + 1].attnNorm : nil
                 if let next {
@@ -241,7 +240,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             }
         }
         // Only the rows that need logits go through the final norm and the (large) output head.
-        return rmsNormHeadLogits(h, width: D, indices: metadata.logitsIndices, norm: finalNorm, eps: eps, head: head,
-                                 vocabSize: c.vocabSize, workspace: workspace, pool: pool, profiler: profiler)
+        let logits = rmsNormHeadLogits(h, width: D, indices: metadata.logitsIndices, norm: finalNorm, eps: eps, head: head,
+                                       vocabSize: layout.vocabulary.count, workspace: workspace, pool: pool, profiler: profiler)
+        return layout.gatherLogits(logits, rows: metadata.logitsIndices.count)
     }
 }

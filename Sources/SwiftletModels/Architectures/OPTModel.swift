@@ -157,7 +157,9 @@ extension ModelArchitecture {
     static let opt = ModelArchitecture(
         modelType: "opt", huggingFaceClasses: ["OPTForCausalLM"],
         configure: OPTModel.configuration,
-        loadCheckpoint: { try OPTModel(checkpoint: $0, config: $1, options: OPTModel.options($2), precision: $3, progress: $4) })
+        loadCheckpoint: { checkpoint, config, hf, precision, _, progress in
+            try OPTModel(checkpoint: checkpoint, config: config, options: OPTModel.options(hf), precision: precision, progress: progress)
+        })
 }
 
 extension OPTModel {

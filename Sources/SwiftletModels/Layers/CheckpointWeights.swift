@@ -29,7 +29,8 @@ struct CheckpointWeights {
         rename = { $0 }
     }
 
-    private var path: String {
+    /// The file or directory, for error messages.
+    var path: String {
         switch storage {
         case .safetensors(let c): c.directory.path
         case .gguf(let g): g.path

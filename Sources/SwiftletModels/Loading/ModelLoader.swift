@@ -19,33 +19,40 @@ public struct LoadedModel {
 /// Loads a model: a GGUF file or a Hugging Face model directory (`config.json`, safetensors
 /// weights, `tokenizer.json`, optionally `tokenizer_config.json` and `generation_config.json`)
 /// of a generative architecture in `ModelRegistry`.
-public func loadModel(path: String, precision: ComputePrecision = .fast,
+///
+/// With `shard`, only that rank's share of the weights is read and held (tensor parallelism; see
+/// `TensorShard`): `config` is still the whole model's, and the cache the model is run with holds
+/// `model.cacheKVHeads` kv heads. Architectures that cannot be sharded throw `.unsupported`.
+public func loadModel(path: String, precision: ComputePrecision = .fast, shard: TensorShard? = nil,
                       progress: LoadProgress? = nil) throws -> LoadedModel {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
         throw ModelLoadError.io(path: path, reason: "no such file")
     }
     if isDir.boolValue {
-        return try loadHuggingFaceModel(directory: URL(fileURLWithPath: path), precision: precision, progress: progress)
+        return try loadHuggingFaceModel(directory: URL(fileURLWithPath: path), precision: precision, shard: shard, progress: progress)
     }
     let gguf = try GGUFFile(path: path)
     // Checked before the configuration is read, whose keys depend on the architecture.
     let architecture = try ModelRegistry.architecture(gguf: gguf)
+    try ModelRegistry.checkTensorParallel(architecture, shard: shard, path: path)
     let config = try ModelConfig(gguf: gguf)
     let tokenizer = try loadTokenizer(gguf: gguf)
-    let model = try architecture.loadGGUF!(gguf, config, precision, progress)
+    let model = try architecture.loadGGUF!(gguf, config, precision, shard, progress)
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     return LoadedModel(path: path, model: model, config: config, tokenizer: tokenizer,
                        chatTemplate: (try? ChatTemplate(gguf: gguf)) ?? architecture.builtinChatTemplate(gguf: gguf), fileBytes: size)
 }
 
 /// Loads a Hugging Face model directory.
-func loadHuggingFaceModel(directory: URL, precision: ComputePrecision, progress: LoadProgress?) throws -> LoadedModel {
+func loadHuggingFaceModel(directory: URL, precision: ComputePrecision, shard: TensorShard? = nil,
+                          progress: LoadProgress?) throws -> LoadedModel {
     let hf = try HuggingFaceConfig(directory: directory)
     let architecture = try ModelRegistry.architecture(config: hf)
     guard let load = architecture.loadCheckpoint, architecture.kind == .generation else {
         throw ModelLoadError.unsupported(path: directory.path, reason: "an embedding model (\(architecture.modelType)) cannot generate text; load it with loadEmbeddingModel or serve it for /v1/embeddings")
     }
+    try ModelRegistry.checkTensorParallel(architecture, shard: shard, path: directory.path)
     var config = try ModelConfig(huggingFace: hf)
     // generation_config.json is what transformers' generate() stops on; it may list more EOS ids.
     let generationURL = directory.appendingPathComponent("generation_config.json")
@@ -57,7 +64,7 @@ func loadHuggingFaceModel(directory: URL, precision: ComputePrecision, progress:
 
     let tokenizer = try loadTokenizer(directory: directory)
     let checkpoint = try SafetensorsCheckpoint(directory: directory)
-    let model = try load(checkpoint, config, hf, precision, progress)
+    let model = try load(checkpoint, config, hf, precision, shard, progress)
     let bytes = checkpoint.files.reduce(0) { total, file in
         total + ((try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0)
     }

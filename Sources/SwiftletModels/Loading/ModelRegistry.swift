@@ -24,8 +24,10 @@ public struct ModelArchitecture: @unchecked Sendable {
     public internal(set) var kind = ModelKind.generation
     /// The shared configuration from `config.json`.
     var configure: (HuggingFaceConfig) throws -> ModelConfig
-    var loadGGUF: ((GGUFFile, ModelConfig, ComputePrecision, LoadProgress?) throws -> any CausalLanguageModel)? = nil
-    var loadCheckpoint: ((SafetensorsCheckpoint, ModelConfig, HuggingFaceConfig, ComputePrecision, LoadProgress?) throws
+    /// Whether the loaders take a `TensorShard`; `loadModel` passes one only to those that do.
+    public internal(set) var tensorParallel = false
+    var loadGGUF: ((GGUFFile, ModelConfig, ComputePrecision, TensorShard?, LoadProgress?) throws -> any CausalLanguageModel)? = nil
+    var loadCheckpoint: ((SafetensorsCheckpoint, ModelConfig, HuggingFaceConfig, ComputePrecision, TensorShard?, LoadProgress?) throws
         -> any CausalLanguageModel)? = nil
     /// The family's chat template, for files that carry none (llama.cpp has such built-ins too).
     public internal(set) var builtinChatTemplateSource: String? = nil
@@ -45,6 +47,13 @@ public enum ModelRegistry {
     }
 
     static var ggufListing: String { "supported GGUF architectures: \(ggufArchitectures.joined(separator: ", "))" }
+
+    /// Refuses tensor parallelism for an architecture whose loaders do not take a shard.
+    static func checkTensorParallel(_ a: ModelArchitecture, shard: TensorShard?, path: String) throws {
+        guard shard != nil, !a.tensorParallel else { return }
+        let supported = architectures.filter(\.tensorParallel).map(\.modelType).joined(separator: ", ")
+        throw ModelLoadError.unsupported(path: path, reason: "tensor parallelism is not supported for the \(a.modelType) architecture (supported: \(supported))")
+    }
 
     static var huggingFaceListing: String {
         "supported: \(huggingFaceClasses(.generation).joined(separator: ", ")); for embeddings: \(huggingFaceClasses(.embedding).joined(separator: ", "))"
