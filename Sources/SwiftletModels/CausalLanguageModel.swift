@@ -16,8 +16,6 @@ public protocol CausalLanguageModel: AnyObject {
     /// loaded with a `TensorShard` returns them on rank 0 and [] on the other ranks, every rank
     /// being called with the same tokens and metadata and a cache of `cacheKVHeads` kv heads.
     func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
-    /// KV heads this process's cache holds (its shard's; all of them without tensor parallelism).
-    var cacheKVHeads: Int { get }
 }
 
 extension CausalLanguageModel {
