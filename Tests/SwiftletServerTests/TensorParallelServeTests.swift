@@ -69,6 +69,7 @@ import SwiftletModels
             "python3", TestPaths.clientScript("tp_outputs.py"), "compare", one, many, "1e-4",
         ])
         #expect(status == 0 && report.contains("ok"), "\(c): \(report)")
+        print("\(c): \(report.split(separator: "\n").first ?? "")")
     }
 
     /// One rank in each of two network namespaces joined by a veth pair, MPI over TCP between them
