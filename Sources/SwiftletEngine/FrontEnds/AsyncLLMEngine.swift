@@ -247,7 +247,15 @@ public final class AsyncLLMEngine: @unchecked Sendable {
                 return
             }
             if hasWork {
-                for out in engine.step() { deliver(out) }
+                let outputs = engine.step()
+                // A failure is visible (to /health) before the streams it ended are: a client
+                // that sees its stream end with an error and asks at once finds it.
+                if let f = engine.failure?.description {
+                    condition.lock()
+                    latestFailure = f
+                    condition.unlock()
+                }
+                for out in outputs { deliver(out) }
                 stepsSinceHeapRelease += 1
                 if lastHeapRelease.duration(to: .now) >= Self.heapReleaseInterval { releaseHeap() }
             }

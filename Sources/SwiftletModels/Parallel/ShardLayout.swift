@@ -22,6 +22,9 @@ struct ShardLayout {
     let vocabulary: Range<Int>
     /// The whole vocabulary, the width of the logits rank 0 returns.
     let vocabSize: Int
+    /// Where rank 0 receives the other ranks' logits, kept from step to step: tens of MB that
+    /// would otherwise be mapped, zeroed and unmapped at every step.
+    private let received = LogitsReceiveBuffer()
 
     /// The split of `config` over `shard`'s ranks (everything on one rank when `shard` is nil).
     /// Query heads and intermediate columns must divide evenly; kv heads either divide evenly or,
@@ -84,29 +87,46 @@ struct ShardLayout {
         // Every rank has the same rows (identical metadata), so all skip or all gather.
         guard rows > 0 else { return [] }
         let slices = (0..<size).map { Self.vocabularyRows(rank: $0, size: size, vocabSize: vocabSize) }
-        let counts = slices.map { $0.count * rows }
+        // Rank 0's own slice goes from `local` straight into the rows: only the others travel.
+        let counts = slices.indices.map { $0 == 0 ? 0 : slices[$0].count * rows }
         let displacements = counts.indices.map { counts[..<$0].reduce(0, +) }
         let root = rank == 0
-        var received = [Float](repeating: 0, count: root ? rows * vocabSize : 0)
+        let receive = root ? received.reserve(counts.reduce(0, +)) : nil
         local.withUnsafeBufferPointer { send in
-            received.withUnsafeMutableBufferPointer { recv in
-                group.gather(send.baseAddress!, counts: counts, displacements: displacements, into: root ? recv.baseAddress : nil,
-                             root: 0)
-            }
+            group.gather(send.baseAddress!, counts: counts, displacements: displacements, into: receive, root: 0)
         }
-        guard root else { return [] }
-        // Received as one block per rank; each logits row takes its piece of every block.
+        guard let receive else { return [] }
+        // Each logits row takes its piece of every rank's block.
         return [Float](unsafeUninitializedCapacity: rows * vocabSize) { out, count in
-            received.withUnsafeBufferPointer { recv in
+            local.withUnsafeBufferPointer { own in
                 for (r, slice) in slices.enumerated() {
                     let w = slice.count
+                    let block = r == 0 ? own.baseAddress! : UnsafePointer(receive + displacements[r])
                     for i in 0..<rows {
-                        (out.baseAddress! + i * vocabSize + slice.lowerBound).initialize(from: recv.baseAddress! + displacements[r] + i * w,
-                                                                                         count: w)
+                        (out.baseAddress! + i * vocabSize + slice.lowerBound).initialize(from: block + i * w, count: w)
                     }
                 }
             }
             count = rows * vocabSize
         }
     }
+}
+
+/// A buffer that only grows, to the most logits one step gathers (at most the batched tokens
+/// times the vocabulary): reused, it costs no page faults after the first steps.
+final class LogitsReceiveBuffer: @unchecked Sendable {
+    private var pointer: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity || pointer == nil {
+            pointer?.deallocate()
+            pointer = .allocate(capacity: max(count, 1))
+            capacity = max(count, 1)
+        }
+        return pointer!
+    }
+
+    deinit { pointer?.deallocate() }
+
 }
