@@ -3,13 +3,26 @@ import SwiftletEngine
 import SwiftletFormats
 
 /// The web page at / and the engine views it polls: GET /engine/stats (counters) and
-/// /engine/blocks (who holds each KV block).
+/// /engine/blocks (who holds each KV block); POST /pause and /resume.
 extension OpenAIServer {
     func engineViewRoutes(_ g: GenerationService) -> RouteCollection<ServerRequestContext> {
         let routes = RouteCollection(context: ServerRequestContext.self)
         routes.get("/") { _, _ in Response.text(WebPage.html, contentType: "text/html; charset=utf-8") }
         routes.get("/engine/blocks") { _, _ in Response.json(await self.blockMapJSON(g)) }
         routes.get("/engine/stats") { _, _ in Response.json(self.statisticsJSON(g)) }
+        // vLLM's names. Paused, the engine still takes requests (they wait) and aborts, and runs
+        // no step until resumed: for maintenance, and for tests that need requests to arrive
+        // together whatever the machine's speed. Answered once the engine has taken the command.
+        routes.post("/pause") { _, _ in
+            g.engine.pause()
+            _ = await g.engine.blockMap()
+            return Response.json(["paused": true])
+        }
+        routes.post("/resume") { _, _ in
+            g.engine.resume()
+            _ = await g.engine.blockMap()
+            return Response.json(["paused": false])
+        }
         return routes
     }
 

@@ -52,7 +52,9 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKey: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/v1") else { return try await next(request, context) }
+        // /pause and /resume change what every client gets, so they need the key too.
+        let path = request.uri.path
+        guard path.hasPrefix("/v1") || path == "/pause" || path == "/resume" else { return try await next(request, context) }
         guard let header = request.headers[.authorization], header == "Bearer " + apiKey else {
             throw OpenAIError.unauthorized()
         }

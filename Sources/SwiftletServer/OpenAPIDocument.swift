@@ -78,6 +78,9 @@ extension OpenAIServer {
             operation("/", "get", id: "webPage", summary: "The web page.", response: S.string(nullable: false), contentType: "text/html")
             operation("/engine/stats", "get", id: "engineStats", summary: "The engine's counters.", response: S.engineStats)
             operation("/engine/blocks", "get", id: "engineBlocks", summary: "Who holds each KV block.", response: S.engineBlocks)
+            operation("/pause", "post", id: "pause", summary: "Stops running steps (requests still queue) until /resume.",
+                      response: S.pauseState)
+            operation("/resume", "post", id: "resume", summary: "Runs steps again after /pause.", response: S.pauseState)
         }
         if let e = embeddingService {
             schemas.append(("EmbeddingRequest", S.embeddingRequest(vocabSize: e.engine.model.config.vocabSize)))

@@ -97,4 +97,7 @@ extension OpenAPISchema {
         ("block_size", integer(min: 1, nullable: false)), ("states", array(integer(nullable: false))),
         ("owners", array(integer(nullable: false))), ("requests", array(string(nullable: false))), ("stats", engineStats),
     ], required: ["block_size", "states", "owners", "requests", "stats"])
+
+    /// `/pause` and `/resume`: whether the engine is now paused.
+    static let pauseState: JSONValue = object([("paused", boolean())], required: ["paused"])
 }

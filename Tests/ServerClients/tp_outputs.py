@@ -29,7 +29,19 @@ async def collect(host, port, max_tokens, path):
         return {"text": choice["text"], "finish_reason": choice["finish_reason"],
                 "token_logprobs": choice["logprobs"]["token_logprobs"], "top_logprobs": choice["logprobs"]["top_logprobs"]}
 
-    outputs = await asyncio.gather(*(one(p) for p in PROMPTS))
+    # The engine is paused while the requests arrive, so that all of them are waiting when it
+    # resumes, however fast it is: then the cache is short for them and they preempt one another.
+    status, body = await request(host, port, "POST", "/pause")
+    if status != 200:
+        sys.exit(f"/pause: {status} {body[:200]!r}")
+    tasks = [asyncio.create_task(one(p)) for p in PROMPTS]
+    while True:
+        _, stats = await request(host, port, "GET", "/engine/stats")
+        if json.loads(stats)["num_requests_waiting"] == len(PROMPTS) or any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.01)
+    await request(host, port, "POST", "/resume")
+    outputs = await asyncio.gather(*tasks)
     _, metrics = await request(host, port, "GET", "/metrics")
     preemptions = sum(float(m) for m in re.findall(rb"^swiftlet:num_preemptions_total\{[^}]*\} (\S+)$", metrics, re.M))
     with open(path, "w") as f:
