@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 import CSwiftletMatmul
 @testable import SwiftletKernels
 
@@ -9,18 +10,7 @@ import CSwiftletMatmul
 /// close to the scalar reference, and keep each row's result independent of the batch.
 @Suite(.enabled(if: KernelLevel.available.contains(.avx2) && KernelTestHooks.avx2VNNITwinAvailable))
 struct AVX2VNNITests {
-    /// SplitMix64, so the data do not depend on other tests.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Float { Float(Int64(bitPattern: next()) >> 40) / Float(1 << 23) }
-    }
+    typealias Random = SplitMix64
 
     /// GGUF blocks with small f16 scales (and Q4_1 mins) and random quants.
     static func weights(_ f: QuantizedWeightFormat, n: Int, k: Int, rng: inout Random) -> [UInt8] {
@@ -80,7 +70,7 @@ struct AVX2VNNITests {
     /// chunk sizes, with a partial last one; k = 96 fits one.
     @Test(arguments: QuantizedWeightFormat.allCases)
     func twinMatchesPlainAVX2AndScalar(format: QuantizedWeightFormat) {
-        var rng = Random(state: 0xA7_1111 + UInt64(format.rawValue))
+        var rng = Random(seed: 0xA7_1111 + UInt64(format.rawValue))
         let pool2 = ThreadPool(threads: 2)
         for (n, k) in [(75, 1088), (40, 96)] {
             let w = Self.weights(format, n: n, k: k, rng: &rng)

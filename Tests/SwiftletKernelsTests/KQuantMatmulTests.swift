@@ -1,21 +1,9 @@
 import Testing
+import SwiftletTestSupport
 import CSwiftletMatmul
 @testable import SwiftletKernels
 
-/// SplitMix64, local to this file so the seeded streams do not depend on other tests.
-private struct KQRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func unit() -> Float { Float(Int64(bitPattern: next()) >> 40) / Float(1 << 23) }
-}
+private typealias KQRandom = SplitMix64
 
 /// The formats with a packed kernel of their own, with their C selector.
 private let kquantFormats: [(GGMLType, sw_kqtype)] = [

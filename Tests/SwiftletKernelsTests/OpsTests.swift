@@ -1,6 +1,7 @@
 import CSwiftletOps
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletKernels
 
 /// The row operations at every kernel level against the scalar level: exact where the operation
@@ -27,10 +28,10 @@ import Testing
         }
     }
 
-    func random(_ n: Int, _ rng: inout SplitMix, scale: Float = 4) -> [Float] { (0..<n).map { _ in rng.float() * scale } }
+    func random(_ n: Int, _ rng: inout SplitMix64, scale: Float = 4) -> [Float] { (0..<n).map { _ in rng.float() * scale } }
 
     @Test func norms() {
-        var rng = SplitMix(state: 11)
+        var rng = SplitMix64(seed: 11)
         for n in Self.widths {
             let rows = 3, ld = n + 3
             let x = random(rows * ld, &rng), w = random(n, &rng), b = random(n, &rng)
@@ -48,7 +49,7 @@ import Testing
     }
 
     @Test func activations() {
-        var rng = SplitMix(state: 12)
+        var rng = SplitMix64(seed: 12)
         for n in Self.widths {
             let rows = 3
             var gu = random(rows * 2 * n, &rng, scale: 12)
@@ -68,7 +69,7 @@ import Testing
     }
 
     @Test func additions() {
-        var rng = SplitMix(state: 13)
+        var rng = SplitMix64(seed: 13)
         for n in Self.widths {
             let rows = 4
             let y = random(rows * (n + 1), &rng), x = random(rows * (n + 2), &rng), b = random(n, &rng)
@@ -78,7 +79,7 @@ import Testing
     }
 
     @Test func rope() {
-        var rng = SplitMix(state: 14)
+        var rng = SplitMix64(seed: 14)
         for (heads, headDim, rotDim) in [(3, 64, 64), (2, 128, 128), (2, 64, 32), (4, 48, 48), (1, 14, 10)] {
             let rows = 5, half = rotDim / 2, ld = heads * headDim + 4
             let invFreq = (0..<half).map { Float(pow(10000, -Double(2 * $0) / Double(rotDim))) }

@@ -2,18 +2,11 @@ import CSwiftletAttention
 import CSwiftletMatmul
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletKernels
 
 /// Deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func float() -> Float { Float.random(in: -1...1, using: &self) }
 }
 
@@ -97,7 +90,7 @@ final class PagedCase {
 
     /// Writes the cached part of every sequence in a few chunks, then the new tokens, at the
     /// calling thread's kernel level.
-    init(_ c0: AttentionCase, rng: inout SplitMix) {
+    init(_ c0: AttentionCase, rng: inout SplitMix64) {
         var c = c0
         let bs = c.blockSize
         let blocksNeeded = c.seqs.map { ($0.context + bs - 1) / bs }
@@ -161,7 +154,7 @@ final class PagedCase {
 
 /// Runs the paged kernel at every level up to the current one (cache written at that level too)
 /// and returns each level's largest absolute difference from the naive reference.
-func runPaged(_ c: AttentionCase, pool: ThreadPool?, rng: inout SplitMix) -> [(KernelLevel, Float)] {
+func runPaged(_ c: AttentionCase, pool: ThreadPool?, rng: inout SplitMix64) -> [(KernelLevel, Float)] {
     let ref = c.seqs.flatMap { naiveAttention(c, $0) }
     return KernelLevel.upToCurrent.map { level in
         let out = KernelLevel.with(level) { PagedCase(c, rng: &rng).run(pool: pool) }
@@ -172,7 +165,7 @@ func runPaged(_ c: AttentionCase, pool: ThreadPool?, rng: inout SplitMix) -> [(K
 }
 
 func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int32, window: Int = 0,
-              shapes: [(context: Int, new: Int)], rng: inout SplitMix) -> AttentionCase {
+              shapes: [(context: Int, new: Int)], rng: inout SplitMix64) -> AttentionCase {
     let seqs = shapes.map { sh in
         SeqCase(context: sh.context, newTokens: sh.new,
                 keys: (0..<(sh.context * kvHeads * headDim)).map { _ in rng.float() },
@@ -191,7 +184,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
 
     @Test(arguments: [1, 8, 16, 32])
     func decodeAndChunkedPrefillMatchNaive(blockSize: Int) {
-        var rng = SplitMix(state: UInt64(blockSize))
+        var rng = SplitMix64(seed: UInt64(blockSize))
         for g in Self.geometries {
             for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
                 // Decode steps, a fresh prefill, and prefill chunks on top of cached context.
@@ -208,7 +201,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     }
 
     @Test func longContexts() {
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix64(seed: 7)
         for len in [511, 1024, 2000] {
             for dtype in [Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
                 let c = makeCase(heads: 9, kvHeads: 3, headDim: 64, blockSize: 16, dtype: dtype,
@@ -222,7 +215,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
 
     @Test(arguments: [8, 16])
     func slidingWindow(blockSize: Int) {
-        var rng = SplitMix(state: 99)
+        var rng = SplitMix64(seed: 99)
         for g in [(8, 2, 16), (4, 4, 8), (6, 2, 64), (8, 2, 128)] {
             for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
                 // A window shorter than a softmax step, and one spanning several steps.
@@ -242,7 +235,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
     /// enough for the one-task-per-sequence split, on one thread and on the pool.
     @Test(arguments: [16, 32])
     func batchInvariance(blockSize: Int) {
-        var rng = SplitMix(state: 2024 + UInt64(blockSize))
+        var rng = SplitMix64(seed: 2024 + UInt64(blockSize))
         for level in KernelLevel.upToCurrent {
             for g in [(9, 3, 64), (8, 2, 128)] {
                 for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
@@ -275,7 +268,7 @@ func makeCase(heads: Int, kvHeads: Int, headDim: Int, blockSize: Int, dtype: Int
 
     /// The cache writer stores the same bytes at every level (bf16 rounding and int8 rounding are exact).
     @Test func cacheWriterIsExactAtEveryLevel() {
-        var rng = SplitMix(state: 5)
+        var rng = SplitMix64(seed: 5)
         for dtype in [Int32(SW_KV_F32), Int32(SW_KV_BF16), Int32(SW_KV_I8)] {
             for headDim in [48, 64, 128] {
                 for blockSize in [16, 32] {

@@ -1,21 +1,17 @@
 import Foundation
 import Testing
+import SwiftletTestSupport
 @testable import SwiftletKernels
 
 /// The sampler's row kernels at every level this machine runs, against plain loops: comparisons
 /// exactly, exp-based results within the SIMD exp's error.
 struct SamplingKernelTests {
-    /// SplitMix64, so rows are the same on every run.
+    /// Seeded rows (SplitMix64), the same on every run.
     struct Rows {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
+        var g: SplitMix64
+        init(state: UInt64) { g = SplitMix64(seed: state) }
+        mutating func next() -> UInt64 { g.next() }
+        mutating func unit() -> Float { g.unitInterval() }
 
         /// Row kinds: spread values, few distinct values (ties everywhere), mostly -inf (masked
         /// tokens), and a low plateau with two equal maxima far apart.
