@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftletDistributed
 import SwiftletEngine
 import SwiftletKernels
 import SwiftletModels
@@ -55,10 +56,14 @@ struct BenchKernelsCommand: ParsableCommand {
             if let f = link?.failure { throw ValidationError("\(f)") }
             return logits
         }
-        let collectiveSeconds = { link?.group.statistics.seconds ?? 0 }
-        func collectiveShare(_ seconds: Double, of total: Double) -> String {
+        let collectives = { link?.group.statistics ?? CollectiveStatistics() }
+        // Rank 0's collectives over `passes` forward passes that took `total` seconds.
+        func collectiveShare(since before: CollectiveStatistics, passes: Int, of total: Double) -> String {
             guard let link else { return "" }
-            return String(format: "; tensor parallel over %d ranks: %.1f%% of the time in collectives", link.group.size, 100 * seconds / total)
+            let now = collectives()
+            return String(format: "; tensor parallel over %d ranks: %.1f%% of the time in collectives (%.0f a pass, %.1f KiB sent a pass)",
+                          link.group.size, 100 * (now.seconds - before.seconds) / total, Double(now.calls - before.calls) / Double(passes),
+                          Double(now.bytes - before.bytes) / 1024 / Double(passes))
         }
         let parts = Set(only.split(separator: ",").map(String.init))
         var rng = SystemRandomNumberGenerator()
@@ -76,36 +81,35 @@ struct BenchKernelsCommand: ParsableCommand {
             _ = try forward(toks, meta) // warm-up: primitives, pages
             (model as? LlamaModel)?.profiler?.reset()
             var times: [Double] = []
-            let c0 = collectiveSeconds()
+            let c0 = collectives()
             for _ in 0..<repetitions {
                 let s = Date()
                 _ = try forward(toks, meta)
                 times.append(Date().timeIntervalSince(s))
             }
             print(String(format: "pp%d: %.1f tok/s (median of %d, %.1f ms)", prefill, Double(prefill) / median(times), repetitions, median(times) * 1000)
-                  + collectiveShare(collectiveSeconds() - c0, of: times.reduce(0, +)))
+                  + collectiveShare(since: c0, passes: repetitions, of: times.reduce(0, +)))
             if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) passes: \(p.summary)") }
         }
         if parts.contains("decode") {
             let t = table(0, decode + 1)
             guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(decode) tokens") }
             var times: [Double] = []
-            var inCollectives = 0.0
+            var c0 = collectives()
             for r in 0...repetitions {
                 var tok: Int32 = Int32(loaded.tokenizer.bosTokenID ?? 1)
-                let s = Date(), c0 = collectiveSeconds()
+                if r == 1 { c0 = collectives() } // the first run warms up
+                let s = Date()
                 for p in 0..<decode {
                     let meta = AttentionMetadata.build(sequences: [(1, p, t)], blockSize: bs)
                     let logits = try forward([tok], meta)
                     tok = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
                 }
-                if r > 0 { // the first run warms up
-                    times.append(Date().timeIntervalSince(s))
-                    inCollectives += collectiveSeconds() - c0
-                }
+                if r > 0 { times.append(Date().timeIntervalSince(s)) }
             }
             print(String(format: "tg%d: %.1f tok/s (median of %d, %.2f ms per token)", decode, Double(decode) / median(times), repetitions,
-                         median(times) * 1000 / Double(decode)) + collectiveShare(inCollectives, of: times.reduce(0, +)))
+                         median(times) * 1000 / Double(decode))
+                  + collectiveShare(since: c0, passes: decode * repetitions, of: times.reduce(0, +)))
         }
         if parts.contains("batch") {
             let per = (context + 1 + bs - 1) / bs
@@ -121,20 +125,19 @@ struct BenchKernelsCommand: ParsableCommand {
             _ = try forward(toks, meta)
             var times: [Double] = [], cpu: [Double] = []
             (model as? LlamaModel)?.profiler?.reset()
-            let c0 = collectiveSeconds()
+            let c0 = collectives()
             for _ in 0..<max(repetitions, 5) {
                 let s = Date(), c = processCPUSeconds()
                 _ = try forward(toks, meta)
                 times.append(Date().timeIntervalSince(s))
                 cpu.append(processCPUSeconds() - c)
             }
-            let inCollectives = collectiveSeconds() - c0
             let m = median(times)
             // CPU time counts the pool's spinning too, but on a shared machine it moves less than
             // wall time; with one thread it is the work itself.
             print(String(format: "batched decode step: %d sequences x %d context: %.1f ms, %.1f tok/s (CPU time %.1f ms per step)",
                          batch, context, m * 1000, Double(batch) / m, median(cpu) * 1000)
-                  + collectiveShare(inCollectives, of: times.reduce(0, +)))
+                  + collectiveShare(since: c0, passes: times.count, of: times.reduce(0, +)))
             if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) steps: \(p.summary)") }
         }
         if let tensorParallel {
