@@ -42,7 +42,14 @@ struct TensorParallelRun {
     /// Nil for one rank. Started alone with more, relaunches this command under mpirun and
     /// exits with rank 0's status (never returns). Under mpirun, joins the group.
     static func start(_ options: TensorParallelOptions) throws -> TensorParallelRun? {
-        guard options.tensorParallelSize > 1 else { return nil }
+        guard options.tensorParallelSize > 1 else {
+            // N copies of a one-rank server would each load the whole model and fight over the port.
+            let env = ProcessInfo.processInfo.environment
+            if let ranks = (env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"]).flatMap(Int.init), ranks > 1 {
+                throw ValidationError("mpirun started \(ranks) ranks: pass --tensor-parallel-size \(ranks)")
+            }
+            return nil
+        }
         guard MPIGroup.isLaunchedByMPI else { TensorParallelLauncher.relaunch(size: options.tensorParallelSize) }
         let group = try MPIGroup(timeout: .milliseconds(Int64(options.tensorParallelTimeout * 1000)))
         guard group.size == options.tensorParallelSize else {

@@ -94,6 +94,21 @@ import SwiftletModels
         #expect(same == 0 && report.contains("ok"), "\(report)")
     }
 
+    /// Under mpirun without --tensor-parallel-size, every rank would be a whole server of its own:
+    /// refused with the option to pass (mpirun's rank count comes from its environment).
+    @Test func mpirunWithoutTheSizeIsRefused() async throws {
+        let binary = try #require(TestPaths.swiftletBinary, "build the swiftlet binary first")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["serve", "--port", "0", "--model", TestPaths.stories260K]
+        process.environment = ProcessInfo.processInfo.environment.merging(["OMPI_COMM_WORLD_SIZE": "2"]) { $1 }
+        let output = OutputCollector()
+        output.attach(to: process)
+        try process.run()
+        let status = await output.waitForExit(process)
+        #expect(status != 0 && output.text.contains("pass --tensor-parallel-size 2"), "\(output.text)")
+    }
+
     /// A worker rank killed mid-stream: the stream ends with an error, /health answers 503, and the
     /// command exits with status 3 naming the rank, well within 30 s of the kill.
     @Test func losingARankEndsStreamsAndTheServer() async throws {
