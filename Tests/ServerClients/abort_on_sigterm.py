@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from raw_http import open_completion
+from raw_http import open_completion, read_until
 
 host, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
@@ -19,15 +19,11 @@ async def main():
     reader, writer = await open_completion(host, port, {"prompt": "Once upon a time", "ignore_eos": True,
                                                         "stream": True})
     # Generating has begun once an event with text has come (no fixed wait).
-    seen = b""
-    while b'"text":' not in seen:
-        chunk = await reader.read(4096)
-        if not chunk:
-            sys.exit(f"the stream ended before generating: {seen[-300:]!r}")
-        seen += chunk
+    seen = await read_until(reader, b'"text":')
+    if b'"text":' not in seen:
+        sys.exit(f"the stream ended before generating: {seen[-300:]!r}")
     os.kill(pid, signal.SIGTERM)
-    while chunk := await reader.read(65536):
-        seen += chunk
+    seen = await read_until(reader, b"data: [DONE]", seen)
     writer.close()
     text = seen.decode(errors="replace")
     problems = []

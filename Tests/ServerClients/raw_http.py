@@ -25,3 +25,14 @@ async def open_completion(host, port, body):
                  f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
     await writer.drain()
     return reader, writer
+
+
+async def read_until(reader, marker, seen=b""):
+    """Reads a streamed response until `marker` has come or the server closed the connection;
+    returns everything read (after `seen`, what was read before)."""
+    while marker not in seen:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        seen += chunk
+    return seen

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-from raw_http import open_completion, request
+from raw_http import open_completion, read_until, request
 
 host, port, run_dir, rank = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 
@@ -18,21 +18,14 @@ host, port, run_dir, rank = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.
 async def main():
     reader, writer = await open_completion(host, port, {"prompt": "Once upon a time", "max_tokens": 1500,
                                                         "ignore_eos": True, "stream": True})
-    seen = b""
-    while b'"text":' not in seen:
-        chunk = await reader.read(4096)
-        if not chunk:
-            sys.exit(f"the stream ended before generating: {seen[-300:]!r}")
-        seen += chunk
+    seen = await read_until(reader, b'"text":')
+    if b'"text":' not in seen:
+        sys.exit(f"the stream ended before generating: {seen[-300:]!r}")
     pid = int(open(os.path.join(run_dir, f"rank{rank}.pid")).read().split()[0])
     os.kill(pid, signal.SIGKILL)
     killed_at = time.time()
     # The connection stays open after [DONE] (keep-alive): the stream ends there.
-    while b"data: [DONE]" not in seen:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
-        seen += chunk
+    seen = await read_until(reader, b"data: [DONE]", seen)
     writer.close()
     text = seen.decode(errors="replace")
     status, body = await request(host, port, "GET", "/health")
