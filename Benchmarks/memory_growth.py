@@ -37,6 +37,21 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def settled_rss_kib(pid, interval=0.1, quiet=3, limit=5.0):
+    """RSS once it stops changing: after the last response the engine hands its free heap pages
+    back when it goes idle, a moment later, so a reading taken at once depends on that race
+    (runs differed by up to 7 MiB at the same mark). Waits for `quiet` equal readings in a row,
+    at most `limit` seconds."""
+    last, same, waited = rss_kib(pid), 0, 0.0
+    while same < quiet and waited < limit:
+        time.sleep(interval)
+        waited += interval
+        now = rss_kib(pid)
+        same = same + 1 if now == last else 0
+        last = now
+    return last
+
+
 def malloc_arenas(pid):
     """An estimate of glibc's extra malloc arenas: 64 MiB-aligned anonymous reservations, seen
     as adjacent mappings (a used part and a reserved rest) adding up to 64 MiB."""
@@ -162,7 +177,7 @@ def main():
         for mark in marks:
             asyncio.run(send("127.0.0.1", port, sent, mark - sent, a.concurrency, a.max_tokens, a.seed))
             sent = mark
-            samples.append((sent, rss_kib(server.pid)))
+            samples.append((sent, settled_rss_kib(server.pid)))
             print(f"{sent:6d} prompts: RSS {samples[-1][1] / 1024:.1f} MiB, malloc arenas {malloc_arenas(server.pid)} "
                   f"({time.time() - started:.0f} s)", flush=True)
         at_first = dict(samples)[a.first]

@@ -14,4 +14,15 @@ public enum HeapRelease {
     public static func releaseFreeMemory() -> Bool {
         sw_release_free_heap() != 0
     }
+
+    /// Bounds the allocator's arenas to `perCore` per online core (unless `MALLOC_ARENA_MAX` is
+    /// set). At most as many threads as cores run malloc at once, so a few arenas per core keep
+    /// contention low, while glibc's own bound (8 per core) lets a long-running server's resident
+    /// set step up, arena by arena, as thread timing happens to create them (measured: one run in
+    /// three grew by 3.5 MiB, 7 %, when an eighth arena appeared after 1,000 requests). Call
+    /// before the server's threads start.
+    @discardableResult
+    public static func limitArenas(perCore: Int = 2) -> Bool {
+        sw_limit_heap_arenas(Int32(perCore)) != 0
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwiftletEngine
+import SwiftletKernels
 import SwiftletModels
 import SwiftletServer
 import SwiftletTokenizers
@@ -75,6 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        HeapRelease.limitArenas()
         let tensorParallel = try TensorParallelRun.start(parallel)
         if let tensorParallel, !tensorParallel.isRankZero { tensorParallel.runWorker(model: options) }
         let name = servedModelName ?? ((options.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -96,6 +98,9 @@ struct ServeCommand: AsyncParsableCommand {
         } else {
             let loaded = try options.load(shard: tensorParallel?.shard)
             let engine = try engineOptions.makeEngine(loaded: loaded, model: options, link: tensorParallel?.link)
+            let warmStart = ContinuousClock.now
+            engine.warmUp()
+            writeLogLine("warm-up: the largest step (\(engine.config.scheduler.maxNumBatchedTokens) tokens) in \(warmStart.duration(to: .now).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 2))))")
             let template = try loadTemplate(loaded)
             let asyncEngine = AsyncLLMEngine(engine: engine, maxWaitingRequests: maxWaitingRequests)
             generationEngine = asyncEngine

@@ -106,6 +106,14 @@ public final class LLMEngine {
 
     public var maxModelLen: Int { scheduler.maxModelLen }
 
+    /// Runs the largest step the scheduler can form (`maxNumBatchedTokens` tokens over up to
+    /// `maxNumSeqs` sequences) once, before any request: a long-running server's resident
+    /// memory then includes every step's scratch from the start (see `ModelRunner.warmUp`).
+    public func warmUp() {
+        let s = config.scheduler
+        runner.warmUp(tokens: s.maxNumBatchedTokens, sequences: s.maxNumSeqs, maxModelLen: maxModelLen)
+    }
+
     /// Whether forked sequences (parallel samples, beams) share their parent's KV blocks, copying
     /// a block only when they write into it. Turning it off makes every fork copy all its blocks
     /// (what a system without sharing does), to measure what sharing saves.

@@ -97,6 +97,46 @@ public final class ModelRunner {
         return model.forward(tokens: tokens, metadata: meta, cache: cache)
     }
 
+    /// Runs one forward pass over a batch of `tokens` tokens in `sequences` sequences (none
+    /// longer than `maxModelLen`), each yielding a logits row, so that the scratch buffers every
+    /// later step reuses reach their working size now, as vLLM's profile run does: the resident
+    /// set then starts where serving keeps it, and does not step up later the first time a
+    /// larger batch happens. The KV it writes lands in blocks no sequence holds yet (each is
+    /// written again before it is read); nothing is registered with the prefix cache.
+    public func warmUp(tokens: Int, sequences: Int, maxModelLen: Int) {
+        let (ids, meta) = Self.warmUpBatch(tokens: tokens, sequences: sequences, maxModelLen: maxModelLen,
+                                           numBlocks: cache.numBlocks, blockSize: cache.blockSize,
+                                           vocabSize: model.config.vocabSize)
+        link?.send(.step(swapOut: [], swapIn: [], copies: [], tokens: ids, metadata: meta))
+        _ = model.forward(tokens: ids, metadata: meta, cache: cache)
+    }
+
+    static func warmUpBatch(tokens: Int, sequences: Int, maxModelLen: Int, numBlocks: Int, blockSize bs: Int,
+                            vocabSize: Int) -> (tokens: [Int32], metadata: AttentionMetadata) {
+        let total = max(1, tokens)
+        let count = min(total, max(sequences, (total + maxModelLen - 1) / max(1, maxModelLen), 1))
+        let lengths = (0..<count).map { total / count + ($0 < total % count ? 1 : 0) }
+        let maxBlocks = (lengths[0] + bs - 1) / bs
+        var ids: [Int32] = [], positions: [Int32] = [], slots: [Int32] = [], logits: [Int32] = []
+        var queryStart: [Int32] = [0], contextLengths: [Int32] = []
+        var tables = [Int32](repeating: 0, count: count * maxBlocks)
+        for (i, n) in lengths.enumerated() {
+            for j in 0..<maxBlocks { tables[i * maxBlocks + j] = Int32((i * maxBlocks + j) % numBlocks) }
+            for p in 0..<n {
+                ids.append(Int32((i + p) % vocabSize))
+                positions.append(Int32(p))
+                slots.append(tables[i * maxBlocks + p / bs] * Int32(bs) + Int32(p % bs))
+            }
+            queryStart.append(Int32(ids.count))
+            contextLengths.append(Int32(n))
+            logits.append(Int32(ids.count - 1))
+        }
+        let meta = AttentionMetadata(positions: positions, slotMapping: slots, queryStart: queryStart,
+                                     contextLengths: contextLengths, blockTables: tables,
+                                     maxBlocksPerSequence: maxBlocks, logitsIndices: logits)
+        return (ids, meta)
+    }
+
     /// Carries out a step rank 0 sent (on the other ranks of a tensor-parallel group).
     func run(swapOut: [BlockCopy], swapIn: [BlockCopy], copies: [BlockCopy], tokens: [Int32], metadata: AttentionMetadata) {
         move(swapOut: swapOut, swapIn: swapIn, copies: copies)
