@@ -172,9 +172,10 @@ public final class Scheduler {
         while !preempted, budget > 0, let g = swapped.first {
             let ids = g.unfinishedIndices.map { g.sequences[$0].id }
             if runningSeqs + ids.count > config.maxNumSeqs { break }
-            // Room for the blocks, plus one more per sequence for its next token (unless the
-            // group is alone, when it must come back even if it then has to be cut short).
-            let need = manager.distinctBlocks(ids) + (running.isEmpty ? 0 : ids.count)
+            // Room for the blocks, plus one more per sequence and KV cache group for its next
+            // token (unless the group is alone, when it must come back even if it then has to be
+            // cut short).
+            let need = manager.distinctBlocks(ids) + (running.isEmpty ? 0 : ids.count * manager.numGroups)
             let reserve = running.isEmpty ? 0 : watermarkBlocks
             guard need + reserve <= manager.freeBlocks else { break }
             let tokens = Dictionary(uniqueKeysWithValues: g.unfinishedIndices.map { (g.sequences[$0].id, g.sequences[$0].tokenIDs) })
