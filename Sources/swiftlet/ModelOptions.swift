@@ -74,7 +74,11 @@ struct ModelOptions: ParsableArguments {
         let blocks = Int(budget) / (perToken * blockSize)
         guard blocks > 0 else { throw ValidationError("--kv-cache-memory \(Int(budget)) bytes holds no block of \(perToken * blockSize) bytes") }
         if !quiet {
-            FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(blocks * blockSize) tokens, \(String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)) MiB, \(kvCacheDtype.rawValue))\(groups.count > 1 ? "; groups: \(groups)" : "")\n".data(using: .utf8)!)
+            let mib = String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)
+            // With groups a block holds one group's layers, so blocks times block size is not a token count.
+            let held = groups.count > 1 ? "blocks of \(groups.layersPerGroup) of \(c.numLayers) layers" : "\(blocks * blockSize) tokens"
+            let named = groups.count > 1 ? "; groups: \(groups)" : ""
+            FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(held), \(mib) MiB, \(kvCacheDtype.rawValue))\(named)\n".data(using: .utf8)!)
         }
         return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, groups: groups, numKVHeads: heads,
                                 headDim: c.headDim, dtype: kvCacheDtype)

@@ -77,4 +77,27 @@ struct KVCacheGroupsManagerTests {
         #expect(back.isEmpty && m.heldBlocks(1, group: 0) == 2 && m.heldBlocks(1, group: 1) == 6)
         #expect(m.freedEntries(1, group: 0) == 4 && m.validate().isEmpty, "\(m.validate())")
     }
+
+    /// The checker sees a block named by two groups' tables, tables of different lengths, and a
+    /// freed entry in the full group.
+    @Test func checkerFindsGroupViolations() {
+        var m = KVCacheManager(numBlocks: 30, blockSize: 2, groupWindows: [4, nil])
+        m.admit(1, root: BlockHash.root())
+        _ = m.allocateSlots(1, tokens: Self.tokens, computed: 0, newTokens: 12)
+        m.releaseOutsideWindow(1, computed: 12)
+        #expect(m.validate().isEmpty)
+        var shared = m
+        let block = shared.entries[1]!.groupTables[1][5]
+        shared.pool.retain(block)
+        shared.pool.release(shared.entries[1]!.groupTables[0][5])
+        shared.entries[1]!.groupTables[0][5] = block
+        #expect(shared.validate().contains { $0.contains("is in the tables of groups 0 and 1") }, "\(shared.validate())")
+        var short = m
+        short.pool.release(short.entries[1]!.groupTables[1].removeLast())
+        #expect(short.validate().contains { $0.contains("group 1: 5 blocks, group 0 has 6") }, "\(short.validate())")
+        var freed = m
+        freed.pool.release(freed.entries[1]!.groupTables[1][0])
+        freed.entries[1]!.groupTables[1][0] = KVCacheManager.nullBlock
+        #expect(freed.validate().contains { $0.contains("group 1: 1 freed entries without a sliding window") }, "\(freed.validate())")
+    }
 }
