@@ -4,7 +4,24 @@
 /// `queryStart[s]..<queryStart[s + 1]`; they are the last tokens of its context of
 /// `contextLengths[s]` tokens (so cached tokens come before them). Its KV blocks are
 /// `blockTables[s * maxBlocksPerSequence ..< (s + 1) * maxBlocksPerSequence]`.
+///
+/// With KV cache groups (see `KVCacheGroups`) each group has its own slots and block tables:
+/// group 0's are the fields below, so single-group models see nothing new, and the others are in
+/// `extraGroups`.
 public struct AttentionMetadata: Sendable, Equatable {
+    /// The slots and block tables of one KV cache group.
+    public struct GroupTables: Sendable, Equatable {
+        public var slotMapping: [Int32]
+        public var blockTables: [Int32]
+        public var maxBlocksPerSequence: Int
+
+        public init(slotMapping: [Int32], blockTables: [Int32], maxBlocksPerSequence: Int) {
+            self.slotMapping = slotMapping
+            self.blockTables = blockTables
+            self.maxBlocksPerSequence = maxBlocksPerSequence
+        }
+    }
+
     /// Position of every token in its sequence.
     public var positions: [Int32]
     /// Cache slot (block * blockSize + offset) where every token's K and V are written.
@@ -15,6 +32,8 @@ public struct AttentionMetadata: Sendable, Equatable {
     public var maxBlocksPerSequence: Int
     /// Indices into the flat batch of the tokens whose logits are wanted (usually each sequence's last).
     public var logitsIndices: [Int32]
+    /// The tables of groups 1, 2, ... (empty with one group).
+    public var extraGroups: [GroupTables] = []
 
     public init(positions: [Int32], slotMapping: [Int32], queryStart: [Int32], contextLengths: [Int32],
                 blockTables: [Int32], maxBlocksPerSequence: Int, logitsIndices: [Int32]) {
@@ -29,6 +48,13 @@ public struct AttentionMetadata: Sendable, Equatable {
 
     public var numTokens: Int { positions.count }
     public var numSequences: Int { contextLengths.count }
+    public var numGroups: Int { 1 + extraGroups.count }
+
+    /// The slots and block tables of group `g`.
+    public func group(_ g: Int) -> GroupTables {
+        g == 0 ? GroupTables(slotMapping: slotMapping, blockTables: blockTables, maxBlocksPerSequence: maxBlocksPerSequence)
+            : extraGroups[g - 1]
+    }
 
     /// Metadata for sequences given as (new tokens, tokens already cached, block table),
     /// requesting logits for each sequence's last new token.
@@ -59,22 +85,38 @@ public struct AttentionMetadata: Sendable, Equatable {
     /// bounds. With `slidingWindow` > 0, entries before the window of a sequence's first query
     /// may be -1 (blocks the engine freed); every block the queries can read must be valid.
     public func validate(numBlocks: Int, blockSize: Int, slidingWindow: Int = 0) -> String? {
+        validate(numBlocks: numBlocks, blockSize: blockSize, groupWindows: [slidingWindow])
+    }
+
+    /// `validate` for every KV cache group, group g with window `groupWindows[g]` (0: none).
+    public func validate(numBlocks: Int, blockSize: Int, groupWindows: [Int]) -> String? {
         let n = numSequences
         guard queryStart.count == n + 1, queryStart.first == 0, Int(queryStart[n]) == numTokens else { return "queryStart does not cover the batch" }
-        guard slotMapping.count == numTokens, blockTables.count == n * maxBlocksPerSequence else { return "array sizes disagree" }
+        guard groupWindows.count == numGroups else { return "\(numGroups) groups of tables, \(groupWindows.count) windows" }
+        for (g, window) in groupWindows.enumerated() {
+            if let problem = validate(group(g), numBlocks: numBlocks, blockSize: blockSize, slidingWindow: window) {
+                return numGroups == 1 ? problem : "group \(g): " + problem
+            }
+        }
+        for i in logitsIndices where i < 0 || Int(i) >= numTokens { return "logits index \(i) out of range" }
+        return nil
+    }
+
+    private func validate(_ t: GroupTables, numBlocks: Int, blockSize: Int, slidingWindow: Int) -> String? {
+        let n = numSequences, width = t.maxBlocksPerSequence
+        guard t.slotMapping.count == numTokens, t.blockTables.count == n * width else { return "array sizes disagree" }
         for s in 0..<n {
             let q = Int(queryStart[s + 1] - queryStart[s])
             let ctx = Int(contextLengths[s])
-            guard q >= 0, ctx >= q, (ctx + blockSize - 1) / blockSize <= maxBlocksPerSequence else { return "sequence \(s): bad lengths" }
+            guard q >= 0, ctx >= q, (ctx + blockSize - 1) / blockSize <= width else { return "sequence \(s): bad lengths" }
             let firstRead = slidingWindow > 0 ? max(0, ctx - q - slidingWindow + 1) / blockSize : 0
             for b in 0..<((ctx + blockSize - 1) / blockSize) {
-                let blk = Int(blockTables[s * maxBlocksPerSequence + b])
+                let blk = Int(t.blockTables[s * width + b])
                 if b < firstRead && blk == -1 { continue }
                 guard blk >= 0 && blk < numBlocks else { return "sequence \(s): block \(blk) out of range" }
             }
         }
-        for slot in slotMapping where slot >= 0 && Int(slot) >= numBlocks * blockSize { return "slot \(slot) out of range" }
-        for i in logitsIndices where i < 0 || Int(i) >= numTokens { return "logits index \(i) out of range" }
+        for slot in t.slotMapping where slot >= 0 && Int(slot) >= numBlocks * blockSize { return "slot \(slot) out of range" }
         return nil
     }
 }

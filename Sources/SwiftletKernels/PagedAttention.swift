@@ -11,17 +11,19 @@ public struct KernelAttentionBatch {
 }
 
 extension AttentionMetadata {
-    /// Calls `body` with the batch in the paged kernels' form, valid only inside `body`.
-    public func withKernelBatch<R>(_ body: (inout KernelAttentionBatch) -> R) -> R {
-        positions.withUnsafeBufferPointer { pos in
-            slotMapping.withUnsafeBufferPointer { slots in
+    /// Calls `body` with the batch in the paged kernels' form, with the slots and block tables of
+    /// KV cache group `group`; valid only inside `body`.
+    public func withKernelBatch<R>(group: Int = 0, _ body: (inout KernelAttentionBatch) -> R) -> R {
+        let tables = self.group(group)
+        return positions.withUnsafeBufferPointer { pos in
+            tables.slotMapping.withUnsafeBufferPointer { slots in
                 queryStart.withUnsafeBufferPointer { qs in
                     contextLengths.withUnsafeBufferPointer { cl in
-                        blockTables.withUnsafeBufferPointer { bt in
+                        tables.blockTables.withUnsafeBufferPointer { bt in
                             var batch = KernelAttentionBatch(
                                 raw: sw_attn_batch(num_seqs: Int32(numSequences), query_start: qs.baseAddress,
                                                    context_len: cl.baseAddress, block_tables: bt.baseAddress,
-                                                   max_blocks_per_seq: Int32(maxBlocksPerSequence)),
+                                                   max_blocks_per_seq: Int32(tables.maxBlocksPerSequence)),
                                 slots: slots.baseAddress!, positions: pos.baseAddress!)
                             return body(&batch)
                         }
@@ -36,7 +38,7 @@ extension AttentionMetadata {
 /// each query attending to its sequence's blocks through the block table.
 public enum PagedAttention {
     /// Writes `rows` tokens' K and V (`kvHeads * headDim` wide, leading dimensions `ldk`, `ldv`) to
-    /// `layer` of `cache`, token i at `slots[i]`.
+    /// storage layer `layer` of `cache` (a model layer's `groups.layerSlot`), token i at `slots[i]`.
     public static func write(keys k: UnsafePointer<Float>, ldk: Int, values v: UnsafePointer<Float>, ldv: Int,
                              slots: UnsafePointer<Int32>, rows: Int, cache: PagedKVCache, layer: Int) {
         sw_kv_write(k, ldk, v, ldv, slots, Int32(rows), cache.keys[layer], cache.values[layer], cache.dtype.kernelCode,
@@ -44,7 +46,7 @@ public enum PagedAttention {
     }
 
     /// Attends every token of `batch` (queries `q`, `heads * headDim` wide) to its sequence's
-    /// keys in `layer` of `cache`, writing `heads * headDim` values per token to `out`. `window`
+    /// keys in storage layer `layer` of `cache`, writing `heads * headDim` values per token to `out`. `window`
     /// > 0 limits each query to that many most recent keys (sliding-window attention).
     public static func attend(_ q: UnsafePointer<Float>, ldq: Int, into out: UnsafeMutablePointer<Float>, ldo: Int,
                               heads: Int, cache: PagedKVCache, layer: Int, batch: inout KernelAttentionBatch,

@@ -26,14 +26,20 @@ public enum KVCacheDType: String, Sendable, CaseIterable {
     }
 }
 
-/// The physical KV cache: for every layer, `numBlocks` blocks of `blockSize` token slots.
+/// The physical KV cache: for every storage layer, `numBlocks` blocks of `blockSize` token slots.
 ///
 /// Which sequence owns which block is not known here; the engine's block manager decides that and
-/// passes block tables and slot mappings in `AttentionMetadata`.
+/// passes block tables and slot mappings in `AttentionMetadata`. Model layers map to storage
+/// layers through `groups`: with one group (the usual case) layer l is storage layer l; with KV
+/// cache groups a block holds one group's layers and layer l writes storage layer
+/// `groups.layerSlot[l]` through its group's tables.
 public final class PagedKVCache: @unchecked Sendable {
     public let numBlocks: Int
     public let blockSize: Int
+    /// Storage layers: the model's layer count with one group, `groups.layersPerGroup` with several.
     public let numLayers: Int
+    /// Which group and storage layer each model layer uses.
+    public let groups: KVCacheGroups
     public let numKVHeads: Int
     public let headDim: Int
     public let dtype: KVCacheDType
@@ -49,10 +55,19 @@ public final class PagedKVCache: @unchecked Sendable {
         2 * numLayers * numKVHeads * dtype.headBlockBytes(headDim: headDim, blockSize: 1)
     }
 
-    public init(numBlocks: Int, blockSize: Int, numLayers: Int, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) throws {
+    /// A cache of one group: model layer l in storage layer l.
+    public convenience init(numBlocks: Int, blockSize: Int, numLayers: Int, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) throws {
+        try self.init(numBlocks: numBlocks, blockSize: blockSize, groups: .single(numLayers: numLayers), numKVHeads: numKVHeads,
+                      headDim: headDim, dtype: dtype)
+    }
+
+    /// A cache laid out for `groups`: `groups.layersPerGroup` storage layers.
+    public init(numBlocks: Int, blockSize: Int, groups: KVCacheGroups, numKVHeads: Int, headDim: Int, dtype: KVCacheDType) throws {
         precondition(numBlocks > 0 && blockSize > 0)
         self.numBlocks = numBlocks
         self.blockSize = blockSize
+        self.groups = groups
+        let numLayers = groups.layersPerGroup
         self.numLayers = numLayers
         self.numKVHeads = numKVHeads
         self.headDim = headDim

@@ -7,7 +7,10 @@ public protocol CausalLanguageModel: AnyObject {
     var residentBytes: Int { get }
     /// The sliding window of each layer's attention, `config.numLayers` entries: a query at
     /// position p of a layer with window w reads only keys after p - w; nil means the whole
-    /// context. The engine frees KV blocks that no layer can read again from this.
+    /// context. The engine frees KV blocks that no layer can read again from this. When the
+    /// windows differ, the engine's cache is laid out in KV cache groups (`cache.groups`): the
+    /// model must then write and attend layer l in storage layer `groups.layerSlot[l]` through
+    /// the tables of group `groups.layerGroup[l]`, as `Gemma3Model` does.
     var layerSlidingWindows: [Int?] { get }
     /// KV heads this process's cache holds (its shard's; all of them without tensor parallelism).
     var cacheKVHeads: Int { get }

@@ -24,7 +24,7 @@ struct BatchGeneration {
             .split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         let loaded = try command.options.load()
         let items = try lines.enumerated().map { try parse($1, line: $0 + 1, index: $0, loaded: loaded) }
-        let cache = try command.options.makeCache(for: loaded.config)
+        let cache = try command.options.makeCache(for: loaded.config, groups: command.engineOptions.config.kvCacheGroups(for: loaded.model))
         let llm = try LLM(loaded: loaded, cache: cache, config: command.engineOptions.config)
         command.engineOptions.attach(to: llm.engine)
         var bar = ProgressBar()

@@ -53,7 +53,8 @@ struct EngineOptions: ParsableArguments {
     /// An engine over the loaded model with a cache sized by `model`'s options; logs to standard error.
     /// Under tensor parallelism `link` is rank 0's link to the other ranks.
     func makeEngine(loaded: LoadedModel, model: ModelOptions, quiet: Bool = false, link: TensorParallelLink? = nil) throws -> LLMEngine {
-        let cache = try model.makeCache(for: loaded.config, kvHeads: loaded.model.cacheKVHeads, quiet: quiet)
+        let cache = try model.makeCache(for: loaded.config, kvHeads: loaded.model.cacheKVHeads,
+                                        groups: config.kvCacheGroups(for: loaded.model), quiet: quiet)
         let engine = try LLMEngine(model: loaded.model, cache: cache, tokenizer: loaded.tokenizer, config: config, link: link)
         attach(to: engine, quiet: quiet)
         return engine

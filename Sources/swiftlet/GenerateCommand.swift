@@ -60,7 +60,7 @@ struct GenerateCommand: ParsableCommand {
         }
         let prompt = prompt!
         let loaded = try options.load()
-        let cache = try options.makeCache(for: loaded.config)
+        let cache = try options.makeCache(for: loaded.config, groups: engineOptions.config.kvCacheGroups(for: loaded.model))
         var text = prompt
         if chat {
             text = try renderChatPrompt(loaded: loaded, userMessage: prompt)

@@ -63,17 +63,24 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// A KV cache sized from the budget, holding `kvHeads` heads per layer (a tensor-parallel
-    /// rank's share; all of the model's by default).
-    func makeCache(for c: ModelConfig, kvHeads: Int? = nil, quiet: Bool = false) throws -> PagedKVCache {
+    /// rank's share; all of the model's by default), laid out for the engine's KV cache `groups`
+    /// (one storage layer per model layer without them): a block then holds one group's layers,
+    /// so the budget buys more blocks.
+    func makeCache(for c: ModelConfig, kvHeads: Int? = nil, groups: KVCacheGroups? = nil, quiet: Bool = false) throws -> PagedKVCache {
         let budget = kvCacheMemory < 1 ? kvCacheMemory * Double(ProcessInfo.processInfo.physicalMemory) : kvCacheMemory
         let heads = kvHeads ?? c.numKVHeads
-        let perToken = PagedKVCache.bytesPerToken(numLayers: c.numLayers, numKVHeads: heads, headDim: c.headDim, dtype: kvCacheDtype)
+        let groups = groups ?? .single(numLayers: c.numLayers)
+        let perToken = PagedKVCache.bytesPerToken(numLayers: groups.layersPerGroup, numKVHeads: heads, headDim: c.headDim, dtype: kvCacheDtype)
         let blocks = Int(budget) / (perToken * blockSize)
         guard blocks > 0 else { throw ValidationError("--kv-cache-memory \(Int(budget)) bytes holds no block of \(perToken * blockSize) bytes") }
         if !quiet {
-            FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(blocks * blockSize) tokens, \(String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)) MiB, \(kvCacheDtype.rawValue))\n".data(using: .utf8)!)
+            let mib = String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)
+            // With groups a block holds one group's layers, so blocks times block size is not a token count.
+            let held = groups.count > 1 ? "blocks of \(groups.layersPerGroup) of \(c.numLayers) layers" : "\(blocks * blockSize) tokens"
+            let named = groups.count > 1 ? "; groups: \(groups)" : ""
+            FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(held), \(mib) MiB, \(kvCacheDtype.rawValue))\(named)\n".data(using: .utf8)!)
         }
-        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, numLayers: c.numLayers, numKVHeads: heads,
+        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, groups: groups, numKVHeads: heads,
                                 headDim: c.headDim, dtype: kvCacheDtype)
     }
 }

@@ -67,10 +67,10 @@ import SwiftletTestSupport
                 Issue.record("step \(step): \(problem)")
                 break
             }
-            if m().slidingWindow != nil {
+            for group in 0..<m().numGroups where m().groupWindows[group] != nil {
                 for g in engine.scheduler.running {
-                    for s in g.sequences where !s.isFinished && m().heldBlocks(s.id) > m().maxLiveBlocks(stepTokens: 1) {
-                        Issue.record("step \(step): sequence \(s.id) holds \(m().heldBlocks(s.id)) blocks")
+                    for s in g.sequences where !s.isFinished && m().heldBlocks(s.id, group: group) > m().maxLiveBlocks(stepTokens: 1, group: group) {
+                        Issue.record("step \(step): sequence \(s.id) holds \(m().heldBlocks(s.id, group: group)) blocks in group \(group)")
                     }
                 }
             }
@@ -193,18 +193,24 @@ import SwiftletTestSupport
         }
     }
 
-    /// Blocks are freed only when every layer has the same window: a global layer among sliding
-    /// ones reads every block (one table per group of layers is not built), and so does a model
-    /// without windows.
-    @Test(arguments: [([Int?]([8, 8]), true, 8 as Int?), ([8, nil], true, nil), ([nil, nil], true, nil), ([8, 8], false, nil)])
-    func blocksAreFreedOnlyWhenEveryLayerSlides(windows: [Int?], frees: Bool, expected: Int?) throws {
+    /// Layers are grouped by window (KV cache groups): a group with a window frees the blocks
+    /// behind it, a group without one keeps them all, and with freeing off there is one group
+    /// that keeps everything. Tokens are the same in every case.
+    @Test(arguments: [([Int?]([8, 8]), true, [8 as Int?]), ([8, nil], true, [8, nil]), ([nil, nil], true, [nil]),
+                      ([8, 8], false, [nil]), ([8, nil], false, [nil])])
+    func slidingGroupsFreeAndGlobalGroupsKeep(windows: [Int?], frees: Bool, groupWindows: [Int?]) throws {
         var config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: 16), swapSpaceBytes: 0)
         config.freesSlidingWindowBlocks = frees
         let model = LayerWindows(windows)
         let engine = try LLMEngine(model: model, cache: MockModel.makeCache(numBlocks: 16, blockSize: Self.bs), tokenizer: nil,
                                    config: config)
-        #expect(engine.scheduler.manager.slidingWindow == expected)
-        #expect(engine.maxModelLen == (expected == nil ? 16 * Self.bs : model.config.maxPositionEmbeddings))
+        let manager = engine.scheduler.manager
+        #expect(manager.groupWindows == groupWindows)
+        #expect(manager.numBlocks == 16, "one layer per group here: the same bytes buy the same blocks")
+        // Only windowed groups leave the length unbounded; [8, nil] holds 13 global blocks and
+        // the sliding group's 3 (window 8 and one token, blocks of 4) in 16.
+        let maxLen = groupWindows == [8] ? model.config.maxPositionEmbeddings : groupWindows == [8, nil] ? 13 * Self.bs : 16 * Self.bs
+        #expect(engine.maxModelLen == maxLen)
         let prompt = Array(3..<13)
         let request = EngineSchedulingTests.Request(id: "a", prompt: prompt, params: .greedy(maxTokens: 40, ignoreEOS: true), arrivalStep: 0)
         let (outputs, mostUsed) = Self.run(engine, [request])
@@ -212,7 +218,8 @@ import SwiftletTestSupport
         #expect(model.inner.corruptions == 0)
         // Between steps a sequence holds at most prompt + 38 tokens' KV: the step that computes
         // the next one samples the last token and ends the request.
-        #expect(mostUsed == (expected == nil ? (prompt.count + 38 + Self.bs - 1) / Self.bs : Self.bound))
+        let whole = (prompt.count + 38 + Self.bs - 1) / Self.bs
+        #expect(mostUsed == groupWindows.reduce(0) { $0 + ($1 == nil ? whole : Self.bound) })
     }
 
     @Test func checkerFindsABlockKeptBehindTheWindow() throws {

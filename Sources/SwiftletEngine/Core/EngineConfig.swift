@@ -24,6 +24,15 @@ public struct EngineConfig: Sendable {
     }
 }
 
+extension EngineConfig {
+    /// How `model`'s layers share the KV cache: grouped by window when the engine frees blocks
+    /// behind sliding windows (one group when every layer has the same window), one group of all
+    /// layers that frees nothing otherwise.
+    public func kvCacheGroups(for model: any CausalLanguageModel) -> KVCacheGroups {
+        freesSlidingWindowBlocks ? KVCacheGroups(layerWindows: model.layerSlidingWindows) : .single(numLayers: model.config.numLayers)
+    }
+}
+
 /// How many KV blocks a memory budget buys.
 public struct KVCacheBudget: Sendable, Equatable {
     public var numBlocks: Int
@@ -31,9 +40,13 @@ public struct KVCacheBudget: Sendable, Equatable {
     public var bytesPerToken: Int
 
     /// `budget` is in bytes, or a fraction of physical memory when below 1 (as `--kv-cache-memory`).
-    public init(budget: Double, config c: ModelConfig, blockSize: Int, dtype: KVCacheDType) {
+    /// With KV cache `groups` a block holds one group's layers, so the budget buys
+    /// `numLayers / groups.layersPerGroup` times as many blocks (`bytesPerToken` is then per token
+    /// slot of a block).
+    public init(budget: Double, config c: ModelConfig, blockSize: Int, dtype: KVCacheDType, groups: KVCacheGroups? = nil) {
         let bytes = budget < 1 ? budget * Double(ProcessInfo.processInfo.physicalMemory) : budget
-        bytesPerToken = PagedKVCache.bytesPerToken(numLayers: c.numLayers, numKVHeads: c.numKVHeads, headDim: c.headDim, dtype: dtype)
+        bytesPerToken = PagedKVCache.bytesPerToken(numLayers: groups?.layersPerGroup ?? c.numLayers, numKVHeads: c.numKVHeads,
+                                                   headDim: c.headDim, dtype: dtype)
         self.blockSize = blockSize
         numBlocks = Int(bytes) / (bytesPerToken * blockSize)
     }

@@ -12,7 +12,8 @@ extension Scheduler {
     /// resident with exactly the blocks its computed tokens fill, and of a swapped one is in the
     /// swap tier; finished sequences hold nothing; and no blocks belong to a sequence outside the
     /// queues (a leak). With a sliding window, an unfinished sequence has freed exactly the
-    /// blocks before the window of its next token: none it could still read, none it holds for nothing.
+    /// blocks before the window of its next token: none it could still read, none it holds for
+    /// nothing (in each KV cache group, with the group's window).
     public func validate() -> [String] {
         var problems = manager.validate()
         var owned = Set<Int>()
@@ -38,9 +39,13 @@ extension Scheduler {
                         problems.append("\(who), sequence \(s.id) is swapped out without swap blocks")
                     }
                     if holds, !s.isFinished, status != .waiting {
-                        let dead = manager.deadBlocks(computed: s.numComputedTokens), freed = manager.freedEntries(s.id)
-                        if freed != dead {
-                            problems.append("\(who), sequence \(s.id): \(freed) blocks freed by the window, \(dead) outside it at \(s.numComputedTokens) computed tokens")
+                        for group in 0..<manager.numGroups {
+                            let dead = manager.deadBlocks(computed: s.numComputedTokens, group: group)
+                            let freed = manager.freedEntries(s.id, group: group)
+                            if freed != dead {
+                                let inGroup = manager.numGroups == 1 ? "" : " in group \(group)"
+                                problems.append("\(who), sequence \(s.id): \(freed) blocks freed by the window\(inGroup), \(dead) outside it at \(s.numComputedTokens) computed tokens")
+                            }
                         }
                     }
                 }

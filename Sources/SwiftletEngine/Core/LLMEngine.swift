@@ -77,24 +77,26 @@ public final class LLMEngine {
         self.config = config
         modelConfig = model.config
         self.tokenizer = tokenizer
+        // Layers grouped by window share the cache's storage (see `KVCacheGroups`); a cache laid
+        // out otherwise (one storage layer per model layer, as callers that do not know the
+        // groups make it) is replaced by one of the same bytes laid out for the groups. Its pages
+        // are committed only when written, so the unused one costs address space only. With one
+        // group on both sides the cache is used as it is.
+        let groups = config.kvCacheGroups(for: model)
+        let single = groups.count == 1 && cache.groups.count == 1
+        let cache = single || cache.groups.sameStorage(as: groups) ? cache
+            : try PagedKVCache(numBlocks: max(1, cache.numBlocks * cache.numLayers / groups.layersPerGroup), blockSize: cache.blockSize,
+                               groups: groups, numKVHeads: cache.numKVHeads, headDim: cache.headDim, dtype: cache.dtype)
         let swap = config.swapSpaceBytes > 0 ? try SwapSpace(bytes: config.swapSpaceBytes, cache: cache) : nil
-        // Blocks are freed behind a sliding window only when every layer has the same one: a
-        // global layer reads every block, and one table per group of layers is not built yet.
-        let windows = model.layerSlidingWindows
-        var window: Int?
-        if config.freesSlidingWindowBlocks, let w = windows.first ?? nil, windows.allSatisfy({ $0 == w }) { window = w }
         let manager = KVCacheManager(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0,
-                                     enablePrefixCaching: config.scheduler.enablePrefixCaching, slidingWindow: window)
-        // A sequence holds all its blocks, unless a window bounds them and chunks keep each step's
-        // share small enough to fit beside the window: then its length is not limited by the cache.
-        var capacity = cache.numBlocks * cache.blockSize
-        if window != nil, config.scheduler.enableChunkedPrefill, manager.maxLiveBlocks(stepTokens: 1) < cache.numBlocks {
-            capacity = Int.max
-        }
+                                     enablePrefixCaching: config.scheduler.enablePrefixCaching, groupWindows: groups.windows)
+        // A sequence holds all its blocks, unless windows bound them and chunks keep each step's
+        // share small enough to fit beside them: then its length is not limited by the cache.
+        let capacity = manager.maxSequenceTokens(chunkedPrefill: config.scheduler.enableChunkedPrefill)
         let maxLen = min(config.scheduler.maxModelLen ?? model.config.maxPositionEmbeddings, capacity)
         scheduler = Scheduler(config: config.scheduler, manager: manager, maxModelLen: maxLen)
         runner = ModelRunner(model: model, cache: cache, swapSpace: swap, link: link)
-        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0))
+        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0, groups: groups))
         generator = SeededGenerator(seed: config.seed)
         let eos = Set(model.config.eosTokenIds + (tokenizer?.eosTokenIDs ?? []))
         eosTokenIDs = eos
@@ -127,6 +129,7 @@ public final class LLMEngine {
         let cache = runner.cache
         let mib = { (b: Int) in String(format: "%.1f MiB", Double(b) / 1_048_576) }
         var s = "KV cache: \(cache.numBlocks) blocks of \(cache.blockSize) tokens = \(cache.numBlocks * cache.blockSize) tokens (\(mib(cache.totalBytes)))"
+        if cache.groups.count > 1 { s += "; KV cache groups: \(cache.groups)" }
         if let swap = runner.swapSpace { s += "; swap: \(swap.numBlocks) blocks (\(mib(swap.totalBytes)))" }
         return s + "; max model len \(maxModelLen)"
     }
@@ -155,9 +158,8 @@ public final class LLMEngine {
         }
         // Worst case: each completion's blocks held at once without sharing. A single sequence
         // always fits, as maxModelLen is capped at the cache's capacity.
-        let bs = scheduler.blockSize
         let longest = min(prompt.count + (params.maxTokens ?? maxModelLen), maxModelLen)
-        let perSequence = min((longest + bs - 1) / bs, scheduler.manager.maxLiveBlocks(stepTokens: 1))
+        let perSequence = scheduler.manager.mostBlocksHeld(tokens: longest, stepTokens: 1)
         let worst = params.numSequences * perSequence
         if params.numSequences > 1, worst > scheduler.manager.numBlocks {
             throw EngineError.requestTooLarge(request: id, blocksNeeded: worst, blocksInCache: scheduler.manager.numBlocks)

@@ -35,29 +35,33 @@ public final class ModelRunner {
         cache.copyBlocks(copies.map { ($0.source, $0.destination) })
     }
 
-    /// The flat batch of a step: token ids and attention metadata. Logits rows go per scheduled
-    /// sequence, in order: the prompt positions of `promptRows[i]` (for prompt logprobs), then
-    /// the sampling row if it samples this step.
+    /// The flat batch of a step: token ids and attention metadata, with every KV cache group's
+    /// slots and block tables. Logits rows go per scheduled sequence, in order: the prompt
+    /// positions of `promptRows[i]` (for prompt logprobs), then the sampling row if it samples
+    /// this step.
     public static func prepare(_ scheduled: [ScheduledSequence], manager: KVCacheManager,
                                promptRows: [[Int]] = []) -> (tokens: [Int32], metadata: AttentionMetadata) {
         let bs = manager.blockSize
-        let tables = scheduled.map { manager.blockTable($0.group.sequences[$0.seqIndex].id) }
-        let maxBlocks = max(1, tables.map(\.count).max() ?? 1)
+        let groups = 0..<manager.numGroups
+        let ids = scheduled.map { $0.group.sequences[$0.seqIndex].id }
+        let tables = groups.map { g in ids.map { manager.blockTable($0, group: g) } }
+        // Every group's table of a sequence has the same length.
+        let maxBlocks = max(1, tables[0].map(\.count).max() ?? 1)
         let total = scheduled.reduce(0) { $0 + $1.numNewTokens }
-        var tokens: [Int32] = [], positions: [Int32] = [], slots: [Int32] = []
+        var tokens: [Int32] = [], positions: [Int32] = []
+        var slots = [[Int32]](repeating: [], count: groups.count)
         tokens.reserveCapacity(total)
         positions.reserveCapacity(total)
-        slots.reserveCapacity(total)
+        for g in groups { slots[g].reserveCapacity(total) }
         var queryStart: [Int32] = [0], contextLengths: [Int32] = [], logits: [Int32] = []
-        var flatTables = [Int32](repeating: 0, count: scheduled.count * maxBlocks)
+        var flatTables = [[Int32]](repeating: [Int32](repeating: 0, count: scheduled.count * maxBlocks), count: groups.count)
         for (i, e) in scheduled.enumerated() {
             let s = e.group.sequences[e.seqIndex]
-            let table = tables[i]
             let start = s.numComputedTokens
             for p in start..<(start + e.numNewTokens) {
                 tokens.append(Int32(s.tokenIDs[p]))
                 positions.append(Int32(p))
-                slots.append(table[p / bs] * Int32(bs) + Int32(p % bs))
+                for g in groups { slots[g].append(tables[g][i][p / bs] * Int32(bs) + Int32(p % bs)) }
             }
             if i < promptRows.count {
                 let first = tokens.count - e.numNewTokens
@@ -65,12 +69,17 @@ public final class ModelRunner {
             }
             queryStart.append(Int32(tokens.count))
             contextLengths.append(Int32(start + e.numNewTokens))
-            for (j, b) in table.enumerated() { flatTables[i * maxBlocks + j] = b }
+            for g in groups {
+                for (j, b) in tables[g][i].enumerated() { flatTables[g][i * maxBlocks + j] = b }
+            }
             if e.samples { logits.append(Int32(tokens.count - 1)) }
         }
-        let meta = AttentionMetadata(positions: positions, slotMapping: slots, queryStart: queryStart,
-                                     contextLengths: contextLengths, blockTables: flatTables,
+        var meta = AttentionMetadata(positions: positions, slotMapping: slots[0], queryStart: queryStart,
+                                     contextLengths: contextLengths, blockTables: flatTables[0],
                                      maxBlocksPerSequence: maxBlocks, logitsIndices: logits)
+        meta.extraGroups = groups.dropFirst().map {
+            AttentionMetadata.GroupTables(slotMapping: slots[$0], blockTables: flatTables[$0], maxBlocksPerSequence: maxBlocks)
+        }
         return (tokens, meta)
     }
 
@@ -87,7 +96,7 @@ public final class ModelRunner {
                                      maxBlocksPerSequence: 1, logitsIndices: []))
             : Self.prepare(out.scheduled, manager: manager, promptRows: promptRows)
         if validateBatches, !tokens.isEmpty, let problem = meta.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize,
-                                                                         slidingWindow: manager.slidingWindow ?? 0) {
+                                                                         groupWindows: manager.groupWindows.map { $0 ?? 0 }) {
             preconditionFailure("bad batch: \(problem)")
         }
         link?.send(.step(swapOut: out.blocksToSwapOut, swapIn: out.blocksToSwapIn, copies: out.blocksToCopy, tokens: tokens,

@@ -172,9 +172,10 @@ public final class Scheduler {
         while !preempted, budget > 0, let g = swapped.first {
             let ids = g.unfinishedIndices.map { g.sequences[$0].id }
             if runningSeqs + ids.count > config.maxNumSeqs { break }
-            // Room for the blocks, plus one more per sequence for its next token (unless the
-            // group is alone, when it must come back even if it then has to be cut short).
-            let need = manager.distinctBlocks(ids) + (running.isEmpty ? 0 : ids.count)
+            // Room for the blocks, plus one more per sequence and KV cache group for its next
+            // token (unless the group is alone, when it must come back even if it then has to be
+            // cut short).
+            let need = manager.distinctBlocks(ids) + (running.isEmpty ? 0 : ids.count * manager.numGroups)
             let reserve = running.isEmpty ? 0 : watermarkBlocks
             guard need + reserve <= manager.freeBlocks else { break }
             let tokens = Dictionary(uniqueKeysWithValues: g.unfinishedIndices.map { (g.sequences[$0].id, g.sequences[$0].tokenIDs) })
@@ -194,6 +195,7 @@ public final class Scheduler {
             if runningSeqs + indices.count > config.maxNumSeqs { break }
             var prefixes: [CachedPrefix] = []
             var need = 0
+            var leastNeed = 0
             var uncached = 0
             for k in indices {
                 let s = g.sequences[k]
@@ -205,11 +207,16 @@ public final class Scheduler {
                 // budget, and no larger than what fits the whole cache (`fit` cuts them so).
                 let step = config.enableChunkedPrefill ? min(config.maxNumBatchedTokens, manager.maxStepTokensAlone) : rest
                 need += manager.blocksNeeded(toAdmit: p, newTokens: rest, stepTokens: step)
+                leastNeed += manager.blocksNeeded(toAdmit: p, newTokens: rest, stepTokens: config.enableChunkedPrefill ? 1 : rest)
                 uncached += rest
             }
             // Admit only if the whole prompt fits, so a prompt admitted is not preempted mid-prefill.
+            // Alone, a prompt also goes in when one-token chunks fit (`fit` cuts them to what is
+            // free): with windowed and global KV cache groups together, steps of a whole budget
+            // may not fit beside a long prompt's global blocks.
             let reserve = running.isEmpty ? 0 : watermarkBlocks
-            if need + reserve > manager.freeBlocks {
+            let fitsAlone = running.isEmpty && leastNeed <= manager.freeBlocks
+            if need + reserve > manager.freeBlocks && !fitsAlone {
                 if running.isEmpty {
                     waiting.removeFirst()
                     end(g, reason: "it needs \(need) KV blocks and the cache has \(manager.numBlocks)", &out)

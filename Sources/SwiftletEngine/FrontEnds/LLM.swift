@@ -42,12 +42,13 @@ public final class LLM {
     public init(model path: String, precision: ComputePrecision = .fast, kvCacheDType: KVCacheDType = .bf16,
                 blockSize: Int = 16, kvCacheMemory: Double = 256 * 1024 * 1024, config: EngineConfig = EngineConfig()) throws {
         let loaded = try loadModel(path: path, precision: precision)
-        let budget = KVCacheBudget(budget: kvCacheMemory, config: loaded.config, blockSize: blockSize, dtype: kvCacheDType)
+        let groups = config.kvCacheGroups(for: loaded.model)
+        let budget = KVCacheBudget(budget: kvCacheMemory, config: loaded.config, blockSize: blockSize, dtype: kvCacheDType, groups: groups)
         guard budget.numBlocks > 0 else {
             throw EngineError.invalidConfiguration("--kv-cache-memory \(Int(kvCacheMemory)) holds no KV block of \(budget.bytesPerToken * blockSize) bytes")
         }
         let c = loaded.config
-        cache = try PagedKVCache(numBlocks: budget.numBlocks, blockSize: blockSize, numLayers: c.numLayers,
+        cache = try PagedKVCache(numBlocks: budget.numBlocks, blockSize: blockSize, groups: groups,
                                  numKVHeads: c.numKVHeads, headDim: c.headDim, dtype: kvCacheDType)
         tokenizer = loaded.tokenizer
         engine = try LLMEngine(model: loaded.model, cache: cache, tokenizer: loaded.tokenizer, config: config)

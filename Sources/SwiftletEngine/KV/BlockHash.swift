@@ -27,6 +27,18 @@ public struct BlockHash: Hashable, Sendable, CustomStringConvertible {
         return h.finish()
     }
 
+    /// The root of KV cache group `group`'s chains from this root. Group 0 keeps the root itself
+    /// (a single-group cache hashes as it always did); the others mix in their index, so that two
+    /// groups' tables never find each other's blocks (each holds other layers' KV).
+    public func forGroup(_ group: Int) -> BlockHash {
+        guard group > 0 else { return self }
+        var h = Hasher128(seed: low ^ 0x4B56_4752_4F55_5053) // "KVGROUPS"
+        h.combine(high)
+        h.combine(low)
+        h.combine(UInt64(group))
+        return h.finish()
+    }
+
     /// The hash of a block holding `tokens` whose preceding block hashes to `parent`.
     public static func chained<C: Collection>(parent: BlockHash, tokens: C) -> BlockHash where C.Element == Int {
         var h = Hasher128(seed: parent.low ^ 0x9E37_79B9_7F4A_7C15)

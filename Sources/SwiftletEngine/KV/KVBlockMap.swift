@@ -42,8 +42,10 @@ extension LLMEngine {
             let index = ids.count
             ids.append(g.requestID)
             for s in g.sequences {
-                for b in manager.blockTable(s.id) where b != KVCacheManager.nullBlock && owners[Int(b)] < 0 {
-                    owners[Int(b)] = index
+                for group in 0..<manager.numGroups {
+                    for b in manager.blockTable(s.id, group: group) where b != KVCacheManager.nullBlock && owners[Int(b)] < 0 {
+                        owners[Int(b)] = index
+                    }
                 }
             }
         }

@@ -9,20 +9,6 @@ public struct BlockCopy: Sendable, Equatable, Hashable {
     }
 }
 
-/// Prompt blocks found in the prefix cache for a sequence about to be admitted.
-public struct CachedPrefix: Sendable, Equatable {
-    /// The hit blocks; with a sliding window, entries before the window of the first token to
-    /// compute are `KVCacheManager.nullBlock` (not needed, possibly evicted).
-    public var blocks: [Int32] = []
-    public var hashes: [BlockHash] = []
-    /// How many of `blocks` no sequence holds now (taking them uses up free blocks).
-    public var unreferencedBlocks = 0
-
-    public init() {}
-
-    public func tokens(blockSize: Int) -> Int { blocks.count * blockSize }
-}
-
 /// The block tables of all sequences: which physical blocks hold each sequence's KV, in the
 /// device cache or in the swap tier.
 ///
@@ -35,14 +21,20 @@ public struct CachedPrefix: Sendable, Equatable {
 /// the only block that is ever written again is the partly filled last one. With a sliding
 /// window, the leading entries that no later query can read are `nullBlock`: their blocks went
 /// back to the pool (see KVCacheManagerSlidingWindow.swift).
+///
+/// With KV cache groups (`KVCacheGroups`: layers grouped by window) every sequence has one table
+/// per group, all of the same length, drawn from the one pool; a block belongs to one group's
+/// tables at a time. Each group frees behind its own window (a global group never does), and
+/// every count (blocks needed, held, swapped) is the sum over groups. A single-group manager is
+/// exactly the manager of one table per sequence.
 public struct KVCacheManager: Sendable {
     public let blockSize: Int
-    /// The attention window of every layer (nil: layers read the whole context, and no block is
-    /// freed before its sequence ends).
-    public let slidingWindow: Int?
+    /// The attention window of each KV cache group's layers (nil: they read the whole context,
+    /// and the group frees no block before its sequence ends).
+    public let groupWindows: [Int?]
     public internal(set) var pool: BlockPool
     /// The swap tier's blocks (nil when there is no swap space).
-    public private(set) var swapPool: BlockPool?
+    public internal(set) var swapPool: BlockPool?
     public let enablePrefixCaching: Bool
     /// Whether a fork shares its parent's blocks (the paper's design). Off, forked sequences copy
     /// every block they still share before they next write, as a system without block sharing
@@ -50,39 +42,63 @@ public struct KVCacheManager: Sendable {
     public var shareForkedBlocks = true
 
     struct Entry: Sendable {
-        var table: [Int32]
-        /// Hashes of the table's first blocks (full and registered, or found in the cache).
-        var hashes: [BlockHash]
+        /// One block table per group.
+        var groupTables: [[Int32]]
+        /// Per group, hashes of the table's first blocks (full and registered, or found in the cache).
+        var groupHashes: [[BlockHash]]
+        /// The request's root; group g's chains start at `root.forGroup(g)`.
         var root: BlockHash
         var swapped: Bool
         /// Set by a fork when sharing is off: copy every shared block at the next allocation.
         var copiesSharedBlocks = false
+
+        /// Group 0's table (the only one of a single-group manager).
+        var table: [Int32] {
+            get { groupTables[0] }
+            set { groupTables[0] = newValue }
+        }
+        var hashes: [BlockHash] {
+            get { groupHashes[0] }
+            set { groupHashes[0] = newValue }
+        }
     }
     // Internal so that the invariant checker (KVCacheManagerValidation.swift) can read it.
     var entries: [Int: Entry] = [:]
 
+    /// A manager of one group, whose layers all have `slidingWindow` (or none).
     public init(numBlocks: Int, blockSize: Int, numSwapBlocks: Int = 0, enablePrefixCaching: Bool = true,
                 slidingWindow: Int? = nil) {
+        self.init(numBlocks: numBlocks, blockSize: blockSize, numSwapBlocks: numSwapBlocks,
+                  enablePrefixCaching: enablePrefixCaching, groupWindows: [slidingWindow])
+    }
+
+    /// A manager of one table per KV cache group, group g's layers having window `groupWindows[g]`.
+    public init(numBlocks: Int, blockSize: Int, numSwapBlocks: Int = 0, enablePrefixCaching: Bool = true,
+                groupWindows: [Int?]) {
         precondition(blockSize > 0)
-        precondition(slidingWindow.map { $0 > 0 } ?? true, "a sliding window must be positive")
+        precondition(!groupWindows.isEmpty, "a KV cache manager needs a group")
+        precondition(groupWindows.allSatisfy { $0.map { $0 > 0 } ?? true }, "a sliding window must be positive")
         self.blockSize = blockSize
-        self.slidingWindow = slidingWindow
+        self.groupWindows = groupWindows
         pool = BlockPool(numBlocks: numBlocks)
         swapPool = numSwapBlocks > 0 ? BlockPool(numBlocks: numSwapBlocks) : nil
         self.enablePrefixCaching = enablePrefixCaching
     }
 
+    /// The window of group 0: the window of every layer of a single-group manager.
+    public var slidingWindow: Int? { groupWindows[0] }
+    public var numGroups: Int { groupWindows.count }
     public var numBlocks: Int { pool.numBlocks }
     public var freeBlocks: Int { pool.freeCount }
     public var freeSwapBlocks: Int { swapPool?.freeCount ?? 0 }
 
     @inline(__always) func blocksFor(tokens: Int) -> Int { (tokens + blockSize - 1) / blockSize }
 
-    /// The device block table of a resident sequence (empty if it has none). Entries before a
-    /// sliding window are `nullBlock`.
-    public func blockTable(_ seq: Int) -> [Int32] {
+    /// The device block table of a resident sequence in `group` (empty if it has none). Entries
+    /// before the group's sliding window are `nullBlock`.
+    public func blockTable(_ seq: Int, group: Int = 0) -> [Int32] {
         guard let e = entries[seq], !e.swapped else { return [] }
-        return e.table
+        return e.groupTables[group]
     }
 
     public func isResident(_ seq: Int) -> Bool { entries[seq].map { !$0.swapped } ?? false }
@@ -90,96 +106,46 @@ public struct KVCacheManager: Sendable {
     /// Ids of every sequence the manager holds blocks for.
     public var sequenceIDs: [Int] { Array(entries.keys) }
 
-    // MARK: Admission with prefix caching
-
-    /// Looks up the leading full blocks of `tokens` in the prefix cache. At most `tokens.count - 1`
-    /// tokens can hit, so that at least one token is computed and yields logits. With a sliding
-    /// window only the blocks inside the window of the first token to compute must be cached.
-    public func cachedPrefix(tokens: [Int], root: BlockHash) -> CachedPrefix {
-        var found = CachedPrefix()
-        guard enablePrefixCaching, tokens.count > 1 else { return found }
-        if slidingWindow != nil { return windowedCachedPrefix(tokens: tokens, root: root) }
-        let limit = (tokens.count - 1) / blockSize
-        var parent = root
-        for j in 0..<limit {
-            let chunk = tokens[(j * blockSize)..<((j + 1) * blockSize)]
-            let h = BlockHash.chained(parent: parent, tokens: chunk)
-            guard let b = pool.cachedBlock(hash: h, parent: parent, tokens: chunk) else { break }
-            found.blocks.append(b)
-            found.hashes.append(h)
-            if pool.refCount(b) == 0 { found.unreferencedBlocks += 1 }
-            parent = h
-        }
-        return found
-    }
-
-    /// Free blocks needed to admit a sequence with `prefix` from the cache and then `newTokens`
-    /// computed, at most `stepTokens` of them a step (nil: all in one step). With a sliding window
-    /// that is the most the sequence holds at once, not its whole length.
-    public func blocksNeeded(toAdmit prefix: CachedPrefix, newTokens: Int, stepTokens: Int? = nil) -> Int {
-        let hit = prefix.blocks.count * blockSize
-        let whole = prefix.unreferencedBlocks + blocksFor(tokens: hit + newTokens) - prefix.blocks.count
-        guard slidingWindow != nil else { return whole }
-        let dead = deadBlocks(computed: hit)
-        let unreferencedLive = prefix.blocks[dead...].reduce(0) { $0 + (pool.refCount($1) == 0 ? 1 : 0) }
-        let liveNeed = unreferencedLive + blocksFor(tokens: hit + newTokens) - prefix.blocks.count
-        return min(liveNeed, maxLiveBlocks(stepTokens: min(newTokens, stepTokens ?? newTokens)))
-    }
-
-    /// Starts a sequence's block table with the cached prefix blocks (possibly none). With a
-    /// sliding window, prefix blocks before the window of the first computed token are not taken:
-    /// their entries are `nullBlock`.
-    public mutating func admit(_ seq: Int, root: BlockHash, prefix: CachedPrefix = CachedPrefix()) {
-        precondition(entries[seq] == nil, "sequence \(seq) already has blocks")
-        let dead = deadBlocks(computed: prefix.tokens(blockSize: blockSize))
-        var table = prefix.blocks
-        for j in table.indices {
-            if j < dead { table[j] = Self.nullBlock } else { pool.touch(table[j]) }
-        }
-        entries[seq] = Entry(table: table, hashes: prefix.hashes, root: root, swapped: false)
-    }
-
     // MARK: Growing
 
     /// Free blocks needed before `newTokens` more tokens of a sequence with `computed` cached tokens
-    /// can be written (new blocks plus a copy of a shared last block).
+    /// can be written (new blocks plus copies of shared blocks, in every group).
     public func blocksNeeded(_ seq: Int, computed: Int, newTokens: Int) -> Int {
         guard newTokens > 0, let e = entries[seq] else { return 0 }
-        var n = max(0, blocksFor(tokens: computed + newTokens) - e.table.count)
-        if e.copiesSharedBlocks {
-            for b in e.table where b != Self.nullBlock && pool.refCount(b) > 1 { n += 1 }
-        } else if computed % blockSize != 0, pool.refCount(e.table[computed / blockSize]) > 1 {
-            n += 1
+        var n = 0
+        for table in e.groupTables {
+            n += max(0, blocksFor(tokens: computed + newTokens) - table.count)
+            if e.copiesSharedBlocks {
+                for b in table where b != Self.nullBlock && pool.refCount(b) > 1 { n += 1 }
+            } else if computed % blockSize != 0, pool.refCount(table[computed / blockSize]) > 1 {
+                n += 1
+            }
         }
         return n
     }
 
-    /// How many tokens a sequence could append with `freeBlocks` blocks available.
+    /// How many tokens a sequence could append with `freeBlocks` blocks available (each new
+    /// block position takes a block in every group).
     public func appendableTokens(_ seq: Int, computed: Int, freeBlocks: Int) -> Int {
         guard let e = entries[seq] else { return 0 }
         var blocks = freeBlocks
-        if e.copiesSharedBlocks {
-            let copies = e.table.reduce(0) { $0 + ($1 != Self.nullBlock && pool.refCount($1) > 1 ? 1 : 0) }
-            guard blocks >= copies else { return 0 }
-            blocks -= copies
-        }
-        var slack = 0
         let partial = computed % blockSize
-        if partial != 0 {
-            if !e.copiesSharedBlocks, pool.refCount(e.table[computed / blockSize]) > 1 {
-                guard blocks > 0 else { return 0 }
+        for table in e.groupTables {
+            if e.copiesSharedBlocks {
+                blocks -= table.reduce(0) { $0 + ($1 != Self.nullBlock && pool.refCount($1) > 1 ? 1 : 0) }
+            } else if partial != 0, pool.refCount(table[computed / blockSize]) > 1 {
                 blocks -= 1
             }
-            slack = blockSize - partial
         }
-        return slack + blocks * blockSize
+        guard blocks >= 0 else { return 0 }
+        return (partial != 0 ? blockSize - partial : 0) + blocks / numGroups * blockSize
     }
 
-    /// Makes room for `newTokens` tokens after the `computed` cached ones of `tokens`: copies a
-    /// shared last block (copy-on-write) and allocates new blocks. Blocks that these tokens fill
-    /// are registered with the prefix cache right away, so that a request admitted later in the
-    /// same step can share them (the forward pass writes every token's KV before any attention
-    /// reads it). Returns the copies to make; the caller checked `blocksNeeded` first.
+    /// Makes room for `newTokens` tokens after the `computed` cached ones of `tokens`, in every
+    /// group: copies shared blocks (copy-on-write) and allocates new blocks. Blocks that these
+    /// tokens fill are registered with the prefix cache right away, so that a request admitted
+    /// later in the same step can share them (the forward pass writes every token's KV before any
+    /// attention reads it). Returns the copies to make; the caller checked `blocksNeeded` first.
     public mutating func allocateSlots(_ seq: Int, tokens: [Int], computed: Int, newTokens: Int) -> [BlockCopy] {
         guard newTokens > 0 else { return [] }
         guard var e = entries[seq], !e.swapped else { preconditionFailure("sequence \(seq) is not resident") }
@@ -187,45 +153,56 @@ public struct KVCacheManager: Sendable {
         precondition(computed + newTokens <= tokens.count, "sequence \(seq): scheduling tokens it does not have")
         entries[seq] = nil // keeps `e` uniquely referenced while it changes
         var copies: [BlockCopy] = []
-        if e.copiesSharedBlocks {
-            for j in e.table.indices where e.table[j] != Self.nullBlock && pool.refCount(e.table[j]) > 1 {
-                guard let fresh = pool.allocate() else { preconditionFailure("out of blocks for an unshared fork") }
-                copies.append(BlockCopy(source: e.table[j], destination: fresh))
-                pool.release(e.table[j])
-                e.table[j] = fresh
-            }
-            e.copiesSharedBlocks = false
+        for g in e.groupTables.indices {
+            grow(&e.groupTables[g], copyingShared: e.copiesSharedBlocks, computed: computed, newTokens: newTokens, copies: &copies)
         }
-        if computed % blockSize != 0 {
-            let j = computed / blockSize
-            let shared = e.table[j]
-            if pool.refCount(shared) > 1 {
-                guard let fresh = pool.allocate() else { preconditionFailure("out of blocks for copy-on-write") }
-                copies.append(BlockCopy(source: shared, destination: fresh))
-                pool.release(shared)
-                e.table[j] = fresh
-            }
+        e.copiesSharedBlocks = false
+        if enablePrefixCaching {
+            for g in e.groupTables.indices { register(&e, group: g, tokens: tokens, upTo: computed + newTokens) }
         }
-        let needed = blocksFor(tokens: computed + newTokens)
-        while e.table.count < needed {
-            guard let b = pool.allocate() else { preconditionFailure("out of blocks: check blocksNeeded first") }
-            e.table.append(b)
-        }
-        if enablePrefixCaching { register(&e, tokens: tokens, upTo: computed + newTokens) }
         entries[seq] = e
         return copies
     }
 
-    private mutating func register(_ e: inout Entry, tokens: [Int], upTo count: Int) {
+    /// One group's share of `allocateSlots`.
+    private mutating func grow(_ table: inout [Int32], copyingShared: Bool, computed: Int, newTokens: Int, copies: inout [BlockCopy]) {
+        if copyingShared {
+            for j in table.indices where table[j] != Self.nullBlock && pool.refCount(table[j]) > 1 {
+                guard let fresh = pool.allocate() else { preconditionFailure("out of blocks for an unshared fork") }
+                copies.append(BlockCopy(source: table[j], destination: fresh))
+                pool.release(table[j])
+                table[j] = fresh
+            }
+        }
+        if computed % blockSize != 0 {
+            let j = computed / blockSize
+            let shared = table[j]
+            if pool.refCount(shared) > 1 {
+                guard let fresh = pool.allocate() else { preconditionFailure("out of blocks for copy-on-write") }
+                copies.append(BlockCopy(source: shared, destination: fresh))
+                pool.release(shared)
+                table[j] = fresh
+            }
+        }
+        let needed = blocksFor(tokens: computed + newTokens)
+        while table.count < needed {
+            guard let b = pool.allocate() else { preconditionFailure("out of blocks: check blocksNeeded first") }
+            table.append(b)
+        }
+    }
+
+    private mutating func register(_ e: inout Entry, group g: Int, tokens: [Int], upTo count: Int) {
         let full = count / blockSize
-        while e.hashes.count < full {
-            let j = e.hashes.count
-            let parent = j == 0 ? e.root : e.hashes[j - 1]
+        let root = e.root.forGroup(g)
+        while e.groupHashes[g].count < full {
+            let j = e.groupHashes[g].count
+            let parent = j == 0 ? root : e.groupHashes[g][j - 1]
             let chunk = tokens[(j * blockSize)..<((j + 1) * blockSize)]
             let h = BlockHash.chained(parent: parent, tokens: chunk)
             // A freed block is not registered again; its hash still links the chain.
-            if e.table[j] != Self.nullBlock { pool.register(e.table[j], hash: h, parent: parent, tokens: chunk) }
-            e.hashes.append(h)
+            let b = e.groupTables[g][j]
+            if b != Self.nullBlock { pool.register(b, hash: h, parent: parent, tokens: chunk) }
+            e.groupHashes[g].append(h)
         }
     }
 
@@ -235,7 +212,7 @@ public struct KVCacheManager: Sendable {
     public mutating func fork(parent: Int, child: Int) {
         guard let e = entries[parent], !e.swapped else { preconditionFailure("forking sequence \(parent), which is not resident") }
         precondition(entries[child] == nil, "sequence \(child) already has blocks")
-        for b in e.table where b != Self.nullBlock { pool.retain(b) }
+        for table in e.groupTables { for b in table where b != Self.nullBlock { pool.retain(b) } }
         entries[child] = e
         if !shareForkedBlocks {
             entries[parent]!.copiesSharedBlocks = true
@@ -243,116 +220,25 @@ public struct KVCacheManager: Sendable {
         }
     }
 
-    /// Releases every block of a sequence, resident or swapped. The last block goes first, so a
-    /// cached chain is evicted from its tail.
+    /// Releases every block of a sequence, resident or swapped. The last block of each table goes
+    /// first, so a cached chain is evicted from its tail.
     public mutating func free(_ seq: Int) {
         guard let e = entries.removeValue(forKey: seq) else { return }
-        if e.swapped {
-            for b in e.table.reversed() where b != Self.nullBlock { swapPool!.release(b) }
-        } else {
-            for b in e.table.reversed() where b != Self.nullBlock { pool.release(b) }
-        }
-    }
-
-    // MARK: Swapping
-
-    /// Distinct device blocks of these sequences (blocks they share are moved once).
-    public func distinctBlocks(_ seqs: [Int]) -> Int {
-        var seen = Set<Int32>()
-        for s in seqs { if let e = entries[s] { seen.formUnion(e.table.lazy.filter { $0 != Self.nullBlock }) } }
-        return seen.count
-    }
-
-    /// Moves resident sequences to the swap tier: one swap block per distinct device block, with
-    /// sharing between the sequences kept. Returns the (device -> swap) copies, or nil (and changes
-    /// nothing) if the swap tier lacks room.
-    public mutating func swapOut(_ seqs: [Int]) -> [BlockCopy]? {
-        guard swapPool != nil else { return nil }
-        let resident = seqs.filter { isResident($0) }
-        guard distinctBlocks(resident) <= swapPool!.freeCount else { return nil }
-        var mapping: [Int32: Int32] = [:]
-        var copies: [BlockCopy] = []
-        for s in resident {
-            var e = entries[s]!
-            var swappedTable: [Int32] = []
-            swappedTable.reserveCapacity(e.table.count)
-            for b in e.table {
-                if b == Self.nullBlock {
-                    swappedTable.append(b)
-                } else if let target = mapping[b] {
-                    swapPool!.retain(target)
-                    swappedTable.append(target)
-                } else {
-                    let target = swapPool!.allocate()!
-                    mapping[b] = target
-                    copies.append(BlockCopy(source: b, destination: target))
-                    swappedTable.append(target)
-                }
+        for table in e.groupTables {
+            if e.swapped {
+                for b in table.reversed() where b != Self.nullBlock { swapPool!.release(b) }
+            } else {
+                for b in table.reversed() where b != Self.nullBlock { pool.release(b) }
             }
-            for b in e.table.reversed() where b != Self.nullBlock { pool.release(b) }
-            e.table = swappedTable
-            e.swapped = true
-            entries[s] = e
         }
-        return copies
     }
 
-    /// Moves swapped sequences back into device blocks. Returns the (swap -> device) copies; the
-    /// caller checked that `distinctBlocks` of them are free.
-    ///
-    /// With prefix caching, a full block whose content the cache still holds (because another
-    /// sequence shares it, or it was left cached) is taken from there instead of copied back;
-    /// `tokens` gives each sequence's tokens, to check such hits. The other blocks go into fresh
-    /// device blocks, and full ones are registered again under their hashes so that later
-    /// requests can share them.
-    public mutating func swapIn(_ seqs: [Int], tokens: [Int: [Int]] = [:]) -> [BlockCopy] {
-        var mapping: [Int32: Int32] = [:]
-        var copies: [BlockCopy] = []
-        for s in seqs {
-            guard var e = entries[s], e.swapped else { continue }
-            let known = enablePrefixCaching ? tokens[s] : nil
-            var table: [Int32] = []
-            table.reserveCapacity(e.table.count)
-            for (j, b) in e.table.enumerated() {
-                if b == Self.nullBlock {
-                    table.append(b)
-                    continue
-                }
-                if let target = mapping[b] {
-                    pool.retain(target)
-                    table.append(target)
-                    continue
-                }
-                // The content of full block j, when it is known and hashed.
-                var content: (hash: BlockHash, parent: BlockHash, tokens: ArraySlice<Int>)?
-                if let t = known, j < e.hashes.count, (j + 1) * blockSize <= t.count {
-                    content = (e.hashes[j], j == 0 ? e.root : e.hashes[j - 1], t[(j * blockSize)..<((j + 1) * blockSize)])
-                }
-                if let c = content, let hit = pool.cachedBlock(hash: c.hash, parent: c.parent, tokens: c.tokens) {
-                    pool.touch(hit)
-                    mapping[b] = hit
-                    table.append(hit)
-                    continue
-                }
-                guard let target = pool.allocate() else { preconditionFailure("out of blocks for swap-in") }
-                if let c = content { _ = pool.register(target, hash: c.hash, parent: c.parent, tokens: c.tokens) }
-                mapping[b] = target
-                copies.append(BlockCopy(source: b, destination: target))
-                table.append(target)
-            }
-            for b in e.table.reversed() where b != Self.nullBlock { swapPool!.release(b) }
-            e.table = table
-            e.swapped = false
-            // Without the tokens the chain cannot be checked: it is hashed again as it grows.
-            if known == nil { e.hashes = [] }
-            entries[s] = e
-        }
-        return copies
-    }
-
-    /// Blocks the resident sequences would hold if none were shared: the sum of their table sizes.
+    /// Blocks the resident sequences would hold if none were shared: the sum of their live
+    /// table entries, over every group.
     public var logicalBlocks: Int {
-        entries.values.reduce(0) { $0 + ($1.swapped ? 0 : $1.table.count - $1.table.prefix { $0 == Self.nullBlock }.count) }
+        entries.values.reduce(0) { sum, e in
+            e.swapped ? sum : sum + e.groupTables.reduce(0) { $0 + $1.count - $1.prefix { $0 == Self.nullBlock }.count }
+        }
     }
 
     /// Token slots in use that hold a token, counted once per distinct block: `computed` gives each
@@ -361,9 +247,11 @@ public struct KVCacheManager: Sendable {
         var filled: [Int32: Int] = [:]
         for (s, n) in computed {
             guard let e = entries[s], !e.swapped else { continue }
-            for (j, b) in e.table.enumerated() where b != Self.nullBlock {
-                let f = min(blockSize, max(0, n - j * blockSize))
-                filled[b] = max(filled[b] ?? 0, f)
+            for table in e.groupTables {
+                for (j, b) in table.enumerated() where b != Self.nullBlock {
+                    let f = min(blockSize, max(0, n - j * blockSize))
+                    filled[b] = max(filled[b] ?? 0, f)
+                }
             }
         }
         return filled.values.reduce(0, +)

@@ -12,7 +12,8 @@ import Glibc
 /// pressure, the point of swapping being to give the cache's RAM to other sequences. The file is
 /// unlinked as soon as it is mapped, so it disappears with the process.
 ///
-/// A swap block holds one device block of every layer: the keys, then the values, layer by layer.
+/// A swap block holds one device block of every storage layer (every model layer, or one KV
+/// cache group's layers): the keys, then the values, layer by layer.
 public final class SwapSpace: @unchecked Sendable {
     public let numBlocks: Int
     /// Bytes of one swap block (keys and values of all layers).

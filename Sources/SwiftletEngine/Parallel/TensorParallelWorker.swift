@@ -40,14 +40,18 @@ public final class TensorParallelWorker {
 
     /// Runs until rank 0 sends `stop` (returns) or an exchange fails or a message cannot be run (throws).
     public func run() throws {
-        guard case let .setup(numBlocks, blockSize, numSwapBlocks) = try next() else {
+        guard case let .setup(numBlocks, blockSize, numSwapBlocks, sentGroups) = try next() else {
             throw TensorParallelWorkerError.badMessage("the first message was not the cache's set-up")
         }
         let c = model.config
-        let cache = try PagedKVCache(numBlocks: numBlocks, blockSize: blockSize, numLayers: c.numLayers,
+        let groups = sentGroups ?? .single(numLayers: c.numLayers)
+        guard groups.numLayers == c.numLayers else {
+            throw TensorParallelWorkerError.badMessage("KV cache groups of \(groups.numLayers) layers for a model of \(c.numLayers)")
+        }
+        let cache = try PagedKVCache(numBlocks: numBlocks, blockSize: blockSize, groups: groups,
                                      numKVHeads: model.cacheKVHeads, headDim: c.headDim, dtype: dtype)
         let swap = numSwapBlocks > 0
-            ? try SwapSpace(bytes: numSwapBlocks * 2 * c.numLayers * cache.blockBytes, cache: cache) : nil
+            ? try SwapSpace(bytes: numSwapBlocks * 2 * cache.numLayers * cache.blockBytes, cache: cache) : nil
         let runner = ModelRunner(model: model, cache: cache, swapSpace: swap)
         while true {
             switch try next() {
@@ -91,11 +95,10 @@ public final class TensorParallelWorker {
         guard tokens.count == metadata.numTokens, tokens.allSatisfy({ $0 >= 0 && $0 < vocab }) else {
             throw TensorParallelWorkerError.badMessage("token ids that do not fit the batch or the vocabulary")
         }
-        // Sliding windows free blocks behind them: the tables may then hold placeholders that
-        // the window check accepts; 0 checks every entry.
-        let windows = model.layerSlidingWindows
-        let window = (windows.first ?? nil).flatMap { w in windows.allSatisfy { $0 == w } ? w : nil } ?? 0
-        if let problem = metadata.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize, slidingWindow: window) {
+        // Sliding windows free blocks behind them: a group's tables may then hold placeholders
+        // that its window's check accepts; 0 checks every entry.
+        if let problem = metadata.validate(numBlocks: cache.numBlocks, blockSize: cache.blockSize,
+                                           groupWindows: cache.groups.windows.map { $0 ?? 0 }) {
             throw TensorParallelWorkerError.badMessage(problem)
         }
     }

@@ -146,6 +146,7 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
         precondition(cache.numKVHeads == cacheKVHeads, "the cache holds \(cache.numKVHeads) kv heads, this model \(cacheKVHeads)")
+        precondition(cache.groups.numLayers == layers.count, "the cache's groups have \(cache.groups.numLayers) layers, this model \(layers.count)")
         if T == 0 { return [] }
         let c = config
         // This rank's heads and intermediate columns (all of them unsharded).
@@ -166,27 +167,31 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
             try! dequantize(embedding.type, row, count: D, into: h + i * D)
             for j in 0..<D { h[i * D + j] *= embedScale }
         }
-        metadata.withKernelBatch { batch in
+        metadata.positions.withUnsafeBufferPointer { positions in
             for (freq, angles) in [(globalInvFreq, globalAngles), (localInvFreq, localAngles)] {
                 freq.withUnsafeBufferPointer {
-                    RowOps.ropeAngles(positions: batch.positions, rows: T, inverseFrequencies: $0.baseAddress!, half: rot / 2, into: angles)
+                    RowOps.ropeAngles(positions: positions.baseAddress!, rows: T, inverseFrequencies: $0.baseAddress!, half: rot / 2, into: angles)
                 }
             }
-            let slots = batch.slots
-            let split = T >= Self.parallelRowsThreshold
-            func rows(_ body: (Int, Int) -> Void) {
-                if split { pool.parallelFor(T) { body($0.lowerBound, $0.count) } } else { body(0, T) }
+        }
+        let split = T >= Self.parallelRowsThreshold
+        func rows(_ body: (Int, Int) -> Void) {
+            if split { pool.parallelFor(T) { body($0.lowerBound, $0.count) } } else { body(0, T) }
+        }
+        /// RMSNorm of `src`'s rows into `dst` (both `D` wide), with weight `w`.
+        func norm(_ w: [Float], _ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ r0: Int, _ n: Int) {
+            w.withUnsafeBufferPointer {
+                RowOps.rmsNorm(src + r0 * D, ldx: D, weight: $0.baseAddress!, into: dst + r0 * D, ldo: D, rows: n, n: D, eps: eps)
             }
-            /// RMSNorm of `src`'s rows into `dst` (both `D` wide), with weight `w`.
-            func norm(_ w: [Float], _ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ r0: Int, _ n: Int) {
-                w.withUnsafeBufferPointer {
-                    RowOps.rmsNorm(src + r0 * D, ldx: D, weight: $0.baseAddress!, into: dst + r0 * D, ldo: D, rows: n, n: D, eps: eps)
-                }
-            }
-            for (li, layer) in layers.enumerated() {
-                rows { norm(layer.attnNorm, h, xn, $0, $1) }
-                layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
-                let angles = layer.sliding ? localAngles : globalAngles
+        }
+        for (li, layer) in layers.enumerated() {
+            rows { norm(layer.attnNorm, h, xn, $0, $1) }
+            layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
+            let angles = layer.sliding ? localAngles : globalAngles
+            // With KV cache groups the layer reads and writes its group's blocks, in its slot.
+            let slot = cache.groups.layerSlot[li]
+            metadata.withKernelBatch(group: cache.groups.layerGroup[li]) { batch in
+                let slots = batch.slots
                 layer.qNorm.withUnsafeBufferPointer { qn in
                     layer.kNorm.withUnsafeBufferPointer { kn in
                         rows { r0, n in
@@ -200,30 +205,30 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
                             RowOps.rope(q, ld: qkvWidth, rows: n, heads: H, headDim: hd, rotaryDims: rot, angles: a, halves: true)
                             RowOps.rope(q + qWidth, ld: qkvWidth, rows: n, heads: KV, headDim: hd, rotaryDims: rot, angles: a, halves: true)
                             PagedAttention.write(keys: q + qWidth, ldk: qkvWidth, values: q + qWidth + kvWidth, ldv: qkvWidth,
-                                                 slots: slots + r0, rows: n, cache: cache, layer: li)
+                                                 slots: slots + r0, rows: n, cache: cache, layer: slot)
                         }
                     }
                 }
-                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: H, cache: cache, layer: li,
+                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: H, cache: cache, layer: slot,
                                       batch: &batch, scale: options.queryScale, window: layer.sliding ? window : 0, pool: pool)
-                layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                // Sharded, each rank's o_proj saw only its heads: the sum over ranks is the output.
-                layout.allReduce(xn, count: T * D)
-                rows { r0, n in
-                    norm(layer.postAttnNorm, xn, xn, r0, n)
-                    RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
-                    norm(layer.ffnNorm, h, xn, r0, n)
-                }
-                layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
-                rows { r0, n in
-                    GatedActivation.apply(activation, gateUp: gu + r0 * 2 * F, ld: 2 * F, into: act + r0 * F, ldo: F, rows: n, n: F)
-                }
-                layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                layout.allReduce(xn, count: T * D)
-                rows { r0, n in
-                    norm(layer.postFfnNorm, xn, xn, r0, n)
-                    RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
-                }
+            }
+            layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+            // Sharded, each rank's o_proj saw only its heads: the sum over ranks is the output.
+            layout.allReduce(xn, count: T * D)
+            rows { r0, n in
+                norm(layer.postAttnNorm, xn, xn, r0, n)
+                RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
+                norm(layer.ffnNorm, h, xn, r0, n)
+            }
+            layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
+            rows { r0, n in
+                GatedActivation.apply(activation, gateUp: gu + r0 * 2 * F, ld: 2 * F, into: act + r0 * F, ldo: F, rows: n, n: F)
+            }
+            layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+            layout.allReduce(xn, count: T * D)
+            rows { r0, n in
+                norm(layer.postFfnNorm, xn, xn, r0, n)
+                RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
             }
         }
         return logits(h, metadata: metadata)
