@@ -10,7 +10,7 @@ import SwiftletModels
     @Test(arguments: [(2048, 256, 4096), (2048, 1, 512), (100, 7, 64), (5, 8, 64), (1, 1, 1)])
     func batchHasTheLargestStepsShape(tokens: Int, sequences: Int, maxModelLen: Int) throws {
         let (ids, meta) = ModelRunner.warmUpBatch(tokens: tokens, sequences: sequences, maxModelLen: maxModelLen,
-                                                  numBlocks: 10, blockSize: 4, vocabSize: 50)
+                                                  numBlocks: 10, blockSize: 4, vocabSize: 50, groups: 3)
         #expect(ids.count == tokens && meta.numTokens == tokens)
         let lengths = meta.contextLengths.map(Int.init)
         #expect(lengths.allSatisfy { $0 >= 1 && $0 <= maxModelLen })
@@ -18,12 +18,16 @@ import SwiftletModels
         #expect(lengths.count == min(tokens, max(sequences, (tokens + maxModelLen - 1) / maxModelLen)))
         #expect(meta.logitsIndices.count == lengths.count)
         #expect(ids.allSatisfy { $0 >= 0 && $0 < 50 })
-        #expect(meta.validate(numBlocks: 10, blockSize: 4, slidingWindow: 0) == nil)
+        #expect(meta.numGroups == 3)
+        #expect(meta.validate(numBlocks: 10, blockSize: 4, groupWindows: [0, 4, 0]) == nil)
     }
 
-    @Test func warmUpChangesNoLaterOutput() throws {
-        let loaded = try loadModel(path: TestPaths.stories260K, precision: .fp32)
-        let prompt = loaded.tokenizer.encode("Once upon a time, there was a little girl named Lily.")
+    /// stories260K, and the Gemma 3 fixture, whose sliding and global layers are KV cache groups.
+    @Test(arguments: ["stories260K", "gemma3"])
+    func warmUpChangesNoLaterOutput(model: String) throws {
+        let path = model == "gemma3" ? FamilyFidelityTests.directory("gemma3") : TestPaths.stories260K
+        let loaded = try loadModel(path: path, precision: .fp32)
+        let prompt = Array(loaded.tokenizer.encode("Once upon a time, there was a little girl named Lily.").prefix(12))
         func run(warm: Bool) throws -> [[Int]] {
             let c = loaded.config
             let cache = try PagedKVCache(numBlocks: 24, blockSize: 4, numLayers: c.numLayers, numKVHeads: c.numKVHeads,

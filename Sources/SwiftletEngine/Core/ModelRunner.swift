@@ -115,13 +115,13 @@ public final class ModelRunner {
     public func warmUp(tokens: Int, sequences: Int, maxModelLen: Int) {
         let (ids, meta) = Self.warmUpBatch(tokens: tokens, sequences: sequences, maxModelLen: maxModelLen,
                                            numBlocks: cache.numBlocks, blockSize: cache.blockSize,
-                                           vocabSize: model.config.vocabSize)
+                                           vocabSize: model.config.vocabSize, groups: cache.groups.windows.count)
         link?.send(.step(swapOut: [], swapIn: [], copies: [], tokens: ids, metadata: meta))
         _ = model.forward(tokens: ids, metadata: meta, cache: cache)
     }
 
     static func warmUpBatch(tokens: Int, sequences: Int, maxModelLen: Int, numBlocks: Int, blockSize bs: Int,
-                            vocabSize: Int) -> (tokens: [Int32], metadata: AttentionMetadata) {
+                            vocabSize: Int, groups: Int = 1) -> (tokens: [Int32], metadata: AttentionMetadata) {
         let total = max(1, tokens)
         let count = min(total, max(sequences, (total + maxModelLen - 1) / max(1, maxModelLen), 1))
         let lengths = (0..<count).map { total / count + ($0 < total % count ? 1 : 0) }
@@ -140,9 +140,11 @@ public final class ModelRunner {
             contextLengths.append(Int32(n))
             logits.append(Int32(ids.count - 1))
         }
-        let meta = AttentionMetadata(positions: positions, slotMapping: slots, queryStart: queryStart,
+        var meta = AttentionMetadata(positions: positions, slotMapping: slots, queryStart: queryStart,
                                      contextLengths: contextLengths, blockTables: tables,
                                      maxBlocksPerSequence: maxBlocks, logitsIndices: logits)
+        // Every group gets the same tables: which blocks they name does not matter here.
+        meta.extraGroups = Array(repeating: meta.group(0), count: max(0, groups - 1))
         return (ids, meta)
     }
 
