@@ -2,10 +2,10 @@
 // (swi_kq_decode, vectorized here for AVX2) holds one weight row per dword lane, so each
 // instruction works on 8 rows against 4 broadcast activation bytes, as in sw_quant_avx2.c.
 // `vpmaddubsw` (u8 weights x s8 activations -> s16 pairs) has no headroom for long sums: pairs
-// reach 2 * 63 * 127 = 16,002 for Q6_K's 6-bit values, 7,874 for 5 bits, 3,810 for 4 bits and
-// 1,778 for Q3_K's 3 bits, so the int16 sums of 2, 4 or all 8 groups (4 for the formats with
-// half-block scales, whose halves are summed apart) are widened to int32 (`vpmaddwd` by ones) before
-// they could saturate.
+// reach 2 * 63 * 127 = 16,002 for Q6_K's 6-bit values, 11,430 for Q2_K's decoded values (at
+// most 45, see sw_kquant_impl.h), 7,874 for 5 bits, 3,810 for 4 bits and 1,778 for Q3_K's 3 bits,
+// so the int16 sums of 2, 4 or all 8 groups are widened to int32 (`vpmaddwd` by ones) before
+// they could saturate (after 4 at most where the halves of a block are summed apart).
 #include "sw_kquant.h"
 #include "sw_kquant_impl.h"
 
@@ -62,8 +62,10 @@ SWTI __m256i direct_weights(const sw_kqtype t, const uint8_t *R, int bi, const i
 // records R; y holds the running sums.
 SWTI void kq_row(const sw_kqtype t, const int direct, const uint8_t *R, const uint8_t *wq, const float *ds, const float *dm, const int32_t *isc, int b0,
                  int nblk, int nb, const uint8_t *x, const int16_t *xlo, float *y, int nrows, int first) {
-    // Groups whose int16 sums are added before widening (see the top of the file).
-    const int span = t == SW_KQ_Q6_K ? 2 : t == SW_KQ_Q4_K ? 8 : 4;
+    // Groups whose int16 sums are added before widening (see the top of the file); Q2_K's
+    // decoded values (times their scales) reach 45.
+    const int split = swi_kq_has_halves(t) && (direct || !swi_kq_prescaled(t));
+    const int span = t == SW_KQ_Q6_K || (t == SW_KQ_Q2_K && !direct) ? 2 : t == SW_KQ_Q4_K ? 8 : 4;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 f[4];
     for (int v = 0; v < 4; v++) {
@@ -94,14 +96,14 @@ SWTI void kq_row(const sw_kqtype t, const int direct, const uint8_t *R, const ui
                 s[v] = g % span == 0 ? p : _mm256_add_epi16(s[v], p);
                 if (g % span == span - 1) {
                     const __m256i wide = _mm256_madd_epi16(s[v], ones);
-                    if (swi_kq_has_halves(t) && g >= 4) h[v] = _mm256_add_epi32(h[v], wide);
+                    if (split && g >= 4) h[v] = _mm256_add_epi32(h[v], wide);
                     else a[v] = _mm256_add_epi32(a[v], wide);
                 }
             }
         }
 #pragma clang loop unroll(full)
         for (int v = 0; v < 4; v++) {
-            if (swi_kq_has_halves(t)) {
+            if (split) {
                 const __m256i s0 = _mm256_loadu_si256((const __m256i *)(isc + bi * 64 + 8 * v));
                 const __m256i s1 = _mm256_loadu_si256((const __m256i *)(isc + bi * 64 + 32 + 8 * v));
                 a[v] = _mm256_add_epi32(_mm256_mullo_epi32(a[v], s0), _mm256_mullo_epi32(h[v], s1));

@@ -2,8 +2,8 @@
 // is decoded once per tile (swi_kq_decode, vectorized here for AVX-512) into bytes 0..63 in the
 // vertical layout of sw_quant_avx512.c's Q4 scratch: a zmm lane is one weight row, and one
 // vpdpbusd multiplies 4 consecutive k of 16 rows by 4 broadcast activation bytes. Register tiles
-// of up to 6 activation rows (4 for Q2_K, Q3_K and Q6_K, which keep two sums per half block)
-// share each load.
+// of up to 6 activation rows (4 for Q3_K and Q6_K, which keep two sums per half block) share
+// each load.
 #include "sw_kquant.h"
 #include "sw_kquant_impl.h"
 
@@ -42,7 +42,9 @@ SWTI __m512i direct_weights(const sw_kqtype t, const uint8_t *R, const int bi, c
         const __m512i q = _mm512_and_si512(_mm512_srli_epi16(raw, 2 * (bi & 3)), _mm512_set1_epi8(3));
         if (t == SW_KQ_Q2_K) return q;
         const __m512i hb = _mm512_loadu_si512((const void *)(R + 2048 + g * 128 + v * 64));
-        const __m512i h = _mm512_slli_epi16(_mm512_srli_epi16(hb, bi), 2);
+        // Bit bi of every byte to bit 2 in one step: a dword rotation keeps each byte's bits
+        // apart from the others' at the positions the mask keeps.
+        const __m512i h = _mm512_rolv_epi32(hb, _mm512_set1_epi32((2 - bi) & 31));
         return _mm512_ternarylogic_epi32(q, h, _mm512_set1_epi8(0x04), 0xF8);
     }
     if (swi_kq_has_min(t)) {
@@ -69,6 +71,8 @@ SWTI void kq_block(const sw_kqtype t, const int mr, const int direct, const uint
                    size_t xrb, const int16_t *xlo, __m512 f[MR][2]) {
     const size_t sum_off = (size_t)nb * sizeof(sw_block_q8a);
     const uint8_t *w = wq + bi * 1024;
+    // Halves summed apart, then times their scales (Q2_K's decoded values carry them).
+    const int split = swi_kq_has_halves(t) && (direct || !swi_kq_prescaled(t));
     __m512i a[MR][2], h[MR][2];
 #pragma clang loop unroll(full)
     for (int i = 0; i < mr; i++) {
@@ -89,7 +93,7 @@ SWTI void kq_block(const sw_kqtype t, const int mr, const int direct, const uint
         for (int i = 0; i < mr; i++) {
             const uint8_t *xq = (const uint8_t *)((const sw_block_q8a *)(X + (size_t)i * xrb) + b)->qs;
             const __m512i xv = _mm512_set1_epi32((int32_t)swi_kq_u32(xq + 4 * g));
-            if (swi_kq_has_halves(t) && g >= 4) {
+            if (split && g >= 4) {
                 h[i][0] = _mm512_dpbusd_epi32(h[i][0], w0, xv);
                 h[i][1] = _mm512_dpbusd_epi32(h[i][1], w1, xv);
             } else {
@@ -98,7 +102,7 @@ SWTI void kq_block(const sw_kqtype t, const int mr, const int direct, const uint
             }
         }
     }
-    if (swi_kq_has_halves(t)) {
+    if (split) {
         const int32_t *s = isc + bi * 64;
         const __m512i s00 = _mm512_loadu_si512((const void *)s), s01 = _mm512_loadu_si512((const void *)(s + 16));
         const __m512i s10 = _mm512_loadu_si512((const void *)(s + 32)), s11 = _mm512_loadu_si512((const void *)(s + 48));
@@ -185,10 +189,9 @@ KQ_DEF_ALL(SW_KQ_Q5_K, q5_k)
 KQ_DEF_ALL(SW_KQ_Q5_1, q5_1)
 KQ_DEF(SW_KQ_Q6_K, q6_k, 1, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 2, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 3, 0)
 KQ_DEF(SW_KQ_Q6_K, q6_k, 4, 0) KQ_DEF(SW_KQ_Q6_K, q6_k, 1, 1)
-#define KQ_DEF_HALVES(T, NAME) \
-    KQ_DEF(T, NAME, 1, 0) KQ_DEF(T, NAME, 2, 0) KQ_DEF(T, NAME, 3, 0) KQ_DEF(T, NAME, 4, 0) KQ_DEF(T, NAME, 1, 1)
-KQ_DEF_HALVES(SW_KQ_Q2_K, q2_k)
-KQ_DEF_HALVES(SW_KQ_Q3_K, q3_k)
+KQ_DEF_ALL(SW_KQ_Q2_K, q2_k)
+KQ_DEF(SW_KQ_Q3_K, q3_k, 1, 0) KQ_DEF(SW_KQ_Q3_K, q3_k, 2, 0) KQ_DEF(SW_KQ_Q3_K, q3_k, 3, 0)
+KQ_DEF(SW_KQ_Q3_K, q3_k, 4, 0) KQ_DEF(SW_KQ_Q3_K, q3_k, 1, 1)
 
 // [format][rows]: register tiles on the decoded chunk.
 static const kq_rows_fn kq_table[7][MR + 1] = {
@@ -197,7 +200,7 @@ static const kq_rows_fn kq_table[7][MR + 1] = {
     {NULL, kq_q5_k_1_0, kq_q5_k_2_0, kq_q5_k_3_0, kq_q5_k_4_0, kq_q5_k_5_0, kq_q5_k_6_0},
     {NULL, kq_q6_k_1_0, kq_q6_k_2_0, kq_q6_k_3_0, kq_q6_k_4_0, NULL, NULL},
     {NULL, kq_q5_1_1_0, kq_q5_1_2_0, kq_q5_1_3_0, kq_q5_1_4_0, kq_q5_1_5_0, kq_q5_1_6_0},
-    {NULL, kq_q2_k_1_0, kq_q2_k_2_0, kq_q2_k_3_0, kq_q2_k_4_0, NULL, NULL},
+    {NULL, kq_q2_k_1_0, kq_q2_k_2_0, kq_q2_k_3_0, kq_q2_k_4_0, kq_q2_k_5_0, kq_q2_k_6_0},
     {NULL, kq_q3_k_1_0, kq_q3_k_2_0, kq_q3_k_3_0, kq_q3_k_4_0, NULL, NULL},
 };
 // [format]: weights decoded in registers, for one activation row.
@@ -227,7 +230,7 @@ SWT void swi_kqtile_avx512(sw_kqtype t, const uint8_t *P, int nrows, int K, cons
     const __mmask16 mk0 = nrows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nrows) - 1);
     const __mmask16 mk1 = nrows >= 32 ? (__mmask16)0xFFFF : nrows <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nrows - 16)) - 1);
     const int direct = m <= DIRECT_MAX_M;
-    const int mrmax = swi_kq_has_halves(t) ? MR6 : MR;
+    const int mrmax = swi_kq_has_halves(t) && !swi_kq_prescaled(t) ? MR6 : MR;
     // Balanced register tiles (e.g. 32 rows -> 6,6,5,5,5,5), as in sw_quant_avx512.c.
     const int ntile = (m + mrmax - 1) / mrmax, base = m / ntile, extra = m % ntile;
     for (int b0 = 0; b0 < nb; b0 += SWI_KQ_CHUNK) {

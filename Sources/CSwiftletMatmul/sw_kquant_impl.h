@@ -5,6 +5,7 @@
 // Each level's kernel works a chunk of up to SWI_KQ_CHUNK q8a blocks at a time: swi_kq_decode
 // turns the chunk's packed records into
 //   wq[bi * 1024 + g * 128 + (r, c)]  the u8 value (0..63) of element 4g + c of block bi, row r
+//                                     (Q2_K: times its half's scale, at most 3 * 15 = 45)
 //   ds[bi * 32 + r]                   Q5_0/Q5_1 d; Q4_K/Q5_K d * scale; Q2_K, Q3_K, Q6_K d
 //   dm[bi * 32 + r]                   Q4_K/Q5_K -(dmin * min); Q5_1 m
 //   dm[(bi * 2 + k) * 32 + r]         Q2_K -(dmin * min) of half k (elements 16k .. 16k + 15)
@@ -18,6 +19,7 @@
 //               acc = fma(ds, dx * a, acc)
 //   Q2_K:       a = isc0 * dot_lo + isc1 * dot_hi;     acc = fma(ds, dx * a, acc);
 //               acc = fma(dm0, dx * sum_lo(x), acc);   acc = fma(dm1, dx * sum_hi(x), acc)
+//               (on the decoded chunk, whose values carry the scales, a = dot(w, x): the same sum)
 // with dx, s the q8a block's scale and scaled sum, dot_lo over elements 0..15 and dot_hi over
 // 16..31. All integer sums are exact (|a| < 2^24 in Q6_K), so only float rounding differs between
 // levels, and a row's float steps do not depend on m.
@@ -57,6 +59,10 @@ static inline int swi_kq_has_halves(sw_kqtype t) { return t == SW_KQ_Q2_K || t =
 
 /// The offset o of the half-block formats' stored values (value = stored - o).
 static inline int32_t swi_kq_half_offset(sw_kqtype t) { return t == SW_KQ_Q6_K ? 32 : t == SW_KQ_Q3_K ? 4 : 0; }
+
+/// Q2_K: decoded values carry their half's scale (swi_kq_decode), so the kernels working on a
+/// decoded chunk sum each block whole; those reading the records directly split it in halves.
+static inline int swi_kq_prescaled(sw_kqtype t) { return t == SW_KQ_Q2_K; }
 
 /// q8a blocks (32 elements) per record.
 static inline int swi_kq_rec_blocks(sw_kqtype t) { return swi_kq_is_q5x(t) ? 1 : 8; }
@@ -226,19 +232,31 @@ SWI_KQ_INLINE void swi_kq_decode(const sw_kqtype t, const uint8_t *R, int nblk, 
                 for (int i = 0; i < 1024; i++) w[i] = (uint8_t)((q[i] >> sh) & 15);
             }
         }
-    } else if (t == SW_KQ_Q2_K || t == SW_KQ_Q3_K) {
-        // Sub-block j takes bits 2 (j & 3) of qs half j >> 2 (and Q3_K bit j of hmask).
+    } else if (t == SW_KQ_Q3_K) {
+        // Sub-block j takes bits 2 (j & 3) of qs half j >> 2 and bit j of hmask.
         for (int j = 0; j < 8; j++) {
             const uint8_t *q = R + (j >> 2) * 1024;
             const int sh = 2 * (j & 3);
             uint8_t *w = wq + j * 1024;
-            if (t == SW_KQ_Q3_K) {
-                for (int i = 0; i < 1024; i++)
-                    w[i] = (uint8_t)(((q[i] >> sh) & 3) | ((R[2048 + i] >> j) & 1) << 2);
-            } else {
-                for (int i = 0; i < 1024; i++) w[i] = (uint8_t)((q[i] >> sh) & 3);
+            for (int i = 0; i < 1024; i++) w[i] = (uint8_t)(((q[i] >> sh) & 3) | ((R[2048 + i] >> j) & 1) << 2);
+        }
+    } else if (t == SW_KQ_Q2_K) {
+        // As Q3_K's low bits, each times its half's scale: a row's four bytes at once, as one
+        // dword times the scale (products of at most 45 do not carry into the next byte).
+        swi_kq_scales_q2(R, ds, dm, isc);
+        // Each group's 32 dwords go through a local array: stored one by one through wq (bytes,
+        // which may alias anything) the loop was not vectorized.
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *q = R + (j >> 2) * 1024;
+            const int sh = 2 * (j & 3);
+            for (int g = 0; g < 8; g++) {
+                const int32_t *s = isc + (2 * j + (g >> 2)) * 32;
+                uint32_t v[32];
+                for (int r = 0; r < 32; r++) v[r] = ((swi_kq_u32(q + g * 128 + r * 4) >> sh) & 0x03030303u) * (uint32_t)s[r];
+                memcpy(wq + j * 1024 + g * 128, v, sizeof v);
             }
         }
+        return;
     } else {
         // Q6_K: sub-block j = 4h + t of half h takes ql group u = t & 1 (nibble t >> 1) and qh bits 2t.
         for (int j = 0; j < 8; j++) {

@@ -73,7 +73,7 @@ SW_INLINE void block_mull(const uint8_t *w, const int8_t *x, int32x4_t lo[8], in
         const int32_t o = swi_kq_half_offset(t);                                                     \
         for (int v = 0; v < 8; v++) {                                                                \
             int32x4_t a;                                                                             \
-            if (swi_kq_has_halves(t)) {                                                              \
+            if (swi_kq_has_halves(t) && !swi_kq_prescaled(t)) {                                      \
                 a = vmulq_s32(vsubq_s32(lo[v], vdupq_n_s32(o * sl)), vld1q_s32(isc + bi * 64 + 4 * v)); \
                 a = vmlaq_s32(a, vsubq_s32(hi[v], vdupq_n_s32(o * sh)), vld1q_s32(isc + bi * 64 + 32 + 4 * v)); \
             } else {                                                                                 \

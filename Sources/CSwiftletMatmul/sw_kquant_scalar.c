@@ -32,14 +32,14 @@ void swi_kqtile_scalar(sw_kqtype t, const uint8_t *P, int nrows, int K, const ui
                         if (g < 4) lo += p;
                         else hi += p;
                     }
-                    int32_t a, sl = 0, sh = 0;
+                    int32_t a = lo + hi - (t == SW_KQ_Q5_0 ? 16 * xsum[b] : 0), sl = 0, sh = 0;
                     if (swi_kq_has_halves(t)) {
-                        const int32_t o = swi_kq_half_offset(t);
                         sl = xlo[(size_t)i * nb + b];
                         sh = xsum[b] - sl;
+                    }
+                    if (swi_kq_has_halves(t) && !swi_kq_prescaled(t)) {
+                        const int32_t o = swi_kq_half_offset(t);
                         a = isc[(bi * 2) * 32 + r] * (lo - o * sl) + isc[(bi * 2 + 1) * 32 + r] * (hi - o * sh);
-                    } else {
-                        a = lo + hi - (t == SW_KQ_Q5_0 ? 16 * xsum[b] : 0);
                     }
                     acc[r] = __builtin_fmaf(ds[bi * 32 + r], xb[b].d * (float)a, acc[r]);
                     if (swi_kq_has_min(t)) acc[r] = __builtin_fmaf(dm[bi * 32 + r], xb[b].s, acc[r]);
