@@ -2,7 +2,8 @@
 // took before (requantized to Q8_0 at load), and a cross-check of every level against scalar:
 //   Benchmarks/kernels/build.sh && /tmp/swiftlet-kquant 1 all
 //   BENCH_CPUTIME=1 SWIFTLET_ISA=avx2 /tmp/swiftlet-kquant 1 q 2     # threads, mode, #shapes
-// Modes: all | q (timings) | check. BENCH_MS="1,32,512" sets the batch sizes (the default).
+// Modes: all | q (timings) | check. BENCH_MS="1,32,512" sets the batch sizes (the default);
+// BENCH_TYPES="Q2_K,Q4_K" times only those formats (Q8_0 always runs: the times are relative to it).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static const char *const kq_names[] = {"Q5_0", "Q4_K", "Q5_K", "Q6_K", "Q5_1"};
+static const char *const kq_names[] = {"Q5_0", "Q4_K", "Q5_K", "Q6_K", "Q5_1", "Q2_K", "Q3_K"};
+#define KQ_TYPES 7
 
 // Random GGUF blocks with small positive scales (d, dmin) where the format has them; every other
 // byte (quants, sub-block scales, high bits) random.
@@ -34,10 +36,21 @@ static uint8_t *kq_weights(sw_kqtype t, int N, int K) {
         for (size_t j = 0; j < bb; j++) p[j] = (uint8_t)rnd();
         const uint16_t d = sw_f32_to_f16_1(0.0005f + 0.002f * (rnd() % 100) / 100.0f);
         const uint16_t dmin = sw_f32_to_f16_1(0.001f * (rnd() % 100) / 100.0f);
-        memcpy(p + (t == SW_KQ_Q6_K ? 208 : 0), &d, 2);
-        if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1) memcpy(p + 2, &dmin, 2);
+        const size_t at = t == SW_KQ_Q6_K ? 208 : t == SW_KQ_Q2_K ? 80 : t == SW_KQ_Q3_K ? 108 : 0;
+        memcpy(p + at, &d, 2);
+        if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1 || t == SW_KQ_Q2_K) memcpy(p + at + 2, &dmin, 2);
     }
     return w;
+}
+
+// Whether BENCH_TYPES (a comma-separated list of names; all when unset) names format t.
+static int wanted(sw_kqtype t) {
+    const char *list = getenv("BENCH_TYPES");
+    if (!list || !*list) return 1;
+    const size_t n = strlen(kq_names[t]);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, kq_names[t], n) && (p[n] == ',' || p[n] == 0)) return 1;
+    return 0;
 }
 
 static uint8_t *q8_weights(int N, int K) {
@@ -94,7 +107,7 @@ static int check(void) {
     static const int shapes[][3] = {{70, 256, 7}, {33, 512, 1}, {96, 1536, 37}, {40, 2304, 13}};
     int failures = 0;
     const int top = sw_cpu_max_level();
-    for (int t = 0; t < 5; t++) {
+    for (int t = 0; t < KQ_TYPES; t++) {
         for (int s = 0; s < 4; s++) {
             const int N = shapes[s][0], K = shapes[s][1], m = shapes[s][2];
             uint8_t *W = kq_weights((sw_kqtype)t, N, K);
@@ -166,7 +179,8 @@ int main(int argc, char **argv) {
             sw_quantize_rows_q8a(X, (size_t)K, m, K, Xq);
             float *Y = malloc(sizeof(float) * (size_t)m * N);
             double q8_median = 0;
-            for (int t = -1; t < 5; t++) {
+            for (int t = -1; t < KQ_TYPES; t++) {
+                if (t >= 0 && !wanted((sw_kqtype)t)) continue;
                 size_t file_bytes, pb;
                 void *P;
                 if (t < 0) {

@@ -14,6 +14,8 @@ size_t sw_kqtype_block_bytes(sw_kqtype type) {
         case SW_KQ_Q4_K: return 144;
         case SW_KQ_Q5_K: return 176;
         case SW_KQ_Q6_K: return 210;
+        case SW_KQ_Q2_K: return 84;
+        case SW_KQ_Q3_K: return 110;
     }
     return 0;
 }
@@ -60,6 +62,21 @@ static void pack_block(sw_kqtype t, const uint8_t *wb, int r, uint8_t *rec) {
             put_groups(s, wb + 4, 12, r);
             memcpy(s + 384 + 2 * r, wb, 2);
             memcpy(s + 448 + 2 * r, wb + 2, 2);
+            break;
+        }
+        case SW_KQ_Q2_K:
+        case SW_KQ_Q3_K: {
+            const int q3 = t == SW_KQ_Q3_K;
+            for (int h = 0; h < 2; h++) put_groups(rec + h * 1024, wb + (q3 ? 32 : 16) + 32 * h, 32, r);
+            if (q3) {
+                put_groups(rec + 2048, wb, 32, r);
+                put_groups(rec + 3072, wb + 96, 12, r);
+                memcpy(rec + 3456 + 2 * r, wb + 108, 2);
+            } else {
+                put_groups(rec + 2048, wb, 16, r);
+                memcpy(rec + 2560 + 2 * r, wb + 80, 2);
+                memcpy(rec + 2624 + 2 * r, wb + 82, 2);
+            }
             break;
         }
         case SW_KQ_Q6_K:

@@ -66,11 +66,11 @@ void sw_gemm_kqp(sw_pool *pool, sw_kqtype type, const void *P, int N, int K, con
         return;
     }
     const int nb = K / 32;
-    // Q6_K's scales cover 16 elements, so its offset correction needs the activations' sums
-    // over each half block; computed once here for every tile.
+    // Q2_K's, Q3_K's and Q6_K's scales cover 16 elements, so their offset and min corrections
+    // need the activations' sums over each half block; computed once here for every tile.
     int16_t stack_lo[2048];
     int16_t *xlo = NULL;
-    if (type == SW_KQ_Q6_K) {
+    if (swi_kq_has_halves(type)) {
         const size_t count = (size_t)m * (size_t)nb;
         xlo = count <= sizeof stack_lo / sizeof stack_lo[0] ? stack_lo : (int16_t *)malloc(count * sizeof(int16_t));
         if (!xlo) abort();

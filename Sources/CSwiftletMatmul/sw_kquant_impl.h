@@ -5,16 +5,21 @@
 // Each level's kernel works a chunk of up to SWI_KQ_CHUNK q8a blocks at a time: swi_kq_decode
 // turns the chunk's packed records into
 //   wq[bi * 1024 + g * 128 + (r, c)]  the u8 value (0..63) of element 4g + c of block bi, row r
-//   ds[bi * 32 + r]                   Q5_0/Q5_1 d; Q4_K/Q5_K d * scale; Q6_K d
+//                                     (Q2_K: times its half's scale, at most 3 * 15 = 45)
+//   ds[bi * 32 + r]                   Q5_0/Q5_1 d; Q4_K/Q5_K d * scale; Q2_K, Q3_K, Q6_K d
 //   dm[bi * 32 + r]                   Q4_K/Q5_K -(dmin * min); Q5_1 m
-//   isc[(bi * 2 + k) * 32 + r]        Q6_K scale of half k (elements 16k .. 16k + 15)
+//   dm[(bi * 2 + k) * 32 + r]         Q2_K -(dmin * min) of half k (elements 16k .. 16k + 15)
+//   isc[(bi * 2 + k) * 32 + r]        Q2_K, Q3_K, Q6_K integer scale of half k
 // and then every activation row reuses them. The decoder is plain C, always inlined into each
 // level's target-attributed kernel, where the compiler vectorizes its loops for that level. Per
 // block and row, every level does the same integer sum and the same float steps:
 //   Q5_0:       a = dot(w, x) - 16 * sum(x);           acc = fma(ds, dx * a, acc)
 //   Q4_K, Q5_K, Q5_1: a = dot(w, x);                   acc = fma(ds, dx * a, acc); acc = fma(dm, s, acc)
-//   Q6_K:       a = isc0 * (dot_lo - 32 * sum_lo(x)) + isc1 * (dot_hi - 32 * sum_hi(x));
+//   Q3_K, Q6_K: a = isc0 * (dot_lo - o * sum_lo(x)) + isc1 * (dot_hi - o * sum_hi(x)), o = 4 or 32;
 //               acc = fma(ds, dx * a, acc)
+//   Q2_K:       a = isc0 * dot_lo + isc1 * dot_hi;     acc = fma(ds, dx * a, acc);
+//               acc = fma(dm0, dx * sum_lo(x), acc);   acc = fma(dm1, dx * sum_hi(x), acc)
+//               (on the decoded chunk, whose values carry the scales, a = dot(w, x): the same sum)
 // with dx, s the q8a block's scale and scaled sum, dot_lo over elements 0..15 and dot_hi over
 // 16..31. All integer sums are exact (|a| < 2^24 in Q6_K), so only float rounding differs between
 // levels, and a row's float steps do not depend on m.
@@ -25,10 +30,21 @@
 #include <string.h>
 
 #define SWI_KQ_CHUNK 8
+/// Entries of the decoded dm and isc arrays (two halves per block).
+#define SWI_KQ_HALVES (SWI_KQ_CHUNK * 64)
 
 /// Bytes of one packed record of 32 rows (32 GGUF blocks).
 static inline size_t swi_kq_rec_bytes(sw_kqtype t) {
-    return t == SW_KQ_Q5_0 ? 704 : t == SW_KQ_Q5_1 ? 768 : t == SW_KQ_Q4_K ? 4608 : t == SW_KQ_Q5_K ? 5632 : 6720;
+    switch (t) {
+        case SW_KQ_Q5_0: return 704;
+        case SW_KQ_Q5_1: return 768;
+        case SW_KQ_Q2_K: return 2688;
+        case SW_KQ_Q3_K: return 3520;
+        case SW_KQ_Q4_K: return 4608;
+        case SW_KQ_Q5_K: return 5632;
+        case SW_KQ_Q6_K: return 6720;
+    }
+    return 0;
 }
 
 /// Q5_0 and Q5_1: one 32-element block per record.
@@ -36,6 +52,17 @@ static inline int swi_kq_is_q5x(sw_kqtype t) { return t == SW_KQ_Q5_0 || t == SW
 
 /// Formats whose values carry an offset per (sub-)block: acc += dm * s.
 static inline int swi_kq_has_min(sw_kqtype t) { return t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1; }
+
+/// Formats with a scale per 16 elements (two per q8a block): they need the activations' sums
+/// over each half block.
+static inline int swi_kq_has_halves(sw_kqtype t) { return t == SW_KQ_Q2_K || t == SW_KQ_Q3_K || t == SW_KQ_Q6_K; }
+
+/// The offset o of the half-block formats' stored values (value = stored - o).
+static inline int32_t swi_kq_half_offset(sw_kqtype t) { return t == SW_KQ_Q6_K ? 32 : t == SW_KQ_Q3_K ? 4 : 0; }
+
+/// Q2_K: decoded values carry their half's scale (swi_kq_decode), so the kernels working on a
+/// decoded chunk sum each block whole; those reading the records directly split it in halves.
+static inline int swi_kq_prescaled(sw_kqtype t) { return t == SW_KQ_Q2_K; }
 
 /// q8a blocks (32 elements) per record.
 static inline int swi_kq_rec_blocks(sw_kqtype t) { return swi_kq_is_q5x(t) ? 1 : 8; }
@@ -117,6 +144,67 @@ SWI_KQ_INLINE void swi_kq_scales_q6(const uint8_t *R, float *ds, int32_t *isc) {
         for (int r = 0; r < 32; r++) ds[j * 32 + r] = d[r];
 }
 
+/// Q2_K: the 16 scales of 32 rows as int32 (isc[k * 32 + r]), -(dmin * min) per half (dm, same
+/// index) and d for each sub-block.
+SWI_KQ_INLINE void swi_kq_scales_q2(const uint8_t *R, float *ds, float *dm, int32_t *isc) {
+    float d[32], dmin[32];
+    for (int r = 0; r < 32; r++) {
+        d[r] = swi_kq_half_at(R + 2560 + 2 * r);
+        dmin[r] = -swi_kq_half_at(R + 2624 + 2 * r);
+    }
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 16; k++)
+        for (int r = 0; r < 32; r++) {
+            const uint32_t v = swi_kq_u32(R + 2048 + (k >> 2) * 128 + r * 4) >> (8 * (k & 3));
+            isc[k * 32 + r] = (int32_t)(v & 15);
+            dm[k * 32 + r] = dmin[r] * (float)((v >> 4) & 15);
+        }
+    for (int j = 0; j < 8; j++)
+        for (int r = 0; r < 32; r++) ds[j * 32 + r] = d[r];
+}
+
+/// Q3_K: the 16 signed scales of 32 rows as int32 (isc[k * 32 + r]) and d for each sub-block.
+/// GGML's packing: the low 4 bits of scale k are nibble k >> 3 of byte k & 7, the high 2 bits
+/// are bits 2 (k >> 2) of byte 8 + (k & 3); the value is stored + 32.
+SWI_KQ_INLINE void swi_kq_scales_q3(const uint8_t *R, float *ds, int32_t *isc) {
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 16; k++)
+        for (int r = 0; r < 32; r++) {
+            const uint32_t lo = (swi_kq_u32(R + 3072 + ((k >> 2) & 1) * 128 + r * 4) >> (8 * (k & 3) + 4 * (k >> 3))) & 15;
+            const uint32_t hi = (swi_kq_u32(R + 3328 + r * 4) >> (8 * (k & 3) + 2 * (k >> 2))) & 3;
+            isc[k * 32 + r] = (int32_t)(lo | hi << 4) - 32;
+        }
+    float d[32];
+    for (int r = 0; r < 32; r++) d[r] = swi_kq_half_at(R + 3456 + 2 * r);
+    for (int j = 0; j < 8; j++)
+        for (int r = 0; r < 32; r++) ds[j * 32 + r] = d[r];
+}
+
+/// The scales alone of the records at R covering q8a blocks [0, nblk) (see swi_kq_decode): the
+/// values the full decode writes to ds, dm and isc.
+SWI_KQ_INLINE void swi_kq_scales(const sw_kqtype t, const uint8_t *R, int nblk, float *ds, float *dm, int32_t *isc) {
+    switch (t) {
+        case SW_KQ_Q5_0:
+        case SW_KQ_Q5_1:
+            for (int bi = 0; bi < nblk; bi++) {
+                const uint8_t *rec = R + (size_t)bi * swi_kq_rec_bytes(t);
+                for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(rec + 640 + 2 * r);
+                if (t == SW_KQ_Q5_1)
+                    for (int r = 0; r < 32; r++) dm[bi * 32 + r] = swi_kq_half_at(rec + 704 + 2 * r);
+            }
+            break;
+        case SW_KQ_Q4_K:
+        case SW_KQ_Q5_K: {
+            const uint8_t *s = R + (t == SW_KQ_Q5_K ? 5120 : 4096);
+            swi_kq_scales_k4(s, s + 384, s + 448, ds, dm);
+            break;
+        }
+        case SW_KQ_Q2_K: swi_kq_scales_q2(R, ds, dm, isc); break;
+        case SW_KQ_Q3_K: swi_kq_scales_q3(R, ds, isc); break;
+        case SW_KQ_Q6_K: swi_kq_scales_q6(R, ds, isc); break;
+    }
+}
+
 /// Decodes the records at R covering q8a blocks [0, nblk) of a chunk (see the top of the file).
 /// K-quant chunks are one record (nblk = 8); Q5_0 / Q5_1 chunks are nblk records of one block.
 SWI_KQ_INLINE void swi_kq_decode(const sw_kqtype t, const uint8_t *R, int nblk, uint8_t *wq, float *ds,
@@ -130,13 +218,8 @@ SWI_KQ_INLINE void swi_kq_decode(const sw_kqtype t, const uint8_t *R, int nblk, 
                     const uint8_t q = rec[(g & 3) * 128 + i];
                     w[g * 128 + i] = (uint8_t)(((g < 4 ? q : q >> 4) & 15) | ((rec[512 + i] >> g) & 1) << 4);
                 }
-            for (int r = 0; r < 32; r++) ds[bi * 32 + r] = swi_kq_half_at(rec + 640 + 2 * r);
-            if (t == SW_KQ_Q5_1)
-                for (int r = 0; r < 32; r++) dm[bi * 32 + r] = swi_kq_half_at(rec + 704 + 2 * r);
         }
-        return;
-    }
-    if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
+    } else if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K) {
         const int q5 = t == SW_KQ_Q5_K;
         for (int j = 0; j < 8; j++) {
             const uint8_t *q = R + (j >> 1) * 1024;
@@ -149,24 +232,47 @@ SWI_KQ_INLINE void swi_kq_decode(const sw_kqtype t, const uint8_t *R, int nblk, 
                 for (int i = 0; i < 1024; i++) w[i] = (uint8_t)((q[i] >> sh) & 15);
             }
         }
-        const size_t soff = q5 ? 5120 : 4096;
-        swi_kq_scales_k4(R + soff, R + soff + 384, R + soff + 448, ds, dm);
+    } else if (t == SW_KQ_Q3_K) {
+        // Sub-block j takes bits 2 (j & 3) of qs half j >> 2 and bit j of hmask.
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *q = R + (j >> 2) * 1024;
+            const int sh = 2 * (j & 3);
+            uint8_t *w = wq + j * 1024;
+            for (int i = 0; i < 1024; i++) w[i] = (uint8_t)(((q[i] >> sh) & 3) | ((R[2048 + i] >> j) & 1) << 2);
+        }
+    } else if (t == SW_KQ_Q2_K) {
+        // As Q3_K's low bits, each times its half's scale: a row's four bytes at once, as one
+        // dword times the scale (products of at most 45 do not carry into the next byte).
+        swi_kq_scales_q2(R, ds, dm, isc);
+        // Each group's 32 dwords go through a local array: stored one by one through wq (bytes,
+        // which may alias anything) the loop was not vectorized.
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *q = R + (j >> 2) * 1024;
+            const int sh = 2 * (j & 3);
+            for (int g = 0; g < 8; g++) {
+                const int32_t *s = isc + (2 * j + (g >> 2)) * 32;
+                uint32_t v[32];
+                for (int r = 0; r < 32; r++) v[r] = ((swi_kq_u32(q + g * 128 + r * 4) >> sh) & 0x03030303u) * (uint32_t)s[r];
+                memcpy(wq + j * 1024 + g * 128, v, sizeof v);
+            }
+        }
         return;
+    } else {
+        // Q6_K: sub-block j = 4h + t of half h takes ql group u = t & 1 (nibble t >> 1) and qh bits 2t.
+        for (int j = 0; j < 8; j++) {
+            const int h = j >> 2, tt = j & 3;
+            const uint8_t *ql = R + h * 2048 + (tt & 1) * 1024, *qh = R + 4096 + h * 1024;
+            const int sh = 4 * (tt >> 1), hs = 2 * tt;
+            uint8_t *w = wq + j * 1024;
+            for (int i = 0; i < 1024; i++) w[i] = (uint8_t)(((ql[i] >> sh) & 15) | ((qh[i] >> hs) & 3) << 4);
+        }
     }
-    // Q6_K: sub-block j = 4h + t of half h takes ql group u = t & 1 (nibble t >> 1) and qh bits 2t.
-    for (int j = 0; j < 8; j++) {
-        const int h = j >> 2, tt = j & 3;
-        const uint8_t *ql = R + h * 2048 + (tt & 1) * 1024, *qh = R + 4096 + h * 1024;
-        const int sh = 4 * (tt >> 1), hs = 2 * tt;
-        uint8_t *w = wq + j * 1024;
-        for (int i = 0; i < 1024; i++) w[i] = (uint8_t)(((ql[i] >> sh) & 15) | ((qh[i] >> hs) & 3) << 4);
-    }
-    swi_kq_scales_q6(R, ds, isc);
+    swi_kq_scales(t, R, nblk, ds, dm, isc);
 }
 
 // The tile kernels: one packed tile (P: its records), nrows (<= 32) real rows, m activation
-// rows; Y points at the tile's first output column. xlo: Q6_K only, the int16 sums of the first
-// 16 quants of every activation block (row i's at xlo + i * K / 32), else NULL.
+// rows; Y points at the tile's first output column. xlo: the half-block formats only, the int16
+// sums of the first 16 quants of every activation block (row i's at xlo + i * K / 32), else NULL.
 void swi_kqtile_scalar(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
                        size_t ldy, const int16_t *xlo);
 void swi_kqtile_avx2(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,

@@ -69,18 +69,23 @@ SW_INLINE void block_mull(const uint8_t *w, const int8_t *x, int32x4_t lo[8], in
         int32x4_t lo[8], hi[8];                                                                      \
         BLOCK(wq + bi * 1024, xb[b].qs, lo, hi);                                                     \
         const float dx = xb[b].d, sx = xb[b].s;                                                      \
+        const int32_t sl = swi_kq_has_halves(t) ? xlo[b] : 0, sh = xsum[b] - sl;                     \
+        const int32_t o = swi_kq_half_offset(t);                                                     \
         for (int v = 0; v < 8; v++) {                                                                \
             int32x4_t a;                                                                             \
-            if (t == SW_KQ_Q6_K) {                                                                   \
-                const int32_t sl = xlo[b], sh = xsum[b] - sl;                                        \
-                a = vmulq_s32(vsubq_s32(lo[v], vdupq_n_s32(32 * sl)), vld1q_s32(isc + bi * 64 + 4 * v)); \
-                a = vmlaq_s32(a, vsubq_s32(hi[v], vdupq_n_s32(32 * sh)), vld1q_s32(isc + bi * 64 + 32 + 4 * v)); \
+            if (swi_kq_has_halves(t) && !swi_kq_prescaled(t)) {                                      \
+                a = vmulq_s32(vsubq_s32(lo[v], vdupq_n_s32(o * sl)), vld1q_s32(isc + bi * 64 + 4 * v)); \
+                a = vmlaq_s32(a, vsubq_s32(hi[v], vdupq_n_s32(o * sh)), vld1q_s32(isc + bi * 64 + 32 + 4 * v)); \
             } else {                                                                                 \
                 a = vaddq_s32(lo[v], hi[v]);                                                         \
                 if (t == SW_KQ_Q5_0) a = vsubq_s32(a, vdupq_n_s32(16 * xsum[b]));                    \
             }                                                                                        \
             f[v] = vfmaq_f32(f[v], vld1q_f32(ds + bi * 32 + 4 * v), vmulq_n_f32(vcvtq_f32_s32(a), dx)); \
             if (swi_kq_has_min(t)) f[v] = vfmaq_n_f32(f[v], vld1q_f32(dm + bi * 32 + 4 * v), sx); \
+            if (t == SW_KQ_Q2_K) {                                                                   \
+                f[v] = vfmaq_n_f32(f[v], vld1q_f32(dm + bi * 64 + 4 * v), dx * (float)sl);           \
+                f[v] = vfmaq_n_f32(f[v], vld1q_f32(dm + bi * 64 + 32 + 4 * v), dx * (float)sh);      \
+            }                                                                                        \
         }                                                                                            \
     }                                                                                                \
     for (int v = 0; v < 8; v++) vst1q_f32(tmp + 4 * v, f[v]);                                        \
@@ -116,8 +121,8 @@ static void tile_mull(const sw_kqtype t, const uint8_t *wq, const float *ds, con
 void swi_kqtile_neon(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
                      size_t ldy, const int16_t *xlo, int dotprod) {
     _Alignas(64) uint8_t wq[SWI_KQ_CHUNK * 1024];
-    _Alignas(64) float ds[SWI_KQ_CHUNK * 32], dm[SWI_KQ_CHUNK * 32];
-    _Alignas(64) int32_t isc[SWI_KQ_CHUNK * 64];
+    _Alignas(64) float ds[SWI_KQ_CHUNK * 32], dm[SWI_KQ_HALVES];
+    _Alignas(64) int32_t isc[SWI_KQ_HALVES];
     const int nb = K / 32, rb = swi_kq_rec_blocks(t);
     const size_t rec = swi_kq_rec_bytes(t), xrb = sw_q8a_row_bytes(K);
     for (int b0 = 0; b0 < nb; b0 += SWI_KQ_CHUNK) {

@@ -6,8 +6,8 @@
 void swi_kqtile_scalar(sw_kqtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m, float *Y,
                        size_t ldy, const int16_t *xlo) {
     _Alignas(64) uint8_t wq[SWI_KQ_CHUNK * 1024];
-    float ds[SWI_KQ_CHUNK * 32], dm[SWI_KQ_CHUNK * 32];
-    int32_t isc[SWI_KQ_CHUNK * 64];
+    float ds[SWI_KQ_CHUNK * 32], dm[SWI_KQ_HALVES];
+    int32_t isc[SWI_KQ_HALVES];
     const int nb = K / 32, rb = swi_kq_rec_blocks(t);
     const size_t rec = swi_kq_rec_bytes(t), xrb = sw_q8a_row_bytes(K);
     for (int b0 = 0; b0 < nb; b0 += SWI_KQ_CHUNK) {
@@ -32,15 +32,21 @@ void swi_kqtile_scalar(sw_kqtype t, const uint8_t *P, int nrows, int K, const ui
                         if (g < 4) lo += p;
                         else hi += p;
                     }
-                    int32_t a;
-                    if (t == SW_KQ_Q6_K) {
-                        const int32_t sl = xlo[(size_t)i * nb + b], sh = xsum[b] - sl;
-                        a = isc[(bi * 2) * 32 + r] * (lo - 32 * sl) + isc[(bi * 2 + 1) * 32 + r] * (hi - 32 * sh);
-                    } else {
-                        a = lo + hi - (t == SW_KQ_Q5_0 ? 16 * xsum[b] : 0);
+                    int32_t a = lo + hi - (t == SW_KQ_Q5_0 ? 16 * xsum[b] : 0), sl = 0, sh = 0;
+                    if (swi_kq_has_halves(t)) {
+                        sl = xlo[(size_t)i * nb + b];
+                        sh = xsum[b] - sl;
+                    }
+                    if (swi_kq_has_halves(t) && !swi_kq_prescaled(t)) {
+                        const int32_t o = swi_kq_half_offset(t);
+                        a = isc[(bi * 2) * 32 + r] * (lo - o * sl) + isc[(bi * 2 + 1) * 32 + r] * (hi - o * sh);
                     }
                     acc[r] = __builtin_fmaf(ds[bi * 32 + r], xb[b].d * (float)a, acc[r]);
                     if (swi_kq_has_min(t)) acc[r] = __builtin_fmaf(dm[bi * 32 + r], xb[b].s, acc[r]);
+                    if (t == SW_KQ_Q2_K) {
+                        acc[r] = __builtin_fmaf(dm[(bi * 2) * 32 + r], xb[b].d * (float)sl, acc[r]);
+                        acc[r] = __builtin_fmaf(dm[(bi * 2 + 1) * 32 + r], xb[b].d * (float)sh, acc[r]);
+                    }
                 }
             }
             for (int r = 0; r < nrows; r++) y[r] = acc[r];

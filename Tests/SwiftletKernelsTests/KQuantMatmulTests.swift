@@ -7,7 +7,8 @@ private typealias KQRandom = SplitMix64
 
 /// The formats with a packed kernel of their own, with their C selector.
 private let kquantFormats: [(GGMLType, sw_kqtype)] = [
-    (.q5_0, SW_KQ_Q5_0), (.q5_1, SW_KQ_Q5_1), (.q4_K, SW_KQ_Q4_K), (.q5_K, SW_KQ_Q5_K), (.q6_K, SW_KQ_Q6_K),
+    (.q5_0, SW_KQ_Q5_0), (.q5_1, SW_KQ_Q5_1), (.q2_K, SW_KQ_Q2_K), (.q3_K, SW_KQ_Q3_K), (.q4_K, SW_KQ_Q4_K),
+    (.q5_K, SW_KQ_Q5_K), (.q6_K, SW_KQ_Q6_K),
 ]
 
 private func storeHalf(_ x: Float, _ w: inout [UInt8], at i: Int) {
@@ -33,6 +34,10 @@ private func makeWeights(_ type: GGMLType, n: Int, k: Int, rng: inout KQRandom) 
             storeHalf(d, &w, at: base)
             storeHalf(dmin, &w, at: base + 2)
         case .q6_K: storeHalf(d, &w, at: base + 208)
+        case .q2_K:
+            storeHalf(d, &w, at: base + 80)
+            storeHalf(dmin, &w, at: base + 82)
+        case .q3_K: storeHalf(d, &w, at: base + 108)
         default: Issue.record("no K-quant layout for \(type)")
         }
     }
@@ -194,7 +199,10 @@ struct KQuantMatmulTests {
     @Test func linearPacksKQuantsWithoutRequantizing() throws {
         var rng = KQRandom(seed: 0x11EA)
         let k = 512
-        let parts: [(GGMLType, Int)] = [(.q4_K, 64), (.q4_K, 32), (.q6_K, 32), (.q5_K, 64), (.q5_0, 32), (.q5_1, 32), (.q4_K, 32)]
+        let parts: [(GGMLType, Int)] = [
+            (.q4_K, 64), (.q4_K, 32), (.q6_K, 32), (.q5_K, 64), (.q5_0, 32), (.q5_1, 32), (.q4_K, 32), (.q2_K, 32), (.q2_K, 64),
+            (.q3_K, 32), (.q4_K, 32),
+        ]
         let weights = parts.map { makeWeights($0.0, n: $0.1, k: k, rng: &rng) }
         let stored = weights.map { w in
             let p = UnsafeMutableRawPointer.allocate(byteCount: w.count, alignment: 64)
@@ -218,6 +226,37 @@ struct KQuantMatmulTests {
             }
             let exact = referenceGemm(wd, dequantizedActivations(quantize(x, m: m, k: k), m: m, k: k), n: n, k: k, m: m)
             #expect(relativeError(y, exact) < 1e-5, "m = \(m)")
+        }
+    }
+
+    /// A Q2_K or a Q3_K matrix alone: no more bytes than the file once packed, and the fp32 path's
+    /// outputs (which dequantizes the same blocks) up to the 8-bit activations of the fast path.
+    @Test(arguments: [GGMLType.q2_K, .q3_K])
+    func linearKeepsLowBitKQuantsAtTheFilesSize(type: GGMLType) throws {
+        var rng = KQRandom(seed: 0x23C0 + UInt64(type.rawValue))
+        let n = 96, k = 768
+        let w = makeWeights(type, n: n, k: k, rng: &rng)
+        let stored = UnsafeMutableRawPointer.allocate(byteCount: w.count, alignment: 64)
+        defer { stored.deallocate() }
+        w.withUnsafeBytes { stored.copyMemory(from: $0.baseAddress!, byteCount: w.count) }
+        let source = WeightSource(type: type, data: UnsafeRawPointer(stored), rows: n, columns: k)
+        let fast = try Linear([source], precision: .fast)
+        let fp32 = try Linear([source], precision: .fp32)
+        #expect(fast.residentBytes <= w.count, "\(type): \(fast.residentBytes) bytes packed, \(w.count) in the file")
+        for m in [1, 6, 33] {
+            let x = makeActivations(m: m, k: k, rng: &rng, outliers: false)
+            func run(_ linear: Linear) -> [Float] {
+                var y = [Float](repeating: .nan, count: m * n)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        linear.forward(xp.baseAddress!, ldx: k, m: m, yp.baseAddress!, ldy: n, workspace: Workspace())
+                    }
+                }
+                return y
+            }
+            let reference = run(fp32).map(Double.init)
+            let e = relativeError(run(fast), reference)
+            #expect(e < 1e-2, "\(type) m = \(m): fast vs fp32 relative error \(e)")
         }
     }
 }

@@ -7,7 +7,7 @@
 #include "sw_pool.h"
 #include "sw_quant.h"
 
-static const char *const kq_name[] = {"Q5_0", "Q4_K", "Q5_K", "Q6_K", "Q5_1"};
+static const char *const kq_name[] = {"Q5_0", "Q4_K", "Q5_K", "Q6_K", "Q5_1", "Q2_K", "Q3_K"};
 
 // Random GGUF blocks: random quants, high bits and sub-block scales; small positive d (and dmin).
 static uint8_t *kq_weights(uint64_t *s, sw_kqtype t, int N, int K) {
@@ -18,8 +18,9 @@ static uint8_t *kq_weights(uint64_t *s, sw_kqtype t, int N, int K) {
         for (size_t j = 0; j < bb; j++) p[j] = (uint8_t)rng_next(s);
         const uint16_t d = sw_f32_to_f16_1(0.0005f + fabsf(rng_f(s, 0.002f)));
         const uint16_t dmin = sw_f32_to_f16_1(fabsf(rng_f(s, 0.001f)));
-        memcpy(p + (t == SW_KQ_Q6_K ? 208 : 0), &d, 2);
-        if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1) memcpy(p + 2, &dmin, 2);
+        const size_t at = t == SW_KQ_Q6_K ? 208 : t == SW_KQ_Q2_K ? 80 : t == SW_KQ_Q3_K ? 108 : 0;
+        memcpy(p + at, &d, 2);
+        if (t == SW_KQ_Q4_K || t == SW_KQ_Q5_K || t == SW_KQ_Q5_1 || t == SW_KQ_Q2_K) memcpy(p + at + 2, &dmin, 2);
     }
     return w;
 }
@@ -33,7 +34,7 @@ static void run_kq(sw_pool *pool) {
     sw_quantize_rows_q8a(x, K, M, K, xq);
     float *ref = malloc((size_t)M * N * 4), *y = malloc((size_t)M * N * 4), *one = malloc((size_t)N * 4);
     char what[160];
-    for (int t = 0; t < 5; t++) {
+    for (int t = 0; t < 7; t++) {
         uint8_t *w = kq_weights(&s, (sw_kqtype)t, N, K);
         const size_t pb = sw_kqpack_bytes((sw_kqtype)t, N, K);
         void *P = aligned_alloc(64, (pb + 63) & ~(size_t)63);
