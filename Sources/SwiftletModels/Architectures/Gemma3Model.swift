@@ -36,6 +36,7 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
     private let activation: FeedForwardActivation
     private let file: AnyObject
     private let workspace = Workspace()
+    private let logitsBuffer = LogitsBuffer()
     /// This rank's heads, columns and vocabulary rows (all of them without tensor parallelism).
     let layout: ShardLayout
     /// The threads forward passes run on.
@@ -237,14 +238,13 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
     /// The final norm and the head for the rows that need logits, soft-capped if configured
     /// (whole rows on rank 0 when sharded).
     private func logits(_ h: UnsafeMutablePointer<Float>, metadata: AttentionMetadata) -> [Float] {
+        // The cap is elementwise, so each rank caps its slice before the gather.
+        let cap = options.finalLogitSoftcap
         let slice = rmsNormHeadLogits(h, width: config.hiddenSize, indices: metadata.logitsIndices, norm: finalNorm,
                                       eps: Float(config.rmsNormEps), head: head, vocabSize: layout.vocabulary.count,
-                                      workspace: workspace, pool: pool)
-        var logits = layout.gatherLogits(slice, rows: metadata.logitsIndices.count)
-        if let cap = options.finalLogitSoftcap {
-            for i in logits.indices { logits[i] = cap * tanhf(logits[i] / cap) }
-        }
-        return logits
+                                      workspace: workspace, pool: pool, buffer: logitsBuffer,
+                                      finish: cap.map { cap in { p, n in for i in 0..<n { p[i] = cap * tanhf(p[i] / cap) } } })
+        return layout.gatherLogits(slice, rows: metadata.logitsIndices.count)
     }
 }
 

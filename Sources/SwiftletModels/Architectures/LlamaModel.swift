@@ -30,6 +30,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private let rope: RotaryEmbedding
     private let file: AnyObject
     private let workspace = Workspace()
+    private let logitsBuffer = LogitsBuffer()
     /// This rank's heads, columns and vocabulary rows (all of them without tensor parallelism).
     let layout: ShardLayout
     /// The threads forward passes run on.
@@ -241,7 +242,8 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         }
         // Only the rows that need logits go through the final norm and the (large) output head.
         let logits = rmsNormHeadLogits(h, width: D, indices: metadata.logitsIndices, norm: finalNorm, eps: eps, head: head,
-                                       vocabSize: layout.vocabulary.count, workspace: workspace, pool: pool, profiler: profiler)
+                                       vocabSize: layout.vocabulary.count, workspace: workspace, pool: pool, buffer: logitsBuffer,
+                                       profiler: profiler)
         return layout.gatherLogits(logits, rows: metadata.logitsIndices.count)
     }
 }
