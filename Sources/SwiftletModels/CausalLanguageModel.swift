@@ -19,10 +19,16 @@ public protocol CausalLanguageModel: AnyObject {
     /// loaded with a `TensorShard` returns them on rank 0 and [] on the other ranks, every rank
     /// being called with the same tokens and metadata and a cache of `cacheKVHeads` kv heads.
     func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float]
+    /// Hands a pass's logits back once the caller is done with them, so that the next pass can
+    /// write into the same memory instead of mapping a fresh array (tens of MB a step for large
+    /// vocabularies; see `LogitsBuffer`). Optional: a model that keeps nothing ignores it.
+    func recycleLogits(_ logits: consuming [Float])
 }
 
 extension CausalLanguageModel {
     public var cacheKVHeads: Int { config.numKVHeads }
+
+    public func recycleLogits(_ logits: consuming [Float]) {}
 
     /// The configuration's window on every layer `config.slidingLayers` marks as sliding (every
     /// layer when it is nil: Mistral's rule), none on the others (Gemma 3's global layers).

@@ -50,11 +50,16 @@ struct BenchKernelsCommand: ParsableCommand {
         // Under tensor parallelism every pass goes to the other ranks first, as the engine sends it.
         let link = tensorParallel?.link
         link?.send(.setup(numBlocks: cache.numBlocks, blockSize: bs, numSwapBlocks: 0))
-        func forward(_ tokens: [Int32], _ meta: AttentionMetadata) throws -> [Float] {
+        // The logits go back to the model as the engine gives them back, so that passes reuse them.
+        // Returns the argmax of the logits when asked (single-stream decode feeds it back).
+        @discardableResult
+        func forward(_ tokens: [Int32], _ meta: AttentionMetadata, argmax: Bool = false) throws -> Int32 {
             link?.send(.step(swapOut: [], swapIn: [], copies: [], tokens: tokens, metadata: meta))
             let logits = model.forward(tokens: tokens, metadata: meta, cache: cache)
             if let f = link?.failure { throw ValidationError("\(f)") }
-            return logits
+            let best = argmax && !logits.isEmpty ? Int32(logits.indices.max { logits[$0] < logits[$1] }!) : 0
+            model.recycleLogits(logits)
+            return best
         }
         let collectives = { link?.group.statistics ?? CollectiveStatistics() }
         // Rank 0's collectives over `passes` forward passes that took `total` seconds.
@@ -78,13 +83,13 @@ struct BenchKernelsCommand: ParsableCommand {
             guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(prefill) tokens") }
             let toks = randomTokens(prefill)
             let meta = AttentionMetadata.build(sequences: [(prefill, 0, t)], blockSize: bs)
-            _ = try forward(toks, meta) // warm-up: primitives, pages
+            try forward(toks, meta) // warm-up: primitives, pages
             (model as? LlamaModel)?.profiler?.reset()
             var times: [Double] = []
             let c0 = collectives()
             for _ in 0..<repetitions {
                 let s = Date()
-                _ = try forward(toks, meta)
+                try forward(toks, meta)
                 times.append(Date().timeIntervalSince(s))
             }
             print(String(format: "pp%d: %.1f tok/s (median of %d, %.1f ms)", prefill, Double(prefill) / median(times), repetitions, median(times) * 1000)
@@ -102,8 +107,7 @@ struct BenchKernelsCommand: ParsableCommand {
                 let s = Date()
                 for p in 0..<decode {
                     let meta = AttentionMetadata.build(sequences: [(1, p, t)], blockSize: bs)
-                    let logits = try forward([tok], meta)
-                    tok = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+                    tok = try forward([tok], meta, argmax: true)
                 }
                 if r > 0 { times.append(Date().timeIntervalSince(s)) }
             }
@@ -118,17 +122,17 @@ struct BenchKernelsCommand: ParsableCommand {
             // Fill every sequence's context (not timed), in chunks that fit the prefill path.
             for s in 0..<batch {
                 let meta = AttentionMetadata.build(sequences: [(context, 0, tables[s])], blockSize: bs)
-                _ = try forward(randomTokens(context), meta)
+                try forward(randomTokens(context), meta)
             }
             let meta = AttentionMetadata.build(sequences: tables.map { (1, context, $0) }, blockSize: bs)
             let toks = randomTokens(batch)
-            _ = try forward(toks, meta)
+            try forward(toks, meta)
             var times: [Double] = [], cpu: [Double] = []
             (model as? LlamaModel)?.profiler?.reset()
             let c0 = collectives()
             for _ in 0..<max(repetitions, 5) {
                 let s = Date(), c = processCPUSeconds()
-                _ = try forward(toks, meta)
+                try forward(toks, meta)
                 times.append(Date().timeIntervalSince(s))
                 cpu.append(processCPUSeconds() - c)
             }

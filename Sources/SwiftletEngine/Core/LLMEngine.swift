@@ -220,6 +220,7 @@ public final class LLMEngine {
         defer { totals.stepSeconds += Date().timeIntervalSince(now) }
         if let failure = runner.link?.failure { return results + endEverything(because: failure.description) }
         results += logits.withUnsafeMutableBufferPointer { update(from: out, logits: $0, promptRows: promptRows) }
+        runner.model.recycleLogits(consume logits)
         if var logger = statsLogger {
             if let line = logger.line(statistics) { logHandler?(line) }
             statsLogger = logger

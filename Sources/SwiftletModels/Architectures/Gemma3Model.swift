@@ -143,6 +143,8 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
 
     /// With tensor parallelism: rank 0 returns the logits, the other ranks [] (after taking part
     /// in every collective of the pass).
+    public func recycleLogits(_ logits: consuming [Float]) { logitsBuffer.recycle(logits) }
+
     public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
