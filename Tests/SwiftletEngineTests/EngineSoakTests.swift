@@ -92,6 +92,37 @@ import SwiftletModels
     }
 
     /// One soak run's engine: a cache of `blocks` blocks with a swap tier of `swapBlocks`.
+    /// Runs `plans` through `engine`: arrivals and aborts at their steps, the engine's invariants
+    /// checked after the aborts and after every step, and `afterStep` called after each step.
+    /// Returns what finished, what was aborted, the steps taken, and the first broken invariant.
+    static func drive(_ engine: LLMEngine, plans: [Plan], afterStep: (LLMEngine) -> Void = { _ in }) throws
+        -> (finished: [String: RequestOutput], aborted: [String: RequestOutput], steps: Int, broken: String?) {
+        var finished: [String: RequestOutput] = [:]
+        var aborted: [String: RequestOutput] = [:]
+        var pending = plans.sorted { $0.arrivalStep < $1.arrivalStep }
+        var step = 0
+        var broken: String?
+        while broken == nil && (!pending.isEmpty || engine.hasUnfinishedRequests) {
+            while let p = pending.first, p.arrivalStep <= step {
+                pending.removeFirst()
+                try engine.addRequest(id: p.id, promptTokenIDs: p.prompt, params: p.params)
+            }
+            for p in plans where p.abortStep == step {
+                if let o = engine.abort(p.id) { aborted[p.id] = o }
+            }
+            broken = engine.validate().first.map { "after aborts at step \(step): \($0)" }
+            for o in engine.step() where o.finished {
+                if finished[o.requestID] != nil { broken = "\(o.requestID) finished twice" }
+                finished[o.requestID] = o
+            }
+            if broken == nil { broken = engine.validate().first.map { "after step \(step): \($0)" } }
+            afterStep(engine)
+            step += 1
+            if step > 50_000 { broken = "no progress after \(step) steps" }
+        }
+        return (finished, aborted, step, broken)
+    }
+
     struct Setup: Sendable, CustomTestStringConvertible {
         var blockSize: Int
         var blocks: Int
@@ -125,28 +156,7 @@ import SwiftletModels
                                   swapSpaceBytes: setup.swapBlocks * 2 * Self.loaded.config.numLayers * cache.blockBytes)
         let engine = try LLMEngine(model: Self.loaded.model, cache: cache, tokenizer: Self.loaded.tokenizer,
                                    config: config)
-        var finished: [String: RequestOutput] = [:]
-        var aborted: [String: RequestOutput] = [:]
-        var pending = plans.sorted { $0.arrivalStep < $1.arrivalStep }
-        var step = 0
-        var broken: String?
-        while broken == nil && (!pending.isEmpty || engine.hasUnfinishedRequests) {
-            while let p = pending.first, p.arrivalStep <= step {
-                pending.removeFirst()
-                try engine.addRequest(id: p.id, promptTokenIDs: p.prompt, params: p.params)
-            }
-            for p in plans where p.abortStep == step {
-                if let o = engine.abort(p.id) { aborted[p.id] = o }
-            }
-            broken = engine.validate().first.map { "after aborts at step \(step): \($0)" }
-            for o in engine.step() where o.finished {
-                if finished[o.requestID] != nil { broken = "\(o.requestID) finished twice" }
-                finished[o.requestID] = o
-            }
-            if broken == nil { broken = engine.validate().first.map { "after step \(step): \($0)" } }
-            step += 1
-            if step > 50_000 { broken = "no progress after \(step) steps" }
-        }
+        let (finished, aborted, step, broken) = try Self.drive(engine, plans: plans)
         #expect(broken == nil, "\(broken ?? "")")
         let s = engine.statistics
         print("soak: \(plans.count) requests, \(step) steps, \(finished.count) finished, \(aborted.count) aborted, "

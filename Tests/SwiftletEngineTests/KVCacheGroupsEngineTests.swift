@@ -61,21 +61,9 @@ import SwiftletModels
     /// with a window, that no running sequence holds more than the window's blocks. Returns the
     /// most blocks one sequence held in each group.
     static func run(_ engine: LLMEngine, _ requests: [EngineSchedulingTests.Request]) -> Run {
-        var finished: [String: RequestOutput] = [:]
-        var pending = requests.sorted { $0.arrivalStep < $1.arrivalStep }
         let m = { engine.scheduler.manager }
         var mostHeld = Array(repeating: 0, count: m().numGroups)
-        var step = 0
-        while !pending.isEmpty || engine.hasUnfinishedRequests {
-            while let r = pending.first, r.arrivalStep <= step {
-                pending.removeFirst()
-                do { try engine.addRequest(id: r.id, promptTokenIDs: r.prompt, params: r.params) } catch { Issue.record("\(r.id): \(error)") }
-            }
-            for o in engine.step() where o.finished { finished[o.requestID] = o }
-            if let problem = engine.validate().first {
-                Issue.record("step \(step): \(problem)")
-                break
-            }
+        let finished = SlidingWindowEngineTests.drive(engine, requests) { step in
             for g in engine.scheduler.running {
                 for s in g.sequences where !s.isFinished {
                     for group in 0..<m().numGroups {
@@ -87,8 +75,6 @@ import SwiftletModels
                     }
                 }
             }
-            step += 1
-            if step > 20_000 { Issue.record("no progress"); break }
         }
         return (finished, mostHeld, engine.statistics)
     }

@@ -33,29 +33,9 @@ import SwiftletModels
         let scheduler = SchedulerConfig(maxNumBatchedTokens: 32, maxNumSeqs: 16, enableChunkedPrefill: true, preemptionMode: .auto)
         let engine = try KVCacheGroupsEngineTests.engine(blocks: 48, frees: true, scheduler: scheduler, swapBlocks: 40)
         #expect(engine.scheduler.manager.groupWindows == [6, 6, nil])
-        var finished: [String: RequestOutput] = [:]
-        var aborted: [String: RequestOutput] = [:]
-        var pending = plans.sorted { $0.arrivalStep < $1.arrivalStep }
-        var step = 0
-        var broken: String?
         var freedEntries = 0
-        while broken == nil && (!pending.isEmpty || engine.hasUnfinishedRequests) {
-            while let p = pending.first, p.arrivalStep <= step {
-                pending.removeFirst()
-                try engine.addRequest(id: p.id, promptTokenIDs: p.prompt, params: p.params)
-            }
-            for p in plans where p.abortStep == step {
-                if let o = engine.abort(p.id) { aborted[p.id] = o }
-            }
-            broken = engine.validate().first.map { "after aborts at step \(step): \($0)" }
-            for o in engine.step() where o.finished {
-                if finished[o.requestID] != nil { broken = "\(o.requestID) finished twice" }
-                finished[o.requestID] = o
-            }
-            if broken == nil { broken = engine.validate().first.map { "after step \(step): \($0)" } }
+        let (finished, aborted, step, broken) = try EngineSoakTests.drive(engine, plans: plans) { engine in
             for g in engine.scheduler.running { for s in g.sequences { freedEntries += engine.scheduler.manager.freedEntries(s.id) } }
-            step += 1
-            if step > 50_000 { broken = "no progress after \(step) steps" }
         }
         #expect(broken == nil, "\(broken ?? "")")
         let s = engine.statistics

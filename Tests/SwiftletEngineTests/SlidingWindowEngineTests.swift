@@ -48,15 +48,14 @@ import SwiftletTestSupport
         return (try! LLMEngine(model: model, cache: cache, tokenizer: nil, config: config), model, mock)
     }
 
-    /// Steps until every request is done; after each step checks the engine's invariants and that
-    /// no running sequence holds more than the window's blocks. Returns the finished outputs and
-    /// the most blocks in use after any step.
-    static func run(_ engine: LLMEngine, _ requests: [EngineSchedulingTests.Request]) -> (outputs: [String: RequestOutput], mostUsed: Int) {
+    /// Steps until every request is done (each added at its arrival step), checking the engine's
+    /// invariants after each step and then calling `afterStep` with the step's number. Returns the
+    /// finished outputs.
+    static func drive(_ engine: LLMEngine, _ requests: [EngineSchedulingTests.Request],
+                      afterStep: (Int) -> Void) -> [String: RequestOutput] {
         var finished: [String: RequestOutput] = [:]
         var pending = requests.sorted { $0.arrivalStep < $1.arrivalStep }
         var step = 0
-        var mostUsed = 0
-        let m = { engine.scheduler.manager }
         while !pending.isEmpty || engine.hasUnfinishedRequests {
             while let r = pending.first, r.arrivalStep <= step {
                 pending.removeFirst()
@@ -67,6 +66,20 @@ import SwiftletTestSupport
                 Issue.record("step \(step): \(problem)")
                 break
             }
+            afterStep(step)
+            step += 1
+            if step > 20_000 { Issue.record("no progress"); break }
+        }
+        return finished
+    }
+
+    /// Steps until every request is done; after each step checks the engine's invariants and that
+    /// no running sequence holds more than the window's blocks. Returns the finished outputs and
+    /// the most blocks in use after any step.
+    static func run(_ engine: LLMEngine, _ requests: [EngineSchedulingTests.Request]) -> (outputs: [String: RequestOutput], mostUsed: Int) {
+        var mostUsed = 0
+        let m = { engine.scheduler.manager }
+        let finished = drive(engine, requests) { step in
             for group in 0..<m().numGroups where m().groupWindows[group] != nil {
                 for g in engine.scheduler.running {
                     for s in g.sequences where !s.isFinished && m().heldBlocks(s.id, group: group) > m().maxLiveBlocks(stepTokens: 1, group: group) {
@@ -79,8 +92,6 @@ import SwiftletTestSupport
             if map.count(.owned) + map.count(.shared) != m().pool.usedCount {
                 Issue.record("step \(step): the block map shows \(map.count(.owned) + map.count(.shared)) blocks in use, the pool \(m().pool.usedCount)")
             }
-            step += 1
-            if step > 20_000 { Issue.record("no progress"); break }
         }
         return (finished, mostUsed)
     }
