@@ -125,24 +125,12 @@ public final class ModelRunner {
         let total = max(1, tokens)
         let count = min(total, max(sequences, (total + maxModelLen - 1) / max(1, maxModelLen), 1))
         let lengths = (0..<count).map { total / count + ($0 < total % count ? 1 : 0) }
-        let maxBlocks = (lengths[0] + bs - 1) / bs
-        var ids: [Int32] = [], positions: [Int32] = [], slots: [Int32] = [], logits: [Int32] = []
-        var queryStart: [Int32] = [0], contextLengths: [Int32] = []
-        var tables = [Int32](repeating: 0, count: count * maxBlocks)
-        for (i, n) in lengths.enumerated() {
-            for j in 0..<maxBlocks { tables[i * maxBlocks + j] = Int32((i * maxBlocks + j) % numBlocks) }
-            for p in 0..<n {
-                ids.append(Int32((i + p) % vocabSize))
-                positions.append(Int32(p))
-                slots.append(tables[i * maxBlocks + p / bs] * Int32(bs) + Int32(p % bs))
-            }
-            queryStart.append(Int32(ids.count))
-            contextLengths.append(Int32(n))
-            logits.append(Int32(ids.count - 1))
+        let perSequence = (lengths[0] + bs - 1) / bs
+        let batch = lengths.enumerated().map { i, n in
+            (newTokens: n, cachedTokens: 0, blockTable: (0..<perSequence).map { Int32((i * perSequence + $0) % numBlocks) })
         }
-        var meta = AttentionMetadata(positions: positions, slotMapping: slots, queryStart: queryStart,
-                                     contextLengths: contextLengths, blockTables: tables,
-                                     maxBlocksPerSequence: maxBlocks, logitsIndices: logits)
+        var meta = AttentionMetadata.build(sequences: batch, blockSize: bs)
+        let ids = lengths.enumerated().flatMap { i, n in (0..<n).map { Int32((i + $0) % vocabSize) } }
         // Every group gets the same tables: which blocks they name does not matter here.
         meta.extraGroups = Array(repeating: meta.group(0), count: max(0, groups - 1))
         return (ids, meta)
