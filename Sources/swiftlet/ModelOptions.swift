@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftletEngine
 import SwiftletKernels
 import SwiftletModels
 
@@ -67,12 +68,11 @@ struct ModelOptions: ParsableArguments {
     /// (one storage layer per model layer without them): a block then holds one group's layers,
     /// so the budget buys more blocks.
     func makeCache(for c: ModelConfig, kvHeads: Int? = nil, groups: KVCacheGroups? = nil, quiet: Bool = false) throws -> PagedKVCache {
-        let budget = kvCacheMemory < 1 ? kvCacheMemory * Double(ProcessInfo.processInfo.physicalMemory) : kvCacheMemory
-        let heads = kvHeads ?? c.numKVHeads
         let groups = groups ?? .single(numLayers: c.numLayers)
-        let perToken = PagedKVCache.bytesPerToken(numLayers: groups.layersPerGroup, numKVHeads: heads, headDim: c.headDim, dtype: kvCacheDtype)
-        let blocks = Int(budget) / (perToken * blockSize)
-        guard blocks > 0 else { throw ValidationError("--kv-cache-memory \(Int(budget)) bytes holds no block of \(perToken * blockSize) bytes") }
+        let budget = KVCacheBudget(budget: kvCacheMemory, config: c, blockSize: blockSize, dtype: kvCacheDtype, groups: groups,
+                                   kvHeads: kvHeads)
+        let blocks = budget.numBlocks, perToken = budget.bytesPerToken
+        guard blocks > 0 else { throw ValidationError("--kv-cache-memory \(budget.budgetBytes) bytes holds no block of \(perToken * blockSize) bytes") }
         if !quiet {
             let mib = String(format: "%.1f", Double(blocks * blockSize * perToken) / 1_048_576)
             // With groups a block holds one group's layers, so blocks times block size is not a token count.
@@ -80,7 +80,7 @@ struct ModelOptions: ParsableArguments {
             let named = groups.count > 1 ? "; groups: \(groups)" : ""
             FileHandle.standardError.write("kv cache: \(blocks) blocks of \(blockSize) tokens (\(held), \(mib) MiB, \(kvCacheDtype.rawValue))\(named)\n".data(using: .utf8)!)
         }
-        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, groups: groups, numKVHeads: heads,
+        return try PagedKVCache(numBlocks: blocks, blockSize: blockSize, groups: groups, numKVHeads: kvHeads ?? c.numKVHeads,
                                 headDim: c.headDim, dtype: kvCacheDtype)
     }
 }

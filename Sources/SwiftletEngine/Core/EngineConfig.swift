@@ -38,17 +38,21 @@ public struct KVCacheBudget: Sendable, Equatable {
     public var numBlocks: Int
     public var blockSize: Int
     public var bytesPerToken: Int
+    /// The budget in bytes (a fraction of physical memory resolved).
+    public var budgetBytes: Int
 
     /// `budget` is in bytes, or a fraction of physical memory when below 1 (as `--kv-cache-memory`).
     /// With KV cache `groups` a block holds one group's layers, so the budget buys
     /// `numLayers / groups.layersPerGroup` times as many blocks (`bytesPerToken` is then per token
-    /// slot of a block).
-    public init(budget: Double, config c: ModelConfig, blockSize: Int, dtype: KVCacheDType, groups: KVCacheGroups? = nil) {
-        let bytes = budget < 1 ? budget * Double(ProcessInfo.processInfo.physicalMemory) : budget
-        bytesPerToken = PagedKVCache.bytesPerToken(numLayers: groups?.layersPerGroup ?? c.numLayers, numKVHeads: c.numKVHeads,
+    /// slot of a block). `kvHeads`: the heads this process's cache holds (a tensor-parallel
+    /// rank's share; all of the model's by default).
+    public init(budget: Double, config c: ModelConfig, blockSize: Int, dtype: KVCacheDType, groups: KVCacheGroups? = nil,
+                kvHeads: Int? = nil) {
+        budgetBytes = Int(budget < 1 ? budget * Double(ProcessInfo.processInfo.physicalMemory) : budget)
+        bytesPerToken = PagedKVCache.bytesPerToken(numLayers: groups?.layersPerGroup ?? c.numLayers, numKVHeads: kvHeads ?? c.numKVHeads,
                                                    headDim: c.headDim, dtype: dtype)
         self.blockSize = blockSize
-        numBlocks = Int(bytes) / (bytesPerToken * blockSize)
+        numBlocks = budgetBytes / (bytesPerToken * blockSize)
     }
 
     public var tokens: Int { numBlocks * blockSize }
