@@ -28,18 +28,33 @@ struct GreedyStep {
 /// logprobs.
 func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompt: [Int], maxTokens: Int, topK: Int = 0,
                   prefillChunk: Int = 512) throws -> [GreedyStep] {
-    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: 1), swapSpaceBytes: 0)
+    try engineGreedy(model: model, cache: cache, prompts: [(prompt, maxTokens)], topK: topK, prefillChunk: prefillChunk)[0]
+}
+
+/// Greedy decoding of several prompts, all queued at once in one engine (so that they prefill,
+/// chunked, beside one another's decodes, and decode as one batch): each prompt's steps, in the
+/// order given. A sequence's logits do not depend on its batch, so each equals its run alone;
+/// in fp32 a batch reads the weights once a step for all prompts rather than once for each.
+func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompts: [(prompt: [Int], maxTokens: Int)], topK: Int = 0,
+                  prefillChunk: Int = 512) throws -> [[GreedyStep]] {
+    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: max(1, prompts.count)),
+                              swapSpaceBytes: 0)
     let engine = try LLMEngine(model: model, cache: cache, tokenizer: nil, config: config)
-    let params = SamplingParams(maxTokens: maxTokens, temperature: 0, ignoreEOS: true, logprobs: topK > 0 ? topK : nil)
-    try engine.addRequest(id: "greedy", promptTokenIDs: prompt, params: params)
-    var final: RequestOutput?
-    while engine.hasUnfinishedRequests {
-        for o in engine.step() where o.finished { final = o }
+    for (n, p) in prompts.enumerated() {
+        let params = SamplingParams(maxTokens: p.maxTokens, temperature: 0, ignoreEOS: true, logprobs: topK > 0 ? topK : nil)
+        try engine.addRequest(id: "greedy-\(n)", promptTokenIDs: p.prompt, params: params)
     }
-    guard let out = final?.outputs.first else { return [] }
-    if let e = final?.error { throw EngineError.invalidConfiguration(e) }
-    return out.tokenIDs.enumerated().map { i, t in
-        let top = out.logprobs.map { lp in lp[i].top.map { ($0.tokenID, $0.logprob) } } ?? []
-        return GreedyStep(token: t, topLogprobs: top)
+    var finals: [String: RequestOutput] = [:]
+    while engine.hasUnfinishedRequests {
+        for o in engine.step() where o.finished { finals[o.requestID] = o }
+    }
+    return try prompts.indices.map { n in
+        let final = finals["greedy-\(n)"]
+        if let e = final?.error { throw EngineError.invalidConfiguration(e) }
+        guard let out = final?.outputs.first else { return [] }
+        return out.tokenIDs.enumerated().map { i, t in
+            let top = out.logprobs.map { lp in lp[i].top.map { ($0.tokenID, $0.logprob) } } ?? []
+            return GreedyStep(token: t, topLogprobs: top)
+        }
     }
 }

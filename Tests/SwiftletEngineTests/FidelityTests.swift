@@ -21,13 +21,17 @@ import SwiftletModels
     static func freeRunning(modelPath: String, fixture: String, tolerance: Double) throws -> Report {
         let loaded = try loadModel(path: modelPath, precision: .fp32)
         let c = loaded.config
-        let cache = try PagedKVCache(numBlocks: 256, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+        let cases = try ReferenceFixture.load(fixture).cases
+        // Room for every case at once: all run as one batch.
+        let blocks = cases.reduce(0) { $0 + ($1.prompt_ids.count + $1.greedy_ids.count + 15) / 16 }
+        let cache = try PagedKVCache(numBlocks: blocks, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                      headDim: c.headDim, dtype: .fp32)
         var report = Report()
-        for (n, k) in try ReferenceFixture.load(fixture).cases.enumerated() {
+        let runs = try engineGreedy(model: loaded.model, cache: cache, prompts: cases.map { ($0.prompt_ids, $0.greedy_ids.count) },
+                                    topK: 8, prefillChunk: 96)
+        for (n, (k, steps)) in zip(cases, runs).enumerated() {
             #expect(loaded.tokenizer.encode(k.prompt, addSpecialTokens: true, parseSpecial: true) == k.prompt_ids, "case \(n): prompt ids differ")
-            let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
-                                         topK: 8, prefillChunk: 96)
+            #expect(steps.count == k.greedy_ids.count, "case \(n): \(steps.count) tokens")
             for (i, step) in steps.enumerated() {
                 let ref = k.top5[i]
                 let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
@@ -54,26 +58,38 @@ import SwiftletModels
         try teacherForced(loaded: loadModel(path: modelPath, precision: precision), cases: ReferenceFixture.load(fixture).cases, kv: kv)
     }
 
-    /// The teacher-forced comparison for a loaded model; every case starts again at block 0.
+    /// The teacher-forced comparison for a loaded model. The cases run side by side, each in blocks
+    /// of its own: their prompts in one pass, then one decode pass a position for all of them. A
+    /// sequence's logits do not depend on its batch, so each case sees what it would alone, and a
+    /// pass reads the weights once for every case.
     static func teacherForced(loaded: LoadedModel, cases: [ReferenceFixture.Case], kv: KVCacheDType = .bf16) throws -> Report {
-        let c = loaded.config
-        let cache = try PagedKVCache(numBlocks: 128, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+        let c = loaded.config, vocab = c.vocabSize
+        var tables: [[Int32]] = []
+        var next: Int32 = 0
+        for k in cases {
+            let n = Int32((k.prompt_ids.count + k.greedy_ids.count + 15) / 16)
+            tables.append(Array(next..<(next + n)))
+            next += n
+        }
+        let cache = try PagedKVCache(numBlocks: Int(max(next, 1)), blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
                                      headDim: c.headDim, dtype: kv)
         var report = Report()
-        for k in cases {
-            let total = k.prompt_ids.count + k.greedy_ids.count
-            let table = (0..<Int32((total + 15) / 16)).map { $0 }
-            var logits = loaded.model.forward(tokens: k.prompt_ids.map { Int32($0) },
-                                              metadata: .build(sequences: [(k.prompt_ids.count, 0, table)], blockSize: 16), cache: cache)
-            for i in 0..<k.greedy_ids.count {
-                let step = GreedyStep.pick(logits: logits, topK: 5)
+        let prompts = AttentionMetadata.build(sequences: cases.indices.map { (cases[$0].prompt_ids.count, 0, tables[$0]) }, blockSize: 16)
+        var logits = loaded.model.forward(tokens: cases.flatMap { $0.prompt_ids.map { Int32($0) } }, metadata: prompts, cache: cache)
+        var live = Array(cases.indices)  // the cases whose logits rows `logits` holds, in order
+        for i in 0... {
+            for (row, n) in live.enumerated() {
+                let k = cases[n]
+                let step = GreedyStep.pick(logits: Array(logits[(row * vocab)..<((row + 1) * vocab)]), topK: 5)
                 report.positions += 1
                 if step.token == k.greedy_ids[i] { report.top1Agree += 1 }
                 let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
                 if let lp = mine[Int(k.top5[i][0][0])] { report.maxLogprobError = max(report.maxLogprobError, abs(lp - k.top5[i][0][1])) }
-                let meta = AttentionMetadata.build(sequences: [(1, k.prompt_ids.count + i, table)], blockSize: 16)
-                logits = loaded.model.forward(tokens: [Int32(k.greedy_ids[i])], metadata: meta, cache: cache)
             }
+            live = live.filter { i + 1 < cases[$0].greedy_ids.count }
+            if live.isEmpty { break }
+            let meta = AttentionMetadata.build(sequences: live.map { (1, cases[$0].prompt_ids.count + i, tables[$0]) }, blockSize: 16)
+            logits = loaded.model.forward(tokens: live.map { Int32(cases[$0].greedy_ids[i]) }, metadata: meta, cache: cache)
         }
         return report
     }
