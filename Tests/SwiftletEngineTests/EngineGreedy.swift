@@ -25,10 +25,11 @@ struct GreedyStep {
 
 /// Greedy decoding of one prompt through the engine, as the CLI runs it: `maxTokens` tokens
 /// (EOS ignored), prompts chunked `prefillChunk` tokens at a time, each position's `topK` best
-/// logprobs.
+/// logprobs, in an engine of max model length `maxModelLen` (`--max-model-len`; nil: the default).
 func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompt: [Int], maxTokens: Int, topK: Int = 0,
-                  prefillChunk: Int = 512) throws -> [GreedyStep] {
-    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: 1), swapSpaceBytes: 0)
+                  prefillChunk: Int = 512, maxModelLen: Int? = nil) throws -> [GreedyStep] {
+    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: 1, maxModelLen: maxModelLen),
+                              swapSpaceBytes: 0)
     let engine = try LLMEngine(model: model, cache: cache, tokenizer: nil, config: config)
     let params = SamplingParams(maxTokens: maxTokens, temperature: 0, ignoreEOS: true, logprobs: topK > 0 ? topK : nil)
     try engine.addRequest(id: "greedy", promptTokenIDs: prompt, params: params)
