@@ -10,6 +10,8 @@ Writes Tests/Fixtures/families/<name>/ for
                   (OPT-350m style: post-LayerNorm, project_in/project_out)
     qwen2         Qwen2: grouped-query attention with q/k/v bias, rope_theta 1e6, tied head
     mistral       Mistral: sliding_window shorter than the prompts plus generation
+    qwen2-swa     Qwen2 with use_sliding_window: window 6 on the layers from max_window_layers (2) on,
+                  full attention below (transformers' layer_types), so layers of both kinds share a cache
     qwen3         Qwen3: per-head RMSNorm on q and k, head_dim (24) unlike hidden/heads (16), no qkv bias,
                   untied head
     llama3        Llama 3.x: rope_scaling rope_type "llama3" with a small original_max_position_embeddings
@@ -115,6 +117,11 @@ def families():
             num_key_value_heads=2, max_position_embeddings=256, rope_theta=1000000.0, rms_norm_eps=1e-6,
             initializer_range=0.15, tie_word_embeddings=True, use_sliding_window=False,
             bos_token_id=0, eos_token_id=0)),
+        "qwen2-swa": ("qwen2-style", 10, Qwen2Config(
+            vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=256, rope_theta=1000000.0, rms_norm_eps=1e-6,
+            initializer_range=0.15, tie_word_embeddings=True, use_sliding_window=True, sliding_window=6,
+            max_window_layers=2, bos_token_id=0, eos_token_id=0)),
         "mistral": ("llama3-style", 5, MistralConfig(
             vocab_size=1501, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=256, rope_theta=10000.0, rms_norm_eps=1e-5,
@@ -267,7 +274,10 @@ def make(name, tok_name, seed, config):
     model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32, attn_implementation="eager")
     model.eval()
     tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
-    window = getattr(model.config, "sliding_window", None) if name in ("mistral", "phi3") else None
+    window = getattr(model.config, "sliding_window", None) if name in ("mistral", "phi3", "qwen2-swa") else None
+    if name == "qwen2-swa":
+        types = model.config.layer_types
+        assert types == ["full_attention", "full_attention", "sliding_attention", "sliding_attention"], types
 
     cases = []
     for prompt in PROMPTS:
@@ -280,7 +290,12 @@ def make(name, tok_name, seed, config):
     if window:
         longest = max(len(c["prompt_ids"]) for c in cases)
         assert window < longest, "the window must be shorter than a prompt"
-        check_variant_differs(out, cases, "without the window", sliding_window=None)
+        # Qwen2 applies the window by layer_types (overrides here land after its config derived them).
+        off = {"layer_types": ["full_attention"] * model.config.num_hidden_layers} if name == "qwen2-swa" else {"sliding_window": None}
+        check_variant_differs(out, cases, "without the window", **off)
+        if name == "qwen2-swa":
+            check_variant_differs(out, cases, "with the window on every layer",
+                                  layer_types=["sliding_attention"] * model.config.num_hidden_layers)
     rope = model.config.rope_parameters or {}
     extra = {}
     if rope.get("rope_type") == "llama3":

@@ -81,6 +81,22 @@ public struct AttentionMetadata: Sendable, Equatable {
         return m
     }
 
+    /// Metadata for sequences given as (new tokens, tokens already cached) with one block table
+    /// per KV cache group (`groupTables[g][s]`; a sequence's tables have one length), each group
+    /// laid out as `build` lays out one.
+    public static func build(sequences: [(newTokens: Int, cachedTokens: Int)], groupTables: [[[Int32]]],
+                             blockSize: Int) -> AttentionMetadata {
+        func group(_ g: Int) -> AttentionMetadata {
+            build(sequences: zip(sequences, groupTables[g]).map { ($0.newTokens, $0.cachedTokens, $1) }, blockSize: blockSize)
+        }
+        var m = group(0)
+        m.extraGroups = groupTables.indices.dropFirst().map { g in
+            let t = group(g)
+            return GroupTables(slotMapping: t.slotMapping, blockTables: t.blockTables, maxBlocksPerSequence: t.maxBlocksPerSequence)
+        }
+        return m
+    }
+
     /// Checks that every index is in range, so a bad batch fails loudly instead of reading out of
     /// bounds. With `slidingWindow` > 0, entries before the window of a sequence's first query
     /// may be -1 (blocks the engine freed); every block the queries can read must be valid.

@@ -10,7 +10,7 @@ public protocol CausalLanguageModel: AnyObject {
     /// context. The engine frees KV blocks that no layer can read again from this. When the
     /// windows differ, the engine's cache is laid out in KV cache groups (`cache.groups`): the
     /// model must then write and attend layer l in storage layer `groups.layerSlot[l]` through
-    /// the tables of group `groups.layerGroup[l]`, as `Gemma3Model` does.
+    /// the tables of group `groups.layerGroup[l]`, as `Gemma3Model` and `LlamaModel` do.
     var layerSlidingWindows: [Int?] { get }
     /// KV heads this process's cache holds (its shard's; all of them without tensor parallelism).
     var cacheKVHeads: Int { get }
@@ -23,6 +23,12 @@ public protocol CausalLanguageModel: AnyObject {
     /// write into the same memory instead of mapping a fresh array (tens of MB a step for large
     /// vocabularies; see `LogitsBuffer`). Optional: a model that keeps nothing ignores it.
     func recycleLogits(_ logits: consuming [Float])
+    /// Tells the model the longest sequence, prompt plus output, that the engine about to run it
+    /// will hold (its max model length), before that engine's first forward pass. A model whose
+    /// arithmetic depends on it decides here, once for everything the engine's cache will hold:
+    /// LongRoPE picks its long or short factors by it, as vLLM does by `max_model_len` and
+    /// llama.cpp by `n_ctx`. A model serves one engine at a time. Optional: most ignore it.
+    func prepare(maxModelLength: Int)
 }
 
 extension CausalLanguageModel {
@@ -30,9 +36,11 @@ extension CausalLanguageModel {
 
     public func recycleLogits(_ logits: consuming [Float]) {}
 
+    public func prepare(maxModelLength: Int) {}
+
     /// The configuration's window on every layer `config.slidingLayers` marks as sliding (every
     /// layer when it is nil: Mistral's rule), none on the others (Gemma 3's global layers).
     public var layerSlidingWindows: [Int?] {
-        (0..<config.numLayers).map { i in (config.slidingLayers.map { i < $0.count && $0[i] } ?? true) ? config.slidingWindow : nil }
+        (0..<config.numLayers).map { config.slidingWindow(layer: $0) }
     }
 }

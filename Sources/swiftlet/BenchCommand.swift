@@ -21,6 +21,8 @@ struct BenchKernelsCommand: ParsableCommand {
 
     @OptionGroup(title: "Tensor parallelism") var parallel: TensorParallelOptions
 
+    @OptionGroup var slidingWindow: SlidingWindowOptions
+
     @Option(help: "Prompt tokens processed in one pass (like llama-bench -p).")
     var prefill: Int = 512
 
@@ -45,11 +47,15 @@ struct BenchKernelsCommand: ParsableCommand {
         let loaded = try options.load(shard: tensorParallel?.shard)
         let c = loaded.config
         let model = loaded.model
-        let cache = try options.makeCache(for: c, kvHeads: model.cacheKVHeads)
+        // The cache laid out as the engine lays it out: in KV cache groups by window (Gemma 3's
+        // sliding and global layers), blocks behind a window freed as sequences grow.
+        let groups = slidingWindow.kvCacheGroups(for: model)
+        let cache = try options.makeCache(for: c, kvHeads: model.cacheKVHeads, groups: groups)
         let bs = cache.blockSize
+        var layout = BenchCacheLayout(cache: cache)
         // Under tensor parallelism every pass goes to the other ranks first, as the engine sends it.
         let link = tensorParallel?.link
-        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: bs, numSwapBlocks: 0))
+        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: bs, numSwapBlocks: 0, groups: groups))
         // The logits go back to the model as the engine gives them back, so that passes reuse them.
         // Returns the argmax of the logits when asked (single-stream decode feeds it back).
         @discardableResult
@@ -73,16 +79,15 @@ struct BenchKernelsCommand: ParsableCommand {
         let parts = Set(only.split(separator: ",").map(String.init))
         var rng = SystemRandomNumberGenerator()
         func randomTokens(_ n: Int) -> [Int32] { (0..<n).map { _ in Int32.random(in: 100..<Int32(c.vocabSize), using: &rng) } }
-        func table(_ first: Int, _ tokens: Int) -> [Int32] { (0..<((tokens + bs - 1) / bs)).map { Int32(first + $0) } }
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
         print("\(KernelLevel.banner)")
         print("threads: \(ThreadPool.shared.size), precision: \(options.precision.rawValue), kv: \(options.kvCacheDtype.rawValue), block size: \(bs)")
 
         if parts.contains("prefill") {
-            let t = table(0, prefill)
-            guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(prefill) tokens") }
+            guard layout.grow(0, computed: 0, newTokens: prefill) else { throw ValidationError("KV cache too small for \(prefill) tokens") }
             let toks = randomTokens(prefill)
-            let meta = AttentionMetadata.build(sequences: [(prefill, 0, t)], blockSize: bs)
+            let meta = layout.metadata([(0, prefill, 0)])
+            defer { layout.free(0) }
             try forward(toks, meta) // warm-up: primitives, pages
             (model as? LlamaModel)?.profiler?.reset()
             var times: [Double] = []
@@ -97,18 +102,22 @@ struct BenchKernelsCommand: ParsableCommand {
             if let p = (model as? LlamaModel)?.profiler { print("  time per kind over \(times.count) passes: \(p.summary)") }
         }
         if parts.contains("decode") {
-            let t = table(0, decode + 1)
-            guard t.count <= cache.numBlocks else { throw ValidationError("KV cache too small for \(decode) tokens") }
+            // Each position's batch, with the blocks the engine would hold then (the same every
+            // repetition: a block freed behind a window is rewritten before it is read again).
+            var metas: [AttentionMetadata] = []
+            for p in 0..<decode {
+                guard layout.grow(1, computed: p, newTokens: 1) else { throw ValidationError("KV cache too small for \(decode) tokens") }
+                metas.append(layout.metadata([(1, 1, p)]))
+                layout.computed(1, p + 1)
+            }
+            defer { layout.free(1) }
             var times: [Double] = []
             var c0 = collectives()
             for r in 0...repetitions {
                 var tok: Int32 = Int32(loaded.tokenizer.bosTokenID ?? 1)
                 if r == 1 { c0 = collectives() } // the first run warms up
                 let s = Date()
-                for p in 0..<decode {
-                    let meta = AttentionMetadata.build(sequences: [(1, p, t)], blockSize: bs)
-                    tok = try forward([tok], meta, argmax: true)
-                }
+                for meta in metas { tok = try forward([tok], meta, argmax: true) }
                 if r > 0 { times.append(Date().timeIntervalSince(s)) }
             }
             print(String(format: "tg%d: %.1f tok/s (median of %d, %.2f ms per token)", decode, Double(decode) / median(times), repetitions,
@@ -116,15 +125,16 @@ struct BenchKernelsCommand: ParsableCommand {
                   + collectiveShare(since: c0, passes: decode * repetitions, of: times.reduce(0, +)))
         }
         if parts.contains("batch") {
-            let per = (context + 1 + bs - 1) / bs
-            guard per * batch <= cache.numBlocks else { throw ValidationError("KV cache too small for \(batch) x \(context) tokens; raise --kv-cache-memory") }
-            let tables = (0..<batch).map { table($0 * per, context + 1) }
+            let tooSmall = ValidationError("KV cache too small for \(batch) x \(context) tokens; raise --kv-cache-memory")
+            let ids = (0..<batch).map { 2 + $0 }
             // Fill every sequence's context (not timed), in chunks that fit the prefill path.
-            for s in 0..<batch {
-                let meta = AttentionMetadata.build(sequences: [(context, 0, tables[s])], blockSize: bs)
-                try forward(randomTokens(context), meta)
+            for s in ids {
+                guard layout.grow(s, computed: 0, newTokens: context) else { throw tooSmall }
+                try forward(randomTokens(context), layout.metadata([(s, context, 0)]))
+                layout.computed(s, context)
             }
-            let meta = AttentionMetadata.build(sequences: tables.map { (1, context, $0) }, blockSize: bs)
+            for s in ids { guard layout.grow(s, computed: context, newTokens: 1) else { throw tooSmall } }
+            let meta = layout.metadata(ids.map { ($0, 1, context) })
             let toks = randomTokens(batch)
             try forward(toks, meta)
             var times: [Double] = [], cpu: [Double] = []

@@ -20,6 +20,8 @@ struct EngineOptions: ParsableArguments {
     @Flag(name: .long, inversion: .prefixedNo, help: "Split long prompts over several steps so running requests keep decoding.")
     var enableChunkedPrefill = true
 
+    @OptionGroup var slidingWindow: SlidingWindowOptions
+
     @Option(name: .long, help: "Swap space for preempted requests, in GiB (a memory-mapped file; 0 = recompute only).")
     var swapSpace: Double = 4
 
@@ -42,12 +44,14 @@ struct EngineOptions: ParsableArguments {
     }
 
     var config: EngineConfig {
-        EngineConfig(
+        var config = EngineConfig(
             scheduler: SchedulerConfig(maxNumBatchedTokens: maxNumBatchedTokens, maxNumSeqs: maxNumSeqs, maxModelLen: maxModelLen,
                                        enableChunkedPrefill: enableChunkedPrefill, enablePrefixCaching: enablePrefixCaching,
                                        preemptionMode: preemptionMode, policy: schedulingPolicy),
             swapSpaceBytes: Int(swapSpace * Double(1 << 30)), seed: seed,
             logStatsInterval: logStatsInterval > 0 ? logStatsInterval : nil)
+        config.freesSlidingWindowBlocks = !slidingWindow.swaFull
+        return config
     }
 
     /// An engine over the loaded model with a cache sized by `model`'s options; logs to standard error.

@@ -25,10 +25,11 @@ struct GreedyStep {
 
 /// Greedy decoding of one prompt through the engine, as the CLI runs it: `maxTokens` tokens
 /// (EOS ignored), prompts chunked `prefillChunk` tokens at a time, each position's `topK` best
-/// logprobs.
+/// logprobs, in an engine of max model length `maxModelLen` (`--max-model-len`; nil: the default).
 func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompt: [Int], maxTokens: Int, topK: Int = 0,
-                  prefillChunk: Int = 512) throws -> [GreedyStep] {
-    try engineGreedy(model: model, cache: cache, prompts: [(prompt, maxTokens)], topK: topK, prefillChunk: prefillChunk)[0]
+                  prefillChunk: Int = 512, maxModelLen: Int? = nil) throws -> [GreedyStep] {
+    try engineGreedy(model: model, cache: cache, prompts: [(prompt, maxTokens)], topK: topK, prefillChunk: prefillChunk,
+                     maxModelLen: maxModelLen)[0]
 }
 
 /// Greedy decoding of several prompts, all queued at once in one engine (so that they prefill,
@@ -36,8 +37,9 @@ func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompt: [
 /// order given. A sequence's logits do not depend on its batch, so each equals its run alone;
 /// in fp32 a batch reads the weights once a step for all prompts rather than once for each.
 func engineGreedy(model: any CausalLanguageModel, cache: PagedKVCache, prompts: [(prompt: [Int], maxTokens: Int)], topK: Int = 0,
-                  prefillChunk: Int = 512) throws -> [[GreedyStep]] {
-    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: max(1, prompts.count)),
+                  prefillChunk: Int = 512, maxModelLen: Int? = nil) throws -> [[GreedyStep]] {
+    let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: prefillChunk, maxNumSeqs: max(1, prompts.count),
+                                                         maxModelLen: maxModelLen),
                               swapSpaceBytes: 0)
     let engine = try LLMEngine(model: model, cache: cache, tokenizer: nil, config: config)
     for (n, p) in prompts.enumerated() {

@@ -15,6 +15,8 @@ import SwiftletModels
         init(_ inner: any CausalLanguageModel) { self.inner = inner }
         var config: ModelConfig { inner.config }
         var residentBytes: Int { inner.residentBytes }
+        var layerSlidingWindows: [Int?] { inner.layerSlidingWindows }
+        func prepare(maxModelLength: Int) { inner.prepare(maxModelLength: maxModelLength) }
         func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
             mostSequences = max(mostSequences, metadata.numSequences)
             return inner.forward(tokens: tokens, metadata: metadata, cache: cache)
@@ -43,7 +45,8 @@ import SwiftletModels
                                      headDim: c.headDim, dtype: .fp32)
         let model = BatchObservingModel(loaded.model)
         // 40 tokens a step: the long prompts are prefilled in chunks beside other requests' decodes.
-        let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: 40, maxNumSeqs: 8, enableChunkedPrefill: true,
+        let config = EngineConfig(scheduler: SchedulerConfig(maxNumBatchedTokens: 40, maxNumSeqs: 8,
+                                                             maxModelLen: FamilyFidelityTests.maxModelLen(c), enableChunkedPrefill: true,
                                                              enablePrefixCaching: true),
                                   swapSpaceBytes: 0)
         let engine = try LLMEngine(model: model, cache: cache, tokenizer: loaded.tokenizer, config: config)

@@ -118,6 +118,49 @@ import SwiftletFormats
             #expect(maxError < 1e-3, "chunk \(chunk): max logprob error \(maxError)")
         }
     }
+
+    /// LongRoPE's factors follow the engine's max model length (vLLM's `max_model_len`), not what
+    /// the cache holds: over the same cache of 4800 tokens, an engine of max model length 4096
+    /// (the original context) rotates with the short factors and gives transformers' tokens and
+    /// logprobs on the reference cases (which stay inside the original context, where transformers
+    /// uses them); an engine of the default length (the model's 16384) rotates with the long ones,
+    /// so those logprobs move, and its next token after the long prompt is transformers'.
+    @Test func phi3FactorsFollowTheEnginesMaxModelLength() throws {
+        let dir = FamilyFidelityTests.directory("phi3")
+        let loaded = try loadModel(path: dir, precision: .fp32)
+        let c = loaded.config
+        let original = Int(try #require(c.ropeScaling).originalMaxPositionEmbeddings)
+        let cache = try PagedKVCache(numBlocks: 300, blockSize: 16, numLayers: c.numLayers, numKVHeads: c.numKVHeads,
+                                     headDim: c.headDim, dtype: .fp32)
+        #expect(cache.numBlocks * cache.blockSize > original)
+        let reference = try FamilyFidelityTests.reference("phi3")
+        func maxError(maxModelLen: Int?) throws -> Double {
+            var worst = 0.0
+            for k in reference.cases {
+                let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
+                                             topK: 8, maxModelLen: maxModelLen)
+                if maxModelLen == original { #expect(steps.map(\.token) == k.greedy_ids, "max model len \(original)") }
+                for (step, expected) in zip(steps, k.top5) {
+                    let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
+                    for pair in expected { worst = max(worst, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity) }
+                }
+            }
+            return worst
+        }
+        let short = try maxError(maxModelLen: original), long = try maxError(maxModelLen: nil)
+        #expect(short < 1e-3, "max model len \(original): max logprob error \(short)")
+        #expect(long > 1e-2, "default max model len: the long factors should move the logprobs, max difference \(long)")
+
+        let url = URL(fileURLWithPath: dir).appendingPathComponent("reference.json")
+        let k = try JSONDecoder().decode(LongReference.self, from: Data(contentsOf: url)).long_case
+        let next = try #require(try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: 1, topK: 8).first)
+        let expected = try #require(k.top5.last)
+        #expect(next.token == Int(expected[0][0]))
+        let mine = Dictionary(next.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
+        let longCaseError = expected.map { pair in mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity }.max() ?? .infinity
+        #expect(longCaseError < 1e-3, "long prompt: max logprob error \(longCaseError)")
+        print("phi3 through the engine: max top-5 logprob error \(String(format: "%.2e", short)) at max model len \(original) (short factors), \(String(format: "%.2e", long)) from the same reference at the default (long factors); long prompt \(String(format: "%.2e", longCaseError))")
+    }
 }
 
 extension FamilyFeatureTests {

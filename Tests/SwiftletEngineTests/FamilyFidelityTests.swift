@@ -10,7 +10,14 @@ import SwiftletFormats
 /// scripts/make_family_fixtures.py), and their GGUF conversions where llama.cpp defines the family
 /// (scripts/make_family_gguf_fixtures.py), against transformers' greedy tokens and top-5 logprobs.
 @Suite(.serialized) struct FamilyFidelityTests {
-    static let families = ["gpt2", "opt-pre", "opt-post", "qwen2", "mistral", "qwen3", "llama3", "llama3-tied", "phi3"]
+    static let families = ["gpt2", "opt-pre", "opt-post", "qwen2", "qwen2-swa", "mistral", "qwen3", "llama3", "llama3-tied", "phi3"]
+
+    /// The max model length to run a family's reference cases with: LongRoPE's original context,
+    /// within which transformers (the cases stay inside it) rotates with the short factors, as an
+    /// engine does when its max model length does not exceed it; the default otherwise.
+    static func maxModelLen(_ c: ModelConfig) -> Int? {
+        c.ropeScaling.flatMap { $0.kind == .longrope ? Int($0.originalMaxPositionEmbeddings) : nil }
+    }
 
     static func directory(_ family: String) -> String {
         TestPaths.repoRoot.appendingPathComponent("Tests/Fixtures/families/\(family)").path
@@ -60,7 +67,7 @@ import SwiftletFormats
                             "\(source) case \(n): prompt ids differ")
                 }
                 let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
-                                             topK: 8, prefillChunk: chunk)
+                                             topK: 8, prefillChunk: chunk, maxModelLen: Self.maxModelLen(c))
                 #expect(steps.map(\.token) == k.greedy_ids, "\(source) case \(n) (prefill chunk \(chunk)): greedy tokens differ")
                 for (i, step) in steps.enumerated() {
                     let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })

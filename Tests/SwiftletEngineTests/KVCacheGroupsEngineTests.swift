@@ -79,32 +79,46 @@ import SwiftletModels
         return (finished, mostHeld, engine.statistics)
     }
 
-    /// Every fixture prompt generating to near the context's end (256), with logprobs, twice
-    /// (the second wave hits the prefix cache), and n = 2 samples: identical tokens and logprobs
-    /// with and without freeing, transformers' greedy tokens where it has them.
-    @Test func longGenerationMatchesKeepingEveryBlock() throws {
-        let reference = try FamilyFidelityTests.reference("gemma3")
+    /// Every reference prompt generating greedily to 240 tokens (near the fixtures' context of
+    /// 256) with `logprobs`, in two waves three steps apart (the second hits the prefix cache),
+    /// and n = 2 samples (seeded `seed`) of case `sampledCase`.
+    static func longGenerationRequests(_ reference: ReferenceFixture, logprobs: Int, sampledCase: Int,
+                                       seed: UInt64) -> [EngineSchedulingTests.Request] {
         var requests: [EngineSchedulingTests.Request] = []
         for wave in 0..<2 {
             for (i, k) in reference.cases.enumerated() {
                 var p = SamplingParams.greedy(maxTokens: 240 - k.prompt_ids.count, ignoreEOS: true)
-                p.logprobs = 2
+                p.logprobs = logprobs
                 requests.append(.init(id: "\(wave)-\(i)", prompt: k.prompt_ids, params: p, arrivalStep: 3 * wave))
             }
         }
         var sampled = SamplingParams(n: 2, maxTokens: 120, temperature: 0.8, ignoreEOS: true)
-        sampled.seed = 7
-        requests.append(.init(id: "n2", prompt: reference.cases[0].prompt_ids, params: sampled, arrivalStep: 1))
-        let scheduler = SchedulerConfig(maxNumBatchedTokens: 32, maxNumSeqs: 16)
-        let kept = Self.run(try Self.engine(blocks: 2048, frees: false, scheduler: scheduler), requests)
-        let freed = Self.run(try Self.engine(blocks: 2048, frees: true, scheduler: scheduler), requests)
-        #expect(kept.outputs.count == requests.count && freed.outputs.count == requests.count)
+        sampled.seed = seed
+        requests.append(.init(id: "n2", prompt: reference.cases[sampledCase].prompt_ids, params: sampled, arrivalStep: 1))
+        return requests
+    }
+
+    /// Both runs finished all `count` requests without preemption, with identical tokens and logprobs.
+    static func expectSameOutputs(_ kept: Run, _ freed: Run, count: Int) {
+        #expect(kept.outputs.count == count && freed.outputs.count == count)
         #expect(kept.statistics.preemptions == 0 && freed.statistics.preemptions == 0)
         for (id, want) in kept.outputs.sorted(by: { $0.key < $1.key }) {
             let got = freed.outputs[id]?.outputs
             #expect(got?.map(\.tokenIDs) == want.outputs.map(\.tokenIDs), "\(id)")
             #expect(got?.map(\.logprobs) == want.outputs.map(\.logprobs), "\(id): logprobs")
         }
+    }
+
+    /// Every fixture prompt generating to near the context's end (256), with logprobs, twice
+    /// (the second wave hits the prefix cache), and n = 2 samples: identical tokens and logprobs
+    /// with and without freeing, transformers' greedy tokens where it has them.
+    @Test func longGenerationMatchesKeepingEveryBlock() throws {
+        let reference = try FamilyFidelityTests.reference("gemma3")
+        let requests = Self.longGenerationRequests(reference, logprobs: 2, sampledCase: 0, seed: 7)
+        let scheduler = SchedulerConfig(maxNumBatchedTokens: 32, maxNumSeqs: 16)
+        let kept = Self.run(try Self.engine(blocks: 2048, frees: false, scheduler: scheduler), requests)
+        let freed = Self.run(try Self.engine(blocks: 2048, frees: true, scheduler: scheduler), requests)
+        Self.expectSameOutputs(kept, freed, count: requests.count)
         for (i, k) in reference.cases.enumerated() {
             #expect(Array(freed.outputs["0-\(i)"]?.outputs[0].tokenIDs.prefix(k.greedy_ids.count) ?? []) == k.greedy_ids,
                     "case \(i): transformers' greedy tokens")

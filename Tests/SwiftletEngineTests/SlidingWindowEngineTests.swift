@@ -27,6 +27,8 @@ import SwiftletTestSupport
         }
         var config: ModelConfig { inner.config }
         var residentBytes: Int { inner.residentBytes }
+        var layerSlidingWindows: [Int?] { inner.layerSlidingWindows }
+        func prepare(maxModelLength: Int) { inner.prepare(maxModelLength: maxModelLength) }
         func forward(tokens: [Int32], metadata m: AttentionMetadata, cache: PagedKVCache) -> [Float] {
             for s in 0..<m.numSequences where m.queryStart[s + 1] - m.queryStart[s] == 1 {
                 let entries = (Int(m.contextLengths[s]) + blockSize - 1) / blockSize

@@ -20,6 +20,8 @@ struct StepMessageTests {
     static let messages: [StepMessage] = [
         .setup(numBlocks: 300, blockSize: 16, numSwapBlocks: 0),
         .setup(numBlocks: 900, blockSize: 16, numSwapBlocks: 4, groups: KVCacheGroups(layerWindows: [512, 512, nil, 512, 512, nil])),
+        .setup(numBlocks: 40, blockSize: 16, numSwapBlocks: 0, maxModelLength: 4096),
+        .setup(numBlocks: 40, blockSize: 16, numSwapBlocks: 2, groups: KVCacheGroups(layerWindows: [nil, nil, 6, 6]), maxModelLength: 8192),
         .step(swapOut: [], swapIn: [], copies: [BlockCopy(source: 5, destination: 6)], tokens: [11, 12, 13, 14], metadata: grouped),
         .ping,
         .stop,
@@ -36,7 +38,7 @@ struct StepMessageTests {
     }
 
     @Test func malformedMessagesAreRefused() throws {
-        let step = Self.messages[5]
+        let step = Self.messages[7]
         var payload = step.payload()
         #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: 99, payload: []) }
         #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: step.kind.rawValue, payload: payload.dropLast()) }
@@ -45,7 +47,12 @@ struct StepMessageTests {
         #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: step.kind.rawValue, payload: payload) }
         #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: StepMessage.Kind.ping.rawValue, payload: [1]) }
         #expect(throws: StepMessage.DecodingError.self) {
-            try StepMessage.decode(kind: StepMessage.Kind.setup.rawValue, payload: [0, 16, 0])
+            try StepMessage.decode(kind: StepMessage.Kind.setup.rawValue, payload: [0, 16, 0, 0])
+        }
+        // The max model length has its place even when there is none (0).
+        #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: StepMessage.Kind.setup.rawValue, payload: [9, 16, 0]) }
+        #expect(throws: StepMessage.DecodingError.self) {
+            try StepMessage.decode(kind: StepMessage.Kind.setup.rawValue, payload: [9, 16, 0, -5])
         }
     }
 
@@ -53,13 +60,14 @@ struct StepMessageTests {
     /// count that disagrees) and a step cut inside a group's tables are refused.
     @Test func malformedGroupsAreRefused() throws {
         let setup = StepMessage.Kind.setup.rawValue
-        let good = try StepMessage.decode(kind: setup, payload: [9, 16, 0, 2, 4, 6, 0, 0, 1, 0, 1])
-        #expect(good == .setup(numBlocks: 9, blockSize: 16, numSwapBlocks: 0, groups: KVCacheGroups(windows: [6, nil], layerGroup: [0, 1, 0, 1])))
-        for bad: [Int32] in [[9, 16, 0, 2, 4, 6, 0, 0, 0, 0, 1], [9, 16, 0, 2, 4, 6, 0, 0, 2, 0, 1], [9, 16, 0, 2, 4, 6, 0, 0, 1, 0],
-                             [9, 16, 0, 0, 0]] {
+        let good = try StepMessage.decode(kind: setup, payload: [9, 16, 0, 300, 2, 4, 6, 0, 0, 1, 0, 1])
+        #expect(good == .setup(numBlocks: 9, blockSize: 16, numSwapBlocks: 0, groups: KVCacheGroups(windows: [6, nil], layerGroup: [0, 1, 0, 1]),
+                               maxModelLength: 300))
+        for bad: [Int32] in [[9, 16, 0, 0, 2, 4, 6, 0, 0, 0, 0, 1], [9, 16, 0, 0, 2, 4, 6, 0, 0, 2, 0, 1], [9, 16, 0, 0, 2, 4, 6, 0, 0, 1, 0],
+                             [9, 16, 0, 0, 0, 0]] {
             #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: setup, payload: bad) }
         }
-        let step = Self.messages[2]
+        let step = Self.messages[4]
         let payload = step.payload()
         #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: step.kind.rawValue, payload: payload.dropLast()) }
         #expect(throws: StepMessage.DecodingError.self) { try StepMessage.decode(kind: step.kind.rawValue, payload: payload + [0]) }

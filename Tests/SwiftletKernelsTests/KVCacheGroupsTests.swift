@@ -56,4 +56,18 @@ struct KVCacheGroupsTests {
         m.extraGroups[0].slotMapping = [32]
         #expect(m.validate(numBlocks: 8, blockSize: 4, groupWindows: [4, 4]) != nil, "a slot outside the cache")
     }
+
+    /// Metadata from one table per group: group 0 as `build` lays out one table, each further
+    /// group with its own slots and tables, freed entries before a window kept as they are.
+    @Test func buildLaysOutEveryGroupsTables() {
+        let sequences = [(newTokens: 1, cachedTokens: 12), (newTokens: 3, cachedTokens: 0)]
+        let tables: [[[Int32]]] = [[[0, 1, 2, 3], [4]], [[-1, -1, 5, 6], [7]]]
+        let m = AttentionMetadata.build(sequences: sequences, groupTables: tables, blockSize: 4)
+        let single = AttentionMetadata.build(sequences: [(1, 12, [0, 1, 2, 3]), (3, 0, [4])], blockSize: 4)
+        #expect(m.numGroups == 2 && m.group(0) == single.group(0) && m.positions == single.positions)
+        #expect(m.group(1).slotMapping == [24, 28, 29, 30])
+        #expect(m.group(1).blockTables == [-1, -1, 5, 6, 7, 0, 0, 0] && m.group(1).maxBlocksPerSequence == 4)
+        #expect(m.validate(numBlocks: 8, blockSize: 4, groupWindows: [0, 4]) == nil)
+        #expect(AttentionMetadata.build(sequences: sequences, groupTables: [tables[0]], blockSize: 4) == single)
+    }
 }

@@ -9,7 +9,7 @@ import SwiftletTestSupport
 /// model's logits on rank 0. fp32 throughout: the only differences left are the order in which
 /// the row-parallel projections' partial sums are added, far below 1e-4 at these logit scales.
 @Suite(.serialized) struct TensorParallelModelTests {
-    static let families = ["llama3", "llama3-tied", "qwen2", "qwen3", "mistral", "phi3", "gemma3"]
+    static let families = ["llama3", "llama3-tied", "qwen2", "qwen2-swa", "qwen3", "mistral", "phi3", "gemma3"]
     static let ggufFamilies = ["llama3", "llama3-tied", "phi3", "qwen3"]
 
     static func family(_ name: String) -> String { TestPaths.fixtures.appendingPathComponent("families/\(name)").path }

@@ -17,7 +17,7 @@ import SwiftletModels
 
     static let cases: [Case] = {
         var c = [Case(model: TestPaths.stories260K, ranks: 2, maxTokens: 64)]
-        for family in ["llama3", "llama3-tied", "qwen2", "qwen3", "mistral", "phi3", "gemma3",
+        for family in ["llama3", "llama3-tied", "qwen2", "qwen2-swa", "qwen3", "mistral", "phi3", "gemma3",
                        "llama3.f32.gguf", "qwen3.f32.gguf", "phi3.f32.gguf"] {
             c.append(Case(model: TestPaths.fixtures.appendingPathComponent("families/\(family)").path, ranks: 2, maxTokens: 48))
         }

@@ -96,7 +96,9 @@ public final class LLMEngine {
         let maxLen = min(config.scheduler.maxModelLen ?? model.config.maxPositionEmbeddings, capacity)
         scheduler = Scheduler(config: config.scheduler, manager: manager, maxModelLen: maxLen)
         runner = ModelRunner(model: model, cache: cache, swapSpace: swap, link: link)
-        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0, groups: groups))
+        model.prepare(maxModelLength: maxLen)
+        link?.send(.setup(numBlocks: cache.numBlocks, blockSize: cache.blockSize, numSwapBlocks: swap?.numBlocks ?? 0, groups: groups,
+                          maxModelLength: maxLen))
         generator = SeededGenerator(seed: config.seed)
         let eos = Set(model.config.eosTokenIds + (tokenizer?.eosTokenIDs ?? []))
         eosTokenIDs = eos

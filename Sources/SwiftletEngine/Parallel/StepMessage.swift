@@ -10,8 +10,9 @@ import SwiftletKernels
 public enum StepMessage: Equatable, Sendable {
     /// The cache every rank allocates: the same block count, block size and KV cache groups as
     /// rank 0's (each rank's blocks hold only its own kv heads), and the swap space's block count.
-    /// No groups means one group of all the model's layers that frees nothing.
-    case setup(numBlocks: Int, blockSize: Int, numSwapBlocks: Int, groups: KVCacheGroups? = nil)
+    /// No groups means one group of all the model's layers that frees nothing. `maxModelLength` is
+    /// rank 0's engine's, which every rank's model is prepared with (`CausalLanguageModel.prepare`).
+    case setup(numBlocks: Int, blockSize: Int, numSwapBlocks: Int, groups: KVCacheGroups? = nil, maxModelLength: Int? = nil)
     /// One step: block moves in the order `ModelRunner.moveBlocks` carries them out, then the batch.
     case step(swapOut: [BlockCopy], swapIn: [BlockCopy], copies: [BlockCopy], tokens: [Int32], metadata: AttentionMetadata)
     /// Nothing to run: rank 0 checks that every rank still answers while the server is idle.
@@ -40,8 +41,9 @@ public enum StepMessage: Equatable, Sendable {
     /// The payload that follows the kind.
     func payload() -> [Int32] {
         switch self {
-        case let .setup(blocks, blockSize, swapBlocks, groups):
-            var p = [Int32(blocks), Int32(blockSize), Int32(swapBlocks)]
+        case let .setup(blocks, blockSize, swapBlocks, groups, maxLength):
+            // The max model length is 0 when there is none.
+            var p = [Int32(blocks), Int32(blockSize), Int32(swapBlocks), Int32(maxLength ?? 0)]
             // Then the groups' count, the layers' count, each group's window (0: none), each layer's group.
             if let g = groups {
                 p += [Int32(g.count), Int32(g.numLayers)] + g.windows.map { Int32($0 ?? 0) } + g.layerGroup.map { Int32($0) }
@@ -75,11 +77,12 @@ public enum StepMessage: Equatable, Sendable {
             guard p.isEmpty else { throw DecodingError(description: "a \(kind) message carries no payload") }
             return kind == .ping ? .ping : .stop
         case .setup:
-            guard p.count >= 3, p.allSatisfy({ $0 >= 0 }), p[0] > 0, p[1] > 0 else {
+            guard p.count >= 4, p.allSatisfy({ $0 >= 0 }), p[0] > 0, p[1] > 0 else {
                 throw DecodingError(description: "malformed setup message \(p)")
             }
-            guard p.count > 3 else { return .setup(numBlocks: Int(p[0]), blockSize: Int(p[1]), numSwapBlocks: Int(p[2])) }
-            return .setup(numBlocks: Int(p[0]), blockSize: Int(p[1]), numSwapBlocks: Int(p[2]), groups: try groups(p[3...]))
+            let maxLength = p[3] > 0 ? Int(p[3]) : nil
+            return .setup(numBlocks: Int(p[0]), blockSize: Int(p[1]), numSwapBlocks: Int(p[2]),
+                          groups: p.count > 4 ? try groups(p[4...]) : nil, maxModelLength: maxLength)
         case .step:
             guard p.count >= 8, p[0..<8].allSatisfy({ $0 >= 0 }) else { throw DecodingError(description: "malformed step header") }
             let swapOut = Int(p[0]), swapIn = Int(p[1]), copies = Int(p[2]), tokens = Int(p[3])

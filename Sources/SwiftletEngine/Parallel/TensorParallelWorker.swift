@@ -40,7 +40,7 @@ public final class TensorParallelWorker {
 
     /// Runs until rank 0 sends `stop` (returns) or an exchange fails or a message cannot be run (throws).
     public func run() throws {
-        guard case let .setup(numBlocks, blockSize, numSwapBlocks, sentGroups) = try next() else {
+        guard case let .setup(numBlocks, blockSize, numSwapBlocks, sentGroups, maxModelLength) = try next() else {
             throw TensorParallelWorkerError.badMessage("the first message was not the cache's set-up")
         }
         let c = model.config
@@ -53,6 +53,7 @@ public final class TensorParallelWorker {
         let swap = numSwapBlocks > 0
             ? try SwapSpace(bytes: numSwapBlocks * 2 * cache.numLayers * cache.blockBytes, cache: cache) : nil
         let runner = ModelRunner(model: model, cache: cache, swapSpace: swap)
+        if let maxModelLength { model.prepare(maxModelLength: maxModelLength) }
         while true {
             switch try next() {
             case .stop:

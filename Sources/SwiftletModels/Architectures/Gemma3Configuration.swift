@@ -71,14 +71,8 @@ extension Gemma3Model {
         let window = try c.optionalInt("sliding_window")
         var sliding: [Bool]?
         if window != nil {
-            if let types = c.root["layer_types"].array {
-                sliding = try types.map { t in
-                    switch t.string {
-                    case "sliding_attention": return true
-                    case "full_attention": return false
-                    default: throw ModelLoadError.unsupported(path: c.path, reason: "layer type \(t.serialized()) (supported: sliding_attention, full_attention)")
-                    }
-                }
+            if let types = try c.slidingLayerTypes() {
+                sliding = types
             } else {
                 let period = try c.optionalInt("sliding_window_pattern") ?? 6
                 guard period > 0 else { throw ModelLoadError.malformed(path: c.path, reason: "sliding_window_pattern \(period) is not positive") }

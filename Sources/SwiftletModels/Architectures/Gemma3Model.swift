@@ -113,7 +113,7 @@ public final class Gemma3Model: CausalLanguageModel, @unchecked Sendable {
                 down: try w.rowParallel(p + "ffn_down.weight", outputs: D, inputs: config.intermediateSize,
                                         columns: layout.intermediateColumns, precision: precision),
                 postFfnNorm: try norm(p + "post_ffw_norm.weight", D),
-                sliding: config.slidingWindow != nil && (config.slidingLayers?[i] ?? true))
+                sliding: config.slidingWindow(layer: i) != nil)
             resident += layer.qkv.residentBytes + layer.output.residentBytes + layer.gateUp.residentBytes + layer.down.residentBytes
             built.append(layer)
             progress?(i + 1, total)

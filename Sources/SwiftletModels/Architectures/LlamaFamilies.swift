@@ -26,12 +26,22 @@ extension LlamaModel {
     static func configuration(_ c: HuggingFaceConfig, modelType: String) throws -> ModelConfig {
         let hidden = try c.int("hidden_size")
         let heads = try c.int("num_attention_heads")
+        let layers = try c.int("num_hidden_layers")
         var sliding: Int?
+        // nil: every layer slides when there is a window (Mistral's and Phi-3's rule).
+        var slidingLayers: [Bool]?
         switch modelType {
         case "mistral", "phi3":
             sliding = try c.optionalInt("sliding_window")
         case "qwen2", "qwen3":
-            if try c.optionalBool("use_sliding_window") == true { sliding = try c.optionalInt("sliding_window") }
+            // As transformers' Qwen2Config/Qwen3Config: the window exists only with
+            // use_sliding_window, and then applies to the layers `layer_types` marks, or else to
+            // those from max_window_layers on (4096 and 28 are its defaults).
+            if try c.optionalBool("use_sliding_window") == true {
+                sliding = try c.optionalInt("sliding_window") ?? 4096
+                let first = try c.optionalInt("max_window_layers") ?? 28
+                slidingLayers = try c.slidingLayerTypes() ?? (0..<layers).map { $0 >= first }
+            }
         default:
             break
         }
@@ -40,7 +50,7 @@ extension LlamaModel {
             vocabSize: try c.int("vocab_size"),
             hiddenSize: hidden,
             intermediateSize: try c.int("intermediate_size"),
-            numLayers: try c.int("num_hidden_layers"),
+            numLayers: layers,
             numHeads: heads,
             numKVHeads: try c.optionalInt("num_key_value_heads") ?? heads,
             headDim: try c.optionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
@@ -56,6 +66,7 @@ extension LlamaModel {
             bosTokenId: try c.optionalInt("bos_token_id"),
             eosTokenIds: try c.intList("eos_token_id"),
             hiddenActivation: try c.optionalString("hidden_act") ?? "silu")
+        config.slidingLayers = slidingLayers
         // transformers 5 also writes the factor into rope_parameters; older configs only at the top.
         let rope = HuggingFaceConfig(root: c.root["rope_parameters"], path: c.path)
         if let partial = try c.optionalDouble("partial_rotary_factor") ?? (c.root["rope_parameters"].object != nil

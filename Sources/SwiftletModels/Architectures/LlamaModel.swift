@@ -28,6 +28,11 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     private let embedding: WeightSource
     private let embeddingRowBytes: Int
     private let rope: RotaryEmbedding
+    /// The engine's max model length (`prepare`); until one is given, the longest sequence the
+    /// cache of a pass can hold within the model's context.
+    private var maxModelLength: Int?
+    /// Each layer's window for the attention kernel (0: the whole context).
+    private let kernelWindows: [Int]
     private let file: AnyObject
     private let workspace = Workspace()
     private let logitsBuffer = LogitsBuffer()
@@ -125,6 +130,7 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         residentBytes = resident
         let factors = try config.ropeFrequencyFactorsTensor.map { try vector($0, config.ropeDimensions / 2) }
         rope = RotaryEmbedding(config: config, frequencyFactors: factors)
+        kernelWindows = (0..<config.numLayers).map { config.slidingWindow(layer: $0) ?? 0 }
         progress?(total, total)
     }
 
@@ -135,10 +141,13 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
     /// in every collective of the pass).
     public func recycleLogits(_ logits: consuming [Float]) { logitsBuffer.recycle(logits) }
 
+    public func prepare(maxModelLength: Int) { self.maxModelLength = maxModelLength }
+
     public func forward(tokens: [Int32], metadata: AttentionMetadata, cache: PagedKVCache) -> [Float] {
         let T = tokens.count
         precondition(T == metadata.numTokens, "tokens and metadata disagree")
         precondition(cache.numKVHeads == cacheKVHeads, "the cache holds \(cache.numKVHeads) kv heads, this model \(cacheKVHeads)")
+        precondition(cache.groups.numLayers == layers.count, "the cache's groups have \(cache.groups.numLayers) layers, this model \(layers.count)")
         if T == 0 { return [] }
         let c = config
         let D = c.hiddenSize, hd = c.headDim, F = layout.intermediate
@@ -149,7 +158,6 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
         let eps = Float(c.rmsNormEps)
         let halves = c.ropeStyle == .halves
         let scale = 1 / Float(hd).squareRoot()
-        let window = c.slidingWindow ?? 0
         let rot = c.ropeDimensions > 0 ? c.ropeDimensions : hd
 
         profiler?.mark()
@@ -161,30 +169,34 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
             let row = embedding.data + Int(t) * embeddingRowBytes
             try! dequantize(embedding.type, row, count: D, into: h + i * D)
         }
-        metadata.withKernelBatch { batch in
-            // The rope angles depend only on positions: computed once here, not once per layer.
-            // No sequence in this cache grows past its capacity or the model's context.
-            rope.angles(positions: batch.positions, rows: T, longestSequence: min(c.maxPositionEmbeddings, cache.numBlocks * cache.blockSize),
-                        into: angles)
-            let slots = batch.slots
-            let prof = profiler
-            // Row-wise work (norms, rope, cache writes, activations) is split over the pool's
-            // threads for batches of many tokens; for a few tokens it stays on this thread.
-            let split = T >= Self.parallelRowsThreshold
-            func rows(_ body: (Int, Int) -> Void) {
-                if split { pool.parallelFor(T) { body($0.lowerBound, $0.count) } } else { body(0, T) }
+        // The rope angles depend only on positions: computed once here, not once per layer.
+        let longest = maxModelLength ?? min(c.maxPositionEmbeddings, cache.numBlocks * cache.blockSize)
+        metadata.positions.withUnsafeBufferPointer {
+            rope.angles(positions: $0.baseAddress!, rows: T, longestSequence: longest, into: angles)
+        }
+        let groups = cache.groups
+        let prof = profiler
+        // Row-wise work (norms, rope, cache writes, activations) is split over the pool's
+        // threads for batches of many tokens; for a few tokens it stays on this thread.
+        let split = T >= Self.parallelRowsThreshold
+        func rows(_ body: (Int, Int) -> Void) {
+            if split { pool.parallelFor(T) { body($0.lowerBound, $0.count) } } else { body(0, T) }
+        }
+        let rmsNorm = { (w: UnsafePointer<Float>, r0: Int, n: Int) in
+            RowOps.rmsNorm(h + r0 * D, ldx: D, weight: w, into: xn + r0 * D, ldo: D, rows: n, n: D, eps: eps)
+        }
+        for (li, layer) in layers.enumerated() {
+            prof?.lap(.other)
+            if li == 0 {
+                layer.attnNorm.withUnsafeBufferPointer { w in rows { rmsNorm(w.baseAddress!, $0, $1) } }
             }
-            let rmsNorm = { (w: UnsafePointer<Float>, r0: Int, n: Int) in
-                RowOps.rmsNorm(h + r0 * D, ldx: D, weight: w, into: xn + r0 * D, ldo: D, rows: n, n: D, eps: eps)
-            }
-            for (li, layer) in layers.enumerated() {
-                prof?.lap(.other)
-                if li == 0 {
-                    layer.attnNorm.withUnsafeBufferPointer { w in rows { rmsNorm(w.baseAddress!, $0, $1) } }
-                }
-                prof?.lap(.other)
-                layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
-                prof?.lap(.matmul)
+            prof?.lap(.other)
+            layer.qkv.forward(xn, ldx: D, m: T, qkv, ldy: qkvWidth, workspace: workspace, pool: pool)
+            prof?.lap(.matmul)
+            // With KV cache groups the layer reads and writes its group's blocks, in its slot.
+            let slot = groups.layerSlot[li]
+            metadata.withKernelBatch(group: groups.layerGroup[li]) { batch in
+                let slots = batch.slots
                 rows { r0, n in
                     let q = qkv + r0 * qkvWidth, a = angles + r0 * rot
                     if let qn = layer.qNorm, let kn = layer.kNorm {
@@ -204,42 +216,42 @@ public final class LlamaModel: CausalLanguageModel, @unchecked Sendable {
                     RowOps.rope(q + qWidth, ld: qkvWidth, rows: n, heads: KV, headDim: hd, rotaryDims: rot, angles: a,
                                 halves: halves)
                     PagedAttention.write(keys: q + qWidth, ldk: qkvWidth, values: q + qWidth + kvWidth, ldv: qkvWidth,
-                                         slots: slots + r0, rows: n, cache: cache, layer: li)
+                                         slots: slots + r0, rows: n, cache: cache, layer: slot)
                 }
                 prof?.lap(.other)
-                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: H, cache: cache, layer: li,
-                                      batch: &batch, scale: scale, window: window, pool: pool)
-                prof?.lap(.attention)
-                layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                prof?.lap(.matmul)
-                // Sharded, each rank's o_proj saw only its heads: the sum over ranks is the output.
-                layout.allReduce(xn, count: T * D)
-                layer.ffnNorm.withUnsafeBufferPointer { w in
+                PagedAttention.attend(qkv, ldq: qkvWidth, into: att, ldo: qWidth, heads: H, cache: cache, layer: slot,
+                                      batch: &batch, scale: scale, window: kernelWindows[li], pool: pool)
+            }
+            prof?.lap(.attention)
+            layer.output.forward(att, ldx: qWidth, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+            prof?.lap(.matmul)
+            // Sharded, each rank's o_proj saw only its heads: the sum over ranks is the output.
+            layout.allReduce(xn, count: T * D)
+            layer.ffnNorm.withUnsafeBufferPointer { w in
+                rows { r0, n in
+                    RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
+                    rmsNorm(w.baseAddress!, r0, n)
+                }
+            }
+            prof?.lap(.other)
+            layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
+            prof?.lap(.matmul)
+            rows { r0, n in RowOps.siluMul(gu + r0 * 2 * F, ld: 2 * F, into: act + r0 * F, ldo: F, rows: n, n: F) }
+            prof?.lap(.other)
+            layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
+            prof?.lap(.matmul)
+            layout.allReduce(xn, count: T * D)
+            // The residual add and the next layer's input norm share one pass over the rows.
+            let next = li + 1 < layers.count ? layers[li + 1].attnNorm : nil
+            if let next {
+                next.withUnsafeBufferPointer { w in
                     rows { r0, n in
                         RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
                         rmsNorm(w.baseAddress!, r0, n)
                     }
                 }
-                prof?.lap(.other)
-                layer.gateUp.forward(xn, ldx: D, m: T, gu, ldy: 2 * F, workspace: workspace, pool: pool)
-                prof?.lap(.matmul)
-                rows { r0, n in RowOps.siluMul(gu + r0 * 2 * F, ld: 2 * F, into: act + r0 * F, ldo: F, rows: n, n: F) }
-                prof?.lap(.other)
-                layer.down.forward(act, ldx: F, m: T, xn, ldy: D, workspace: workspace, pool: pool)
-                prof?.lap(.matmul)
-                layout.allReduce(xn, count: T * D)
-                // The residual add and the next layer's input norm share one pass over the rows.
-                let next = li + 1 < layers.count ? layers[li + 1].attnNorm : nil
-                if let next {
-                    next.withUnsafeBufferPointer { w in
-                        rows { r0, n in
-                            RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D)
-                            rmsNorm(w.baseAddress!, r0, n)
-                        }
-                    }
-                } else {
-                    rows { r0, n in RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D) }
-                }
+            } else {
+                rows { r0, n in RowOps.add(h + r0 * D, ldy: D, xn + r0 * D, ldx: D, rows: n, n: D) }
             }
         }
         // Only the rows that need logits go through the final norm and the (large) output head.

@@ -89,6 +89,19 @@ public struct HuggingFaceConfig: Sendable {
         return try ropeScaling(in: "rope_parameters")
     }
 
+    /// transformers' `layer_types` as per-layer sliding flags (`sliding_attention` true,
+    /// `full_attention` false); nil when absent. Other layer types are refused by name.
+    public func slidingLayerTypes() throws -> [Bool]? {
+        guard let types = try optional("layer_types", "a list", \.array) else { return nil }
+        return try types.map { t in
+            switch t.string {
+            case "sliding_attention": return true
+            case "full_attention": return false
+            default: throw ModelLoadError.unsupported(path: path, reason: "layer type \(t.serialized()) (supported: sliding_attention, full_attention)")
+            }
+        }
+    }
+
     /// `rope_theta`, or else `rope_parameters.rope_theta` (transformers 5).
     public func ropeTheta() throws -> Double? {
         if let theta = try optionalDouble("rope_theta") { return theta }

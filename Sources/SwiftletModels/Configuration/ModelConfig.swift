@@ -98,6 +98,12 @@ public struct ModelConfig: Sendable, Equatable {
     /// global layers); nil when every layer does. Out-of-window keys may only be dropped from the
     /// cache when no layer is global.
     public var slidingLayers: [Bool]? = nil
+
+    /// The window of layer `i`: `slidingWindow` when the layer slides (every layer does when
+    /// `slidingLayers` is nil), nil for a layer of full attention.
+    public func slidingWindow(layer i: Int) -> Int? {
+        (slidingLayers.map { i < $0.count && $0[i] } ?? true) ? slidingWindow : nil
+    }
     public var bosTokenId: Int?
     /// Tokens that end generation.
     public var eosTokenIds: [Int]
