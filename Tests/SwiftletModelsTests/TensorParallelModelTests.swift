@@ -46,10 +46,12 @@ import SwiftletTestSupport
 
     /// A real model's logits reach tens and its residual stream carries a few very large
     /// activations that its many layers amplify, so fp32 rounding alone moves its logits by about
-    /// 1e-3: the bound is 1e-4 of the largest logit. That this is rounding is measured: the same
-    /// shards with only the all-reduce's terms added in the other order already move the logits by
-    /// a good part of the sharded-unsharded difference (sharding re-rounds every o_proj and
-    /// down_proj dot product as partial sums, a larger change); a wrong slice would differ by far more.
+    /// 1e-3 (SmolLM2 at 3 ranks: 1.2e-3 with the AVX-512 kernels, 3.3e-3 with the AVX2 ones, whose
+    /// sums round in another order): the bound is 2e-4 of the largest logit. That this is rounding
+    /// is measured: the same shards with only the all-reduce's terms added in the other order
+    /// already move the logits by a part of the sharded-unsharded difference (sharding re-rounds
+    /// every o_proj and down_proj dot product as partial sums, a larger change: 4x that noise at
+    /// AVX-512, 31x at AVX2), while a wrong slice moves logits by whole units, thousands of times it.
     /// (Two terms add to the same float in either order, so this takes three ranks or more.)
     static func checkRealModel(_ path: String, ranks: Int, _ name: String) throws -> TensorParallelComparison {
         let r = try TensorParallelComparison(path: path, ranks: ranks, decodeSteps: 3)
@@ -57,9 +59,9 @@ import SwiftletTestSupport
             let reordered = try TensorParallelComparison(path: path, ranks: ranks, decodeSteps: 3, descendingSums: true)
             let noise = TensorParallelComparison.maxDifference(r.shardedLogits, reordered.shardedLogits)
             print("tensor parallel \(name): logits moved by \(noise) when only the all-reduce order changes")
-            #expect(noise > 0 && r.maxDifference <= 10 * noise, "\(name): rounding noise \(noise), sharded difference \(r.maxDifference)")
+            #expect(noise > 0 && r.maxDifference <= 100 * noise, "\(name): rounding noise \(noise), sharded difference \(r.maxDifference)")
         }
-        check(r, name, tolerance: 1e-4 * r.maxLogit)
+        check(r, name, tolerance: 2e-4 * r.maxLogit)
         return r
     }
 
