@@ -23,6 +23,14 @@ struct GreedyStep {
     }
 }
 
+/// How far `top` (token, logprob) pairs are from one position of a reference's top logprobs
+/// (`[token, logprob]` pairs, as the fixtures hold them): the largest difference over the
+/// reference's tokens, infinity when one of them is not in `top` at all.
+func topLogprobError(_ reference: [[Double]], _ top: [(token: Int, logprob: Float)]) -> Double {
+    let mine = Dictionary(top.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
+    return reference.reduce(0) { worst, pair in max(worst, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity) }
+}
+
 /// Greedy decoding of one prompt through the engine, as the CLI runs it: `maxTokens` tokens
 /// (EOS ignored), prompts chunked `prefillChunk` tokens at a time, each position's `topK` best
 /// logprobs, in an engine of max model length `maxModelLen` (`--max-model-len`; nil: the default).

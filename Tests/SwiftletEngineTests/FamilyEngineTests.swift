@@ -76,8 +76,7 @@ import SwiftletModels
                 let positions = out.outputs[0].logprobs ?? []
                 #expect(positions.count == k.greedy_ids.count)
                 for (step, position) in zip(k.top5, positions) {
-                    let mine = Dictionary(position.top.map { ($0.tokenID, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
-                    for pair in step { maxError = max(maxError, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity) }
+                    maxError = max(maxError, topLogprobError(step, position.top.map { ($0.tokenID, $0.logprob) }))
                 }
             }
         }

@@ -140,10 +140,7 @@ import SwiftletFormats
                 let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
                                              topK: 8, maxModelLen: maxModelLen)
                 if maxModelLen == original { #expect(steps.map(\.token) == k.greedy_ids, "max model len \(original)") }
-                for (step, expected) in zip(steps, k.top5) {
-                    let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
-                    for pair in expected { worst = max(worst, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity) }
-                }
+                for (step, expected) in zip(steps, k.top5) { worst = max(worst, topLogprobError(expected, step.topLogprobs)) }
             }
             return worst
         }
@@ -156,8 +153,7 @@ import SwiftletFormats
         let next = try #require(try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: 1, topK: 8).first)
         let expected = try #require(k.top5.last)
         #expect(next.token == Int(expected[0][0]))
-        let mine = Dictionary(next.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
-        let longCaseError = expected.map { pair in mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity }.max() ?? .infinity
+        let longCaseError = topLogprobError(expected, next.topLogprobs)
         #expect(longCaseError < 1e-3, "long prompt: max logprob error \(longCaseError)")
         print("phi3 through the engine: max top-5 logprob error \(String(format: "%.2e", short)) at max model len \(original) (short factors), \(String(format: "%.2e", long)) from the same reference at the default (long factors); long prompt \(String(format: "%.2e", longCaseError))")
     }

@@ -69,12 +69,7 @@ import SwiftletFormats
                 let steps = try engineGreedy(model: loaded.model, cache: cache, prompt: k.prompt_ids, maxTokens: k.greedy_ids.count,
                                              topK: 8, prefillChunk: chunk, maxModelLen: Self.maxModelLen(c))
                 #expect(steps.map(\.token) == k.greedy_ids, "\(source) case \(n) (prefill chunk \(chunk)): greedy tokens differ")
-                for (i, step) in steps.enumerated() {
-                    let mine = Dictionary(step.topLogprobs.map { ($0.token, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
-                    for pair in k.top5[i] {
-                        maxError = max(maxError, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity)
-                    }
-                }
+                for (i, step) in steps.enumerated() { maxError = max(maxError, topLogprobError(k.top5[i], step.topLogprobs)) }
             }
         }
         print("\(source) fp32: 32 greedy tokens per case compared, max top-5 logprob error \(String(format: "%.2e", maxError))")

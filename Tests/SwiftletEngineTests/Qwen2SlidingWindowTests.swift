@@ -80,8 +80,7 @@ import SwiftletFormats
                     let out = try #require(run.outputs["\(wave)-\(i)"]?.outputs[0])
                     #expect(Array(out.tokenIDs.prefix(k.greedy_ids.count)) == k.greedy_ids, "case \(wave)-\(i): transformers' greedy tokens")
                     for (step, position) in zip(k.top5, out.logprobs ?? []) {
-                        let mine = Dictionary(position.top.map { ($0.tokenID, Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
-                        for pair in step { maxError = max(maxError, mine[Int(pair[0])].map { abs($0 - pair[1]) } ?? .infinity) }
+                        maxError = max(maxError, topLogprobError(step, position.top.map { ($0.tokenID, $0.logprob) }))
                     }
                 }
             }
