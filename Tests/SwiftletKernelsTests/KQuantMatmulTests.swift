@@ -44,37 +44,6 @@ private func makeWeights(_ type: GGMLType, n: Int, k: Int, rng: inout KQRandom) 
     return w
 }
 
-private func makeActivations(m: Int, k: Int, rng: inout KQRandom, outliers: Bool) -> [Float] {
-    var x = (0..<(m * k)).map { _ in rng.unit() }
-    // A few outliers, as in real hidden states, so per-block scales vary a lot.
-    if outliers { for _ in 0..<max(1, m * k / 97) { x[Int(rng.next() % UInt64(m * k))] *= 12 } }
-    return x
-}
-
-private func quantize(_ x: [Float], m: Int, k: Int) -> [UInt8] {
-    var xq = [UInt8](repeating: 0, count: m * QuantizedActivations.rowBytes(k: k))
-    x.withUnsafeBufferPointer { xp in
-        xq.withUnsafeMutableBytes { QuantizedActivations.quantize(xp.baseAddress!, ldx: k, m: m, k: k, into: $0.baseAddress!) }
-    }
-    return xq
-}
-
-/// The activations the kernels multiply: d · q of every q8a block.
-private func dequantizedActivations(_ xq: [UInt8], m: Int, k: Int) -> [Float] {
-    let rb = QuantizedActivations.rowBytes(k: k)
-    var out = [Float](repeating: 0, count: m * k)
-    xq.withUnsafeBytes { raw in
-        for i in 0..<m {
-            for b in 0..<(k / 32) {
-                let blk = raw.baseAddress! + i * rb + b * 40
-                let d = blk.loadUnaligned(as: Float.self)
-                for j in 0..<32 { out[i * k + b * 32 + j] = d * Float(blk.load(fromByteOffset: 8 + j, as: Int8.self)) }
-            }
-        }
-    }
-    return out
-}
-
 /// Y = X · Wᵀ in double precision.
 private func referenceGemm(_ w: [Float], _ x: [Float], n: Int, k: Int, m: Int) -> [Double] {
     var y = [Double](repeating: 0, count: m * n)
@@ -86,16 +55,6 @@ private func referenceGemm(_ w: [Float], _ x: [Float], n: Int, k: Int, m: Int) -
         }
     }
     return y
-}
-
-private func relativeError(_ a: [Float], _ b: [Double]) -> Double {
-    var num = 0.0, den = 0.0
-    for i in 0..<b.count {
-        let e = Double(a[i]) - b[i]
-        num += e * e
-        den += b[i] * b[i]
-    }
-    return (num / max(den, 1e-300)).squareRoot()
 }
 
 private func pack(_ kq: sw_kqtype, _ w: [UInt8], n: Int, k: Int) -> [UInt8] {
