@@ -42,7 +42,7 @@ VN_TI void VN_NAME(widen_q4)(const uint8_t *rec, int has_m, uint8_t *dst) {
 // prefetched a tile ahead: measured on the EVEX twin (Zen 4, one thread), the 17 prefetches per
 // block cost more than they saved next to 32 vpdpbusd (Q8_0 m = 1, 1536 x 576: 150 against 100
 // GOP/s; 49152 x 576: 50 against 36), the tiles being walked in address order anyway.
-VN_TI void VN_NAME(qkernel)(const sw_qtype fmt, const int widened, const uint8_t *S, int kb0, int kcb,
+VN_TI void VN_NAME(qkernel)(const sw_qtype fmt, const int widened, const int split, const uint8_t *S, int kb0, int kcb,
                             const uint8_t *x, const int32_t *xsum, float *y, int nrows, int accumulate) {
     const int pb = widened ? VN_PB4 : (int)swi_qrec_bytes(fmt);
     const int32_t off = fmt == SW_QTYPE_Q8_0 ? -128 : fmt == SW_QTYPE_Q4_0 ? -8 : 0;
@@ -55,10 +55,18 @@ VN_TI void VN_NAME(qkernel)(const sw_qtype fmt, const int widened, const uint8_t
         const int b = kb0 + bi;
         const uint8_t *pk = S + (size_t)bi * pb;
         const sw_block_q8a *xb = (const sw_block_q8a *)x + b;
-        __m256i a[4];
+        // `split`: two accumulators per ymm (even and odd groups). With one, vpdpbusd's 5-cycle
+        // latency on 4 chains of 8 left the multiply ports idle when many activation rows reuse
+        // a chunk (Intel Xeon with AVX-VNNI, one thread, 1536 x 576, m = 32: Q4_1 198 -> 216
+        // GOP/s, Q8_0 222 -> 231); for one row it cost 1-4 % (Q8_0 160 -> 158 GOP/s), the loads
+        // being the limit there. The int sums are exact, so the results are the same bits.
+        __m256i a[4], a2[4];
         const __m256i a0 = _mm256_set1_epi32(off * xsum[b]);
 #pragma clang loop unroll(full)
-        for (int v = 0; v < 4; v++) a[v] = a0;
+        for (int v = 0; v < 4; v++) {
+            a[v] = a0;
+            a2[v] = _mm256_setzero_si256();
+        }
 #pragma clang loop unroll(full)
         for (int g = 0; g < 8; g++) {
             const __m256i xv = _mm256_set1_epi32(vn_load_i32(xb->qs + 4 * g));
@@ -71,9 +79,12 @@ VN_TI void VN_NAME(qkernel)(const sw_qtype fmt, const int widened, const uint8_t
                     const __m256i raw = _mm256_loadu_si256((const __m256i *)(pk + (g & 3) * 128 + v * 32));
                     w = _mm256_and_si256(g < 4 ? raw : _mm256_srli_epi16(raw, 4), m4);
                 }
-                a[v] = VN_DPBUSD(a[v], w, xv);
+                if (split && (g & 1)) a2[v] = VN_DPBUSD(a2[v], w, xv);
+                else a[v] = VN_DPBUSD(a[v], w, xv);
             }
         }
+#pragma clang loop unroll(full)
+        for (int v = 0; v < 4 && split; v++) a[v] = _mm256_add_epi32(a[v], a2[v]);
         const __m256 dx = _mm256_set1_ps(xb->d);
 #pragma clang loop unroll(full)
         for (int v = 0; v < 4; v++) {
@@ -105,16 +116,17 @@ VN_TI void VN_NAME(qkernel)(const sw_qtype fmt, const int widened, const uint8_t
     }
 }
 
-#define VN_QK_DEF(FMT, NAME, WIDENED)                                                              \
+#define VN_QK_DEF(FMT, NAME, WIDENED, SPLIT)                                                       \
     VN_T static void VN_NAME(qk_##NAME)(const uint8_t *S, int kb0, int kcb, const uint8_t *x,     \
                                         const int32_t *xsum, float *y, int nrows, int accumulate) { \
-        VN_NAME(qkernel)(FMT, WIDENED, S, kb0, kcb, x, xsum, y, nrows, accumulate);                \
+        VN_NAME(qkernel)(FMT, WIDENED, SPLIT, S, kb0, kcb, x, xsum, y, nrows, accumulate);         \
     }
-VN_QK_DEF(SW_QTYPE_Q8_0, q8_0, 0)
-VN_QK_DEF(SW_QTYPE_Q4_0, q4_0, 0)
-VN_QK_DEF(SW_QTYPE_Q4_1, q4_1, 0)
-VN_QK_DEF(SW_QTYPE_Q4_0, q4_0_widened, 1)
-VN_QK_DEF(SW_QTYPE_Q4_1, q4_1_widened, 1)
+VN_QK_DEF(SW_QTYPE_Q8_0, q8_0, 0, 0)
+VN_QK_DEF(SW_QTYPE_Q4_0, q4_0, 0, 0)
+VN_QK_DEF(SW_QTYPE_Q4_1, q4_1, 0, 0)
+VN_QK_DEF(SW_QTYPE_Q8_0, q8_0_split, 0, 1)
+VN_QK_DEF(SW_QTYPE_Q4_0, q4_0_widened, 1, 1)
+VN_QK_DEF(SW_QTYPE_Q4_1, q4_1_widened, 1, 1)
 #undef VN_QK_DEF
 
 VN_T static void VN_NAME(swi_qtile)(sw_qtype t, const uint8_t *P, int nrows, int K, const uint8_t *Xq, int m,
@@ -127,7 +139,7 @@ VN_T static void VN_NAME(swi_qtile)(sw_qtype t, const uint8_t *P, int nrows, int
     // on; up to 4, splitting the nibbles in registers was faster on the EVEX twin (best GOP/s,
     // 1536 x 576, Q4_0 m = 2 / 4 / 8: 198 / 206 / 221 reading records, 150 / 192 / 248 widened).
     const int widen = t != SW_QTYPE_Q8_0 && m > 4;
-    const vn_kernel_fn fn = t == SW_QTYPE_Q8_0 ? VN_NAME(qk_q8_0)
+    const vn_kernel_fn fn = t == SW_QTYPE_Q8_0 ? (m > 4 ? VN_NAME(qk_q8_0_split) : VN_NAME(qk_q8_0))
                             : t == SW_QTYPE_Q4_0 ? (widen ? VN_NAME(qk_q4_0_widened) : VN_NAME(qk_q4_0))
                                                  : (widen ? VN_NAME(qk_q4_1_widened) : VN_NAME(qk_q4_1));
     for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
