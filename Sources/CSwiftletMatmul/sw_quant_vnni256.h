@@ -138,8 +138,10 @@ VN_T static void VN_NAME(swi_qtile)(sw_qtype t, const uint8_t *P, int nrows, int
     // Q8_0 records need no widening. Q4 ones are widened once per chunk from 5 activation rows
     // on; up to 4, splitting the nibbles in registers was faster on the EVEX twin (best GOP/s,
     // 1536 x 576, Q4_0 m = 2 / 4 / 8: 198 / 206 / 221 reading records, 150 / 192 / 248 widened).
-    const int widen = t != SW_QTYPE_Q8_0 && m > 4;
-    const vn_kernel_fn fn = t == SW_QTYPE_Q8_0 ? (m > 4 ? VN_NAME(qk_q8_0_split) : VN_NAME(qk_q8_0))
+    // From the same 5 rows, Q8_0 splits its accumulator chains as the widened Q4 kernels do.
+    const int many_rows = m > 4;
+    const int widen = t != SW_QTYPE_Q8_0 && many_rows;
+    const vn_kernel_fn fn = t == SW_QTYPE_Q8_0 ? (many_rows ? VN_NAME(qk_q8_0_split) : VN_NAME(qk_q8_0))
                             : t == SW_QTYPE_Q4_0 ? (widen ? VN_NAME(qk_q4_0_widened) : VN_NAME(qk_q4_0))
                                                  : (widen ? VN_NAME(qk_q4_1_widened) : VN_NAME(qk_q4_1));
     for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {

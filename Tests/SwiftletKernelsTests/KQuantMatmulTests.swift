@@ -44,19 +44,6 @@ private func makeWeights(_ type: GGMLType, n: Int, k: Int, rng: inout KQRandom) 
     return w
 }
 
-/// Y = X · Wᵀ in double precision.
-private func referenceGemm(_ w: [Float], _ x: [Float], n: Int, k: Int, m: Int) -> [Double] {
-    var y = [Double](repeating: 0, count: m * n)
-    for i in 0..<m {
-        for j in 0..<n {
-            var acc = 0.0
-            for t in 0..<k { acc += Double(w[j * k + t]) * Double(x[i * k + t]) }
-            y[i * n + j] = acc
-        }
-    }
-    return y
-}
-
 private func pack(_ kq: sw_kqtype, _ w: [UInt8], n: Int, k: Int) -> [UInt8] {
     var p = [UInt8](repeating: 0xEE, count: Int(sw_kqpack_bytes(kq, Int32(n), Int32(k))))
     w.withUnsafeBytes { wp in p.withUnsafeMutableBytes { sw_kqpack(kq, wp.baseAddress!, Int32(n), Int32(k), $0.baseAddress!) } }

@@ -93,6 +93,11 @@ func referenceGemm(_ wd: [Double], _ x: [Float], n: Int, k: Int, m: Int) -> [Dou
     return y
 }
 
+/// The same from float weights (a dequantized K-quant matrix); widening to double is exact.
+func referenceGemm(_ w: [Float], _ x: [Float], n: Int, k: Int, m: Int) -> [Double] {
+    referenceGemm(w.map { Double($0) }, x, n: n, k: k, m: m)
+}
+
 /// ‖a − b‖ / ‖b‖ (Frobenius).
 func relativeError(_ a: [Float], _ b: [Double]) -> Double {
     var num = 0.0, den = 0.0
