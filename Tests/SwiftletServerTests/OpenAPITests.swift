@@ -92,8 +92,7 @@ import SwiftletFormats
         p.arguments = ["python3", "-c", "import schemathesis"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
+        guard (try? runToExit(p)) != nil else { return false }
         return p.terminationStatus == 0
     }()
 }

@@ -101,6 +101,15 @@ func launchServe(_ arguments: [String], environment: [String: String] = [:]) asy
     return (process, output, port)
 }
 
+/// Starts `process` and blocks until it exits, without Foundation's polling `waitUntilExit` (see
+/// `OutputCollector.attach`).
+func runToExit(_ process: Process) throws {
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
+    try process.run()
+    exited.wait()
+}
+
 /// Runs a command to completion; returns its exit status and everything it printed.
 func runProcess(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
     let process = Process()
@@ -118,7 +127,9 @@ func runProcess(_ executable: String, _ arguments: [String]) async throws -> (In
 final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
+    /// Left when the output has closed, and when the process has exited.
+    private let done = DispatchGroup()
+    private let exited = DispatchGroup()
     private var onText: ((String) -> Void)?
 
     /// Routes the process's output here; `onText` sees the whole output so far after each read,
@@ -129,6 +140,12 @@ final class OutputCollector: @unchecked Sendable {
         process.standardError = pipe
         self.onText = onText
         let handle = pipe.fileHandleForReading
+        // Foundation's waitUntilExit polls its run loop, which on any thread but the main one
+        // has no sources and returns at once: waiting that way took over a third of the test
+        // suite's CPU time. The handler is set before the process starts, so it cannot be missed.
+        exited.enter()
+        process.terminationHandler = { [exited] _ in exited.leave() }
+        done.enter()
         Thread.detachNewThread {
             while true {
                 let chunk = handle.availableData
@@ -137,7 +154,7 @@ final class OutputCollector: @unchecked Sendable {
                 self.onText?(self.text)
             }
             onEnd?()
-            self.done.signal()
+            self.done.leave()
         }
     }
 
@@ -145,7 +162,7 @@ final class OutputCollector: @unchecked Sendable {
     func waitForExit(_ process: Process) async -> Int32 {
         await withCheckedContinuation { c in
             Thread.detachNewThread {
-                process.waitUntilExit()
+                self.exited.wait()
                 self.done.wait()
                 c.resume(returning: process.terminationStatus)
             }
