@@ -118,6 +118,7 @@ extension ModelConfig {
             normalization: normalization,
             // llama.cpp runs GPT-2's feed-forward with ggml_gelu, the tanh approximation (HF "gelu_new").
             hiddenActivation: arch == "gpt2" ? "gelu_new" : "silu")
+        try readSlidingWindowPattern(gguf, architecture: arch)
         if arch.hasPrefix("gemma") { try readGemmaGGUF(gguf, architecture: arch) }
         if arch == "phi3" { try readPhi3GGUF(gguf, architecture: arch) }
         try validate(path: path)
