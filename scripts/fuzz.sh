@@ -7,8 +7,8 @@
 # Usage: scripts/fuzz.sh TARGET|quick|all SECONDS
 #   targets: gguf safetensors tokenizer-json jinja json request
 #   quick:   the same six from an unoptimised build (the test command's smoke run): it builds in
-#            about half the time of the optimised one (65 against 148 s on 2 cores of an Intel
-#            Xeon, family 6 model 207) and runs about half as many inputs a second
+#            about half the time of the optimised one (72 against 148 s from nothing on 2 cores of
+#            an Intel Xeon, family 6 model 207) and runs about half as many inputs a second
 #   all:     the six from the optimised build
 # SWIFTLET_FUZZ_CONFIG=debug|release overrides the build either way.
 # Prints one line per target: executions, executions per second, corpus size, crashes.

@@ -8,16 +8,7 @@ import Testing
 /// with a window but no pattern slides every layer (Mistral).
 @Suite struct GGUFSlidingWindowTests {
     static func qwen2(_ extra: [(String, GGUFValue)]) throws -> GGUFFile {
-        try ModelConfigTests.gguf([
-            ("general.architecture", .string("qwen2")),
-            ("qwen2.block_count", .uint32(4)),
-            ("qwen2.embedding_length", .uint32(8)),
-            ("qwen2.feed_forward_length", .uint32(16)),
-            ("qwen2.attention.head_count", .uint32(2)),
-            ("qwen2.attention.head_count_kv", .uint32(1)),
-            ("qwen2.attention.layer_norm_rms_epsilon", .float32(1e-6)),
-            ("qwen2.context_length", .uint32(128)),
-        ] + extra)
+        try ModelConfigTests.gguf(ModelConfigTests.minimalKVs(architecture: "qwen2", layers: 4) + extra)
     }
 
     @Test func patternFlagsPickTheSlidingLayers() throws {

@@ -8,16 +8,8 @@ import SwiftletTestSupport
 /// Gemma 3's configuration from GGUF metadata and `config.json`, and its built-in chat template.
 @Suite struct Gemma3ConfigTests {
     static func gemmaGGUF(_ extra: [(String, GGUFValue)] = [], layers: Int = 12) throws -> GGUFFile {
-        try ModelConfigTests.gguf([
-            ("general.architecture", .string("gemma3")),
-            ("gemma3.block_count", .uint32(UInt32(layers))),
-            ("gemma3.embedding_length", .uint32(8)),
-            ("gemma3.feed_forward_length", .uint32(16)),
-            ("gemma3.attention.head_count", .uint32(2)),
-            ("gemma3.attention.head_count_kv", .uint32(1)),
+        try ModelConfigTests.gguf(ModelConfigTests.minimalKVs(architecture: "gemma3", layers: layers) + [
             ("gemma3.attention.key_length", .uint32(4)),
-            ("gemma3.attention.layer_norm_rms_epsilon", .float32(1e-6)),
-            ("gemma3.context_length", .uint32(128)),
             ("gemma3.attention.sliding_window", .uint32(16)),
             ("tokenizer.ggml.tokens", .array((0..<32).map { .string($0 == 7 ? "<end_of_turn>" : "t\($0)") })),
             ("tokenizer.ggml.eos_token_id", .uint32(1)),

@@ -255,16 +255,22 @@ struct ModelConfigTests {
         return try GGUFFile(path: url.path)
     }
 
-    static let baseKVs: [(String, GGUFValue)] = [
-        ("general.architecture", .string("llama")),
-        ("llama.block_count", .uint32(2)),
-        ("llama.embedding_length", .uint32(8)),
-        ("llama.feed_forward_length", .uint32(16)),
-        ("llama.attention.head_count", .uint32(2)),
-        ("llama.attention.head_count_kv", .uint32(1)),
-        ("llama.attention.layer_norm_rms_epsilon", .float32(1e-6)),
-        ("llama.context_length", .uint32(128)),
-    ]
+    /// The keys every GGUF model needs, for a tiny model of `architecture` (hidden 8, 2 heads of
+    /// 4, 1 kv head, feed-forward 16).
+    static func minimalKVs(architecture a: String, layers: Int) -> [(String, GGUFValue)] {
+        [
+            ("general.architecture", .string(a)),
+            ("\(a).block_count", .uint32(UInt32(layers))),
+            ("\(a).embedding_length", .uint32(8)),
+            ("\(a).feed_forward_length", .uint32(16)),
+            ("\(a).attention.head_count", .uint32(2)),
+            ("\(a).attention.head_count_kv", .uint32(1)),
+            ("\(a).attention.layer_norm_rms_epsilon", .float32(1e-6)),
+            ("\(a).context_length", .uint32(128)),
+        ]
+    }
+
+    static let baseKVs = minimalKVs(architecture: "llama", layers: 2)
 
     static func replacing(_ key: String, with value: GGUFValue?) -> [(String, GGUFValue)] {
         var kvs = baseKVs.filter { $0.0 != key }

@@ -127,8 +127,9 @@ func runProcess(_ executable: String, _ arguments: [String]) async throws -> (In
 final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
-    /// Left when the output has closed, and when the process has exited.
+    /// Left when the output has closed.
     private let done = DispatchGroup()
+    /// Left when the process has exited.
     private let exited = DispatchGroup()
     private var onText: ((String) -> Void)?
 
