@@ -33,8 +33,8 @@
 // Records are widened per K chunk into scratch that every activation row reuses.
 #define NR 32
 #define NV 4       // ymm of 8 weight rows
-#define KCB4 16    // blocks per chunk: 20 KB of widened Q4 records
-#define KCB8 8     // 17 KB of widened Q8_0 records
+#define KCB4 SWI_AVX2_KCB4  // most blocks per chunk (see swi_avx2_chunks)
+#define KCB8 SWI_AVX2_KCB8
 #define PB4 1280   // [8 g][32 rows] nibble dwords | 32 float d | 32 float m
 #define PB8 2176   // [8 g]([32 rows] (w[4g], w[4g+2]) | [32 rows] (w[4g+1], w[4g+3])) int16 | 32 float d
 // Activation rows up to which records are widened in registers rather than in scratch: widening
@@ -227,13 +227,13 @@ SWT void swi_qtile_avx2(sw_qtype t, const uint8_t *P, int nrows, int K, const ui
     _Alignas(32) int32_t xw[KCB8 * 16];
     const int nb = K / 32;
     const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
-    const int kcbmax = t == SW_QTYPE_Q8_0 ? KCB8 : KCB4;
     // The chunks stay the same with or without scratch: they fix each row's float sums.
+    const int nch = swi_avx2_chunks(t, nb);
     const int direct = m <= (t == SW_QTYPE_Q8_0 ? DIRECT_MAX_M8 : DIRECT_MAX_M);
     (void)pf_bytes;  // always a whole tile of the same K: the same block of it is prefetched
     const qkernel_fn fn = qk_table[direct][t];
-    for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
-        const int kcb = nb - kb0 < kcbmax ? nb - kb0 : kcbmax;
+    for (int c = 0, kb0 = 0, kcb; c < nch; c++, kb0 += kcb) {
+        kcb = swi_chunk_blocks(nb, nch, c);
         const uint8_t *R = P + (size_t)kb0 * rec;
         const uint8_t *pfc = pf ? pf + (size_t)kb0 * rec : NULL;
         for (int bi = 0; bi < kcb && !direct; bi++) {

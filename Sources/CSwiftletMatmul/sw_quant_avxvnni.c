@@ -11,11 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Blocks per chunk: these fix each row's float sums and must equal swi_qtile_avx2's (KCB8,
-// KCB4 in sw_quant_avx2.c) so that both AVX2 variants give the same bits; the test
-// AVX2VNNITests compares them.
-#define VN_KCB8 8
-#define VN_KCB4 16
+// Chunks: swi_avx2_chunks, as swi_qtile_avx2 takes them, so that both AVX2 variants give the
+// same bits; the test AVX2VNNITests compares them.
+#define VN_KCB4 SWI_AVX2_KCB4
 #define VN_PB4 1280  // widened Q4 block: [8 g][32 rows] nibble dwords | 32 float d | 32 float m
 
 // The test hook's per-thread choice (see sw_quant_test_hooks.h).

@@ -55,6 +55,21 @@ void swi_bf16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
 void swi_f16_to_f32_avx2(const uint16_t *x, float *y, size_t n);
 void swi_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
 
+// K chunks of the AVX2-level tiles, shared by both variants because they fix each row's float
+// sums: the fewest chunks of at most SWI_AVX2_KCB4 (Q4) or SWI_AVX2_KCB8 (Q8_0) blocks, balanced,
+// so that K = 576 is one Q4 chunk of 18 and two Q8_0 chunks of 9 rather than 16 + 2 and 8 + 8 + 2:
+// each chunk costs every activation row a pass over its output (a call, 4 loads, adds, stores),
+// which a 2-block chunk spread over 2 blocks' work. The caps keep a chunk's scratch in a 32 KB L1
+// (18 x 1280 bytes of widened Q4, 9 x 2176 of the AVX2 variant's widened Q8_0).
+#define SWI_AVX2_KCB4 18
+#define SWI_AVX2_KCB8 9
+static inline int swi_avx2_chunks(sw_qtype t, int nb) {
+    const int cap = t == SW_QTYPE_Q8_0 ? SWI_AVX2_KCB8 : SWI_AVX2_KCB4;
+    return (nb + cap - 1) / cap;
+}
+// Blocks of chunk c of nch over nb blocks: the first nb % nch chunks take one more.
+static inline int swi_chunk_blocks(int nb, int nch, int c) { return nb / nch + (c < nb % nch); }
+
 // AVX-VNNI variant of swi_qtile_avx2, bit-identical to it (sw_quant_avxvnni.c). The variant is
 // read once on the calling thread (it includes a per-thread test hook) and passed to workers.
 enum { SWI_VNNI_NONE = 0, SWI_VNNI_VEX = 1, SWI_VNNI_EVEX = 2 };

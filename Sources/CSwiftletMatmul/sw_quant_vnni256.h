@@ -8,7 +8,7 @@
 //
 // Geometry and arithmetic follow swi_qtile_avx2 (sw_quant_avx2.c), which this must match bit
 // for bit: a register tile is the tile's 32 rows (4 ymm, one row per dword lane) by one
-// activation row, chunks of VN_KCB8 (Q8_0) or VN_KCB4 (Q4) blocks, float sums per chunk added to
+// activation row, chunks of K blocks (swi_avx2_chunks), float sums per chunk added to
 // Y. What VNNI changes is only the exact int32 dot product of a block, which is the same number
 // whichever instructions form it:
 //   Q8_0: the record's w ^ 0x80 = w + 128 is the unsigned operand as stored, so records are
@@ -134,7 +134,7 @@ VN_T static void VN_NAME(swi_qtile)(sw_qtype t, const uint8_t *P, int nrows, int
     _Alignas(32) uint8_t scratch[VN_KCB4 * VN_PB4];
     const int nb = K / 32;
     const size_t xrb = sw_q8a_row_bytes(K), rec = swi_qrec_bytes(t);
-    const int kcbmax = t == SW_QTYPE_Q8_0 ? VN_KCB8 : VN_KCB4;
+    const int nch = swi_avx2_chunks(t, nb);
     // Q8_0 records need no widening. Q4 ones are widened once per chunk from 5 activation rows
     // on; up to 4, splitting the nibbles in registers was faster on the EVEX twin (best GOP/s,
     // 1536 x 576, Q4_0 m = 2 / 4 / 8: 198 / 206 / 221 reading records, 150 / 192 / 248 widened).
@@ -144,8 +144,8 @@ VN_T static void VN_NAME(swi_qtile)(sw_qtype t, const uint8_t *P, int nrows, int
     const vn_kernel_fn fn = t == SW_QTYPE_Q8_0 ? (many_rows ? VN_NAME(qk_q8_0_split) : VN_NAME(qk_q8_0))
                             : t == SW_QTYPE_Q4_0 ? (widen ? VN_NAME(qk_q4_0_widened) : VN_NAME(qk_q4_0))
                                                  : (widen ? VN_NAME(qk_q4_1_widened) : VN_NAME(qk_q4_1));
-    for (int kb0 = 0; kb0 < nb; kb0 += kcbmax) {
-        const int kcb = nb - kb0 < kcbmax ? nb - kb0 : kcbmax;
+    for (int c = 0, kb0 = 0, kcb; c < nch; c++, kb0 += kcb) {
+        kcb = swi_chunk_blocks(nb, nch, c);
         const uint8_t *R = P + (size_t)kb0 * rec;
         const uint8_t *pfc = pf ? pf + (size_t)kb0 * rec : NULL;
         // Widening does prefetch the next tile's chunk (Q4 at m = 4, 49152 x 576: 155 against 110

@@ -66,8 +66,8 @@ struct AVX2VNNITests {
         #expect(KernelTestHooks.avx2QuantizedKernel != .evexTwin)
     }
 
-    /// n = 75 leaves a partial 32-row tile; k = 1088 (34 blocks) spans several K chunks of both
-    /// chunk sizes, with a partial last one; k = 96 fits one.
+    /// n = 75 leaves a partial 32-row tile; k = 1088 (34 blocks) spans several K chunks of unequal
+    /// sizes in both formats (Q4: 17 + 17, Q8_0: 9 + 9 + 8 + 8); k = 96 fits one.
     @Test(arguments: QuantizedWeightFormat.allCases)
     func twinMatchesPlainAVX2AndScalar(format: QuantizedWeightFormat) {
         var rng = Random(seed: 0xA7_1111 + UInt64(format.rawValue))
