@@ -59,9 +59,9 @@ void swi_f32_to_f16_avx2(const float *x, uint16_t *y, size_t n);
 // sums: the fewest chunks of at most SWI_AVX2_KCB4 (Q4) or SWI_AVX2_KCB8 (Q8_0) blocks, balanced,
 // so that K = 576 is one Q4 chunk of 18 and two Q8_0 chunks of 9 rather than 16 + 2 and 8 + 8 + 2:
 // each chunk costs every activation row a pass over its outputs (a call, 4 loads, adds, stores),
-// and a 2-block chunk pays that for only 2 blocks of work (1536 x 576, one thread: Q4_1 +5%, Q8_0
-// +4-7%). The caps keep a chunk's scratch in a 32 KB L1 (18 x 1280 bytes of widened Q4, 9 x 2176
-// of the plain AVX2 variant's widened Q8_0).
+// and a 2-block chunk pays that for only 2 blocks of work (1536 x 576, one thread, m = 32 / 256:
+// Q4_1 +4 / +5%, Q8_0 +3 / +4%). The caps keep a chunk's scratch in a 32 KB L1 (18 x 1280 bytes
+// of widened Q4, 9 x 2176 of the plain AVX2 variant's widened Q8_0).
 #define SWI_AVX2_KCB4 18
 #define SWI_AVX2_KCB8 9
 static inline int swi_avx2_chunks(sw_qtype t, int nb) {
